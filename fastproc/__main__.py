@@ -1,0 +1,3 @@
+from fastproc.cli import main
+
+main()

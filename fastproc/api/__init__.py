@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, one router per resource, negotiation and errors."""

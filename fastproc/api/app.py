@@ -1,0 +1,74 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from fastproc.api.errors import install_error_handlers
+from fastproc.api.limits import BodyLimit
+from fastproc.api.openapi import openapi_30
+from fastproc.api.routes import execution, jobs, landing, processes
+from fastproc.api.state import AppState
+from fastproc.cache import ResultCache
+from fastproc.catalogue import Catalogue
+from fastproc.jobs.events import EventHub
+from fastproc.jobs.store import JobStore
+from fastproc.keys import Keys
+from fastproc.redis import connect
+from fastproc.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """An OGC API - Processes app for these settings; connections open in its lifespan.
+
+    >>> app = create_app(Settings(redis_url="redis://localhost:6379/0"))
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = connect(settings)
+        listener = connect(settings, socket_timeout=None)
+        keys = Keys(settings.key_prefix)
+        events = EventHub(listener, keys.events)
+        app.state.fastproc = AppState(
+            settings=settings,
+            redis=redis,
+            keys=keys,
+            store=JobStore(redis, keys, job_ttl=settings.job_ttl,
+                           active_ttl=settings.active_job_ttl),
+            cache=ResultCache(redis, keys, settings.cache_ttl),
+            catalogue=Catalogue(redis, keys, settings.catalogue_refresh),
+            events=events,
+        )
+        await events.start()
+        try:
+            yield
+        finally:
+            await events.stop()
+            await redis.aclose()
+            await listener.aclose()
+
+    app = FastAPI(
+        title="fastproc",
+        version="0.1.0",
+        description="OGC API - Processes - Part 1: Core 1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    for module in (landing, processes, execution, jobs):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        return openapi_30(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

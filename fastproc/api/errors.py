@@ -1,0 +1,73 @@
+"""Every error leaves as an OGC exception document (exception.yaml); never a traceback."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from loguru import logger
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastproc.api.responses import ProblemResponse
+from fastproc.ogc.exceptions import (
+    InvalidParameterValue,
+    MethodNotAllowed,
+    NotFound,
+    OGCException,
+    ServiceUnavailable,
+)
+
+
+def problem(exc: OGCException, request: Request) -> Response:
+    return ProblemResponse(exc.to_dict(request.url.path), status_code=exc.status,
+                           headers=exc.headers)
+
+
+async def _ogc(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OGCException)
+    return problem(exc, request)
+
+
+async def _validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return problem(InvalidParameterValue(f"{where}: {first.get('msg', 'invalid')}"), request)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return problem(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}",
+                                        headers=dict(exc.headers or {})), request)
+    if exc.status_code == 404:
+        return problem(NotFound(f"no resource at {request.url.path}"), request)
+    return ProblemResponse(
+        {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code},
+        status_code=exc.status_code,
+    )
+
+
+async def _redis_down(request: Request, exc: Exception) -> Response:
+    logger.warning("Redis unreachable while serving {}: {}", request.url.path, exc)
+    return problem(ServiceUnavailable("the job store (Redis) is unreachable; retry shortly",
+                                      headers={"Retry-After": "2"}), request)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
+    body = OGCException("the server failed to handle this request; it has been logged")
+    return problem(body, request)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OGCException, _ogc)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(RedisConnectionError, _redis_down)
+    app.add_exception_handler(RedisTimeoutError, _redis_down)
+    app.add_exception_handler(ConnectionRefusedError, _redis_down)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,37 @@
+"""Response classes and link helpers shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastproc.ogc import media
+
+
+class JSONResponse(Response):
+    """JSON rendered by orjson: the hot paths serialize a lot of small documents."""
+
+    media_type = media.JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class ProblemResponse(JSONResponse):
+    media_type = media.PROBLEM_JSON
+
+
+def base_url(request: Request, configured: str | None) -> str:
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def link(href: str, rel: str, type_: str = media.JSON, title: str | None = None) -> dict[str, str]:
+    out = {"href": href, "rel": rel, "type": type_}
+    if title:
+        out["title"] = title
+    return out

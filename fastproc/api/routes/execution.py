@@ -1,0 +1,223 @@
+"""`POST /processes/{id}/execution`: validate, answer from the cache or queue a job, and
+either wait for it (sync, on job events) or hand back its location (async)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastproc.api.responses import JSONResponse, base_url
+from fastproc.api.results import render_results
+from fastproc.api.routes.processes import find_process
+from fastproc.api.state import AppState, get_state
+from fastproc.api.views import status_info
+from fastproc.cache import cache_digest
+from fastproc.catalogue import CataloguedProcess
+from fastproc.jobs.record import JobRecord
+from fastproc.ogc.exceptions import (
+    InvalidParameterValue,
+    InvalidRequest,
+    JobDismissed,
+    JobFailed,
+    UnsupportedMediaType,
+)
+from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode
+from fastproc.queue.enqueue import enqueue_in
+
+router = APIRouter(tags=["Execution"])
+State = Annotated[AppState, Depends(get_state)]
+
+_EXECUTE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Execute"}}},
+    },
+    "parameters": [
+        {"name": "Prefer", "in": "header", "required": False,
+         "schema": {"type": "string"},
+         "description": "`respond-async` asks for asynchronous execution."},
+        {"name": "Cache-Control", "in": "header", "required": False,
+         "schema": {"type": "string"},
+         "description": "`no-cache` bypasses the result cache of deterministic processes."},
+    ],
+    "responses": {
+        "200": {"description": "Results (synchronous execution)"},
+        "201": {"description": "Job created (asynchronous execution), see Location",
+                "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/StatusInfo"}}}},
+        "204": {"description": "Results by reference, in Link headers"},
+    },
+}
+
+
+#: Bodies read as JSON: curl's default form type and text/plain are forgiven, the rest refused.
+_JSONISH = frozenset({"", "application/json", "text/plain", "application/x-www-form-urlencoded"})
+
+
+async def _parse_body(request: Request) -> ExecuteRequest:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _JSONISH and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"execute requests are application/json, not {content_type}")
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object (an execute request)")
+    try:
+        return ExecuteRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidRequest(f"execute request member '{where}': {first['msg']}") from exc
+
+
+def _wants_async(request: Request, body: ExecuteRequest, proc: CataloguedProcess) -> bool:
+    """Negotiate the execution mode (OGC 1.0 7.11.2), honouring fastprocesses' `mode`."""
+    options = proc.description.jobControlOptions
+    can_sync = JobControlOption.SYNC in options
+    can_async = JobControlOption.ASYNC in options
+    if not can_sync:
+        return True
+    if not can_async:
+        return False
+    if body.mode == "async":
+        return True
+    if body.mode == "sync":
+        return False
+    return "respond-async" in request.headers.get("prefer", "").lower()
+
+
+def _check_outputs(body: ExecuteRequest, proc: CataloguedProcess) -> None:
+    if not body.outputs:
+        return
+    known = proc.description.outputs
+    allowed = set(proc.description.outputTransmission)
+    for name, spec in body.outputs.items():
+        if name not in known:
+            raise InvalidParameterValue(
+                f"unknown output '{name}' (outputs: {', '.join(sorted(known))})")
+        if spec.transmissionMode not in allowed:
+            raise InvalidParameterValue(
+                f"output '{name}' cannot be transmitted by {spec.transmissionMode.value}")
+
+
+@router.post("/processes/{process_id}/execution", summary="Execute a process",
+             openapi_extra=_EXECUTE_BODY)
+async def execute(process_id: str, request: Request, state: State) -> Response:
+    proc = await find_process(state, process_id)
+    body = await _parse_body(request)
+    proc.validator.validate(body.inputs)
+    _check_outputs(body, proc)
+    is_async = _wants_async(request, body, proc)
+    job_request: dict[str, Any] = {
+        "inputs": body.inputs,
+        "outputs": {k: v.dump() for k, v in body.outputs.items()} if body.outputs else None,
+        "response": body.response.value,
+    }
+    base = base_url(request, state.settings.base_url)
+    digest = None
+    no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
+    if proc.entry.deterministic and state.cache.enabled and not no_cache:
+        digest = cache_digest(process_id, proc.description.version, body.inputs,
+                              job_request["outputs"], body.response.value)
+        hit = await state.cache.get(digest)
+        if hit is not None:
+            return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async)
+    job_id = uuid.uuid4().hex
+    queue = proc.entry.queue
+
+    def enqueue(pipe: Any) -> None:
+        enqueue_in(pipe, job_id, queue)
+
+    if is_async:
+        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue)
+        return _created(job_id, process_id, base, preference=True)
+    async with state.events.watch(job_id) as ended:
+        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue)
+        return await _wait_and_answer(state, job_id, job_request, base, ended)
+
+
+async def _answer_from_cache(
+    state: AppState, proc: CataloguedProcess, job_request: dict[str, Any], digest: str,
+    hit: bytes, base: str, is_async: bool,
+) -> Response:
+    by_reference = any(
+        (spec or {}).get("transmissionMode") == "reference"
+        for spec in (job_request["outputs"] or {}).values()
+    )
+    if not is_async and not by_reference:
+        return render_results(job_request, hit, base, job_id="")
+    job_id = uuid.uuid4().hex
+    await state.store.create(job_id, proc.description.id, job_request, cache_key=digest,
+                             cached_result=hit)
+    if is_async:
+        return _created(job_id, proc.description.id, base, preference=True,
+                        status=StatusCode.SUCCESSFUL)
+    return render_results(job_request, hit, base, job_id)
+
+
+def _created(job_id: str, process_id: str, base: str, *, preference: bool,
+             status: StatusCode = StatusCode.ACCEPTED) -> Response:
+    record = JobRecord(job_id=job_id, process_id=process_id, status=status)
+    headers = {"Location": f"{base}/jobs/{job_id}"}
+    if preference:
+        headers["Preference-Applied"] = "respond-async"
+    return JSONResponse(status_info(record, base), status_code=201, headers=headers)
+
+
+async def _wait_and_answer(
+    state: AppState, job_id: str, job_request: dict[str, Any], base: str, ended: asyncio.Event
+) -> Response:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + state.settings.sync_wait
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return await _sync_timed_out(state, job_id, base)
+        try:
+            await asyncio.wait_for(ended.wait(), timeout=remaining)
+        except TimeoutError:
+            return await _sync_timed_out(state, job_id, base)
+        ended.clear()
+        record, result = await state.store.get_with_result(job_id)
+        if record is None or record.status.terminal:
+            break
+    return finished_job_response(record, result, job_request, base, job_id)
+
+
+def finished_job_response(
+    record: JobRecord | None, result: bytes | None, job_request: dict[str, Any], base: str,
+    job_id: str,
+) -> Response:
+    """The answer for a job that ended: its results or its failure as an exception."""
+    if record is None or record.status is StatusCode.DISMISSED:
+        raise JobDismissed(f"job {job_id} was dismissed before it finished")
+    if record.status is StatusCode.FAILED:
+        raise failure_of(record)
+    if result is None:
+        raise JobDismissed(f"the results of job {job_id} are gone (expired or dismissed)")
+    return render_results(job_request, result, base, job_id)
+
+
+def failure_of(record: JobRecord) -> JobFailed:
+    error = record.error or {}
+    return JobFailed(str(error.get("detail") or record.message or "the job failed"),
+                     type_uri=error.get("type"), status=int(error.get("status") or 500))
+
+
+async def _sync_timed_out(state: AppState, job_id: str, base: str) -> Response:
+    """Still running after `sync_wait`: answer like an async execution, so nothing is lost."""
+    record = await state.store.get(job_id)
+    if record is None:
+        raise JobDismissed(f"job {job_id} is gone")
+    headers = {"Location": f"{base}/jobs/{job_id}"}
+    return JSONResponse(status_info(record, base), status_code=201, headers=headers)

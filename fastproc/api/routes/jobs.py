@@ -1,0 +1,139 @@
+"""`/jobs`, `/jobs/{id}`, `/jobs/{id}/results[/{output}]` and dismissal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastproc.api.negotiation import require_json
+from fastproc.api.responses import JSONResponse, base_url
+from fastproc.api.routes.execution import failure_of, finished_job_response
+from fastproc.api.state import AppState, get_state
+from fastproc.api.views import paging_links, status_info
+from fastproc.jobs.record import JobRecord
+from fastproc.jobs.results import decode_results, output_bytes
+from fastproc.jobs.store import JobFilter
+from fastproc.ogc.exceptions import (
+    JobDismissed,
+    NoSuchJob,
+    NoSuchOutput,
+    ResultNotReady,
+)
+from fastproc.ogc.models import JobList, StatusCode, StatusInfo
+from fastproc.queue.enqueue import abort_tasks
+
+router = APIRouter(tags=["Jobs"], dependencies=[Depends(require_json)])
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _datetime_bounds(value: str | None) -> tuple[str | None, str | None]:
+    """The job-list `datetime` parameter: an instant or an interval with open ends."""
+    if not value:
+        return None, None
+    if "/" not in value:
+        return value, value
+    start, end = value.split("/", 1)
+    return (None if start in ("", "..") else start), (None if end in ("", "..") else end)
+
+
+@router.get("/jobs", summary="List jobs", responses={200: {"model": JobList}})
+async def list_jobs(
+    request: Request,
+    state: State,
+    processID: Annotated[list[str] | None, Query()] = None,
+    status: Annotated[list[StatusCode] | None, Query()] = None,
+    type: Annotated[list[str] | None, Query()] = None,
+    datetime: str | None = None,
+    minDuration: Annotated[int | None, Query(ge=0)] = None,
+    maxDuration: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    if type and "process" not in type:
+        jobs: list[JobRecord] = []
+        more = False
+    else:
+        after, before = _datetime_bounds(datetime)
+        flt = JobFilter(
+            process_ids=frozenset(_split(processID)),
+            statuses=frozenset(s.value for s in status or ()),
+            min_duration=minDuration, max_duration=maxDuration,
+            created_after=after, created_before=before,
+        )
+        jobs, more = await state.store.list(flt, offset=offset, limit=limit)
+    base = base_url(request, state.settings.base_url)
+    return JSONResponse({
+        "jobs": [status_info(job, base) for job in jobs],
+        "links": paging_links(request, base, "/jobs", offset=offset, limit=limit, more=more),
+    })
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v for value in values or () for v in value.split(",") if v]
+
+
+async def _record(state: AppState, job_id: str) -> JobRecord:
+    record = await state.store.get(job_id)
+    if record is None:
+        raise NoSuchJob(f"no job with id '{job_id}'")
+    return record
+
+
+@router.get("/jobs/{job_id}", summary="Status of a job", responses={200: {"model": StatusInfo}})
+async def job_status(job_id: str, request: Request, state: State) -> Response:
+    record = await _record(state, job_id)
+    return JSONResponse(status_info(record, base_url(request, state.settings.base_url)))
+
+
+@router.delete("/jobs/{job_id}", summary="Dismiss a job", responses={200: {"model": StatusInfo}})
+async def dismiss_job(job_id: str, request: Request, state: State) -> Response:
+    """Cancel a queued or running job and drop its results; a finished job is removed."""
+    record = await _record(state, job_id)
+    if record.status.terminal:
+        await state.redis.delete(*state.keys.all_of_job(job_id))
+        await state.redis.zrem(state.keys.jobs, job_id)
+    else:
+        await state.store.dismiss(job_id)
+        await abort_tasks(state.redis, [job_id])
+    record = await state.store.get(job_id) or record
+    if record.status is not StatusCode.DISMISSED:
+        record.status = StatusCode.DISMISSED
+        record.message = "dismissed"
+    return JSONResponse(status_info(record, base_url(request, state.settings.base_url)))
+
+
+async def _finished(state: AppState, job_id: str) -> tuple[JobRecord, bytes | None]:
+    record, result = await state.store.get_with_result(job_id)
+    if record is None:
+        raise NoSuchJob(f"no job with id '{job_id}'")
+    if record.status is StatusCode.FAILED:
+        raise failure_of(record)
+    if record.status is StatusCode.DISMISSED:
+        raise JobDismissed(f"job {job_id} was dismissed; it has no results")
+    if record.status is not StatusCode.SUCCESSFUL:
+        raise ResultNotReady(f"job {job_id} is {record.status.value}; results are not ready")
+    return record, result
+
+
+@router.get("/jobs/{job_id}/results", summary="Results of a job")
+async def job_results(job_id: str, request: Request, state: State) -> Response:
+    record, result = await _finished(state, job_id)
+    base = base_url(request, state.settings.base_url)
+    return finished_job_response(record, result, record.request, base, job_id)
+
+
+@router.get("/jobs/{job_id}/results/{output_id}", summary="One output of a job, as bytes")
+async def job_output(job_id: str, output_id: str, state: State) -> Response:
+    _, result = await _finished(state, job_id)
+    if result is None:
+        raise JobDismissed(f"the results of job {job_id} are gone")
+    stored = decode_results(result)
+    if output_id not in stored:
+        raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
+    data, media_type = output_bytes(stored[output_id])
+    return Response(data, media_type=media_type)
+
+

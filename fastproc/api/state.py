@@ -1,0 +1,31 @@
+"""What the routers share, built once in the app's lifespan and passed by dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+from starlette.requests import Request
+
+from fastproc.cache import ResultCache
+from fastproc.catalogue import Catalogue
+from fastproc.jobs.events import EventHub
+from fastproc.jobs.store import JobStore
+from fastproc.keys import Keys
+from fastproc.settings import Settings
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    redis: ArqRedis
+    keys: Keys
+    store: JobStore
+    cache: ResultCache
+    catalogue: Catalogue
+    events: EventHub
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.fastproc
+    return state

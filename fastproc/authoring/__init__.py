@@ -1,0 +1,1 @@
+"""How process authors write processes: `@process`, `BaseProcess` and friends."""

@@ -1,0 +1,68 @@
+"""Finding processes: import the configured modules and collect what they define."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable, Iterator
+
+from fastproc.authoring.process import BaseProcess
+
+
+class DuplicateProcessError(ValueError):
+    """Two different processes claim one id: a configuration error, caught at start-up."""
+
+
+def _processes_in(module: object) -> Iterator[BaseProcess]:
+    for value in vars(module).values():
+        if isinstance(value, BaseProcess):
+            yield value
+        elif (
+            inspect.isclass(value)
+            and issubclass(value, BaseProcess)
+            and "description" in _own_attributes(value)
+            and not inspect.isabstract(value)
+        ):
+            yield value()
+
+
+def _own_attributes(cls: type) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is BaseProcess or klass.__module__.startswith("fastproc."):
+            break
+        names.update(vars(klass))
+    return names
+
+
+class Registry:
+    """Process id -> process, as a worker sees them."""
+
+    def __init__(self, processes: Iterable[BaseProcess] = ()) -> None:
+        self._by_id: dict[str, BaseProcess] = {}
+        for proc in processes:
+            self.add(proc)
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[str]) -> Registry:
+        registry = cls()
+        for name in modules:
+            for proc in _processes_in(importlib.import_module(name)):
+                registry.add(proc)
+        return registry
+
+    def add(self, proc: BaseProcess) -> None:
+        known = self._by_id.get(proc.id)
+        if known is None:
+            self._by_id[proc.id] = proc
+        elif type(known) is not type(proc) or known.description != proc.description:
+            raise DuplicateProcessError(f"two processes share the id '{proc.id}'")
+
+    def get(self, process_id: str) -> BaseProcess | None:
+        return self._by_id.get(process_id)
+
+    def __iter__(self) -> Iterator[BaseProcess]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)

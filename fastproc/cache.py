@@ -1,0 +1,53 @@
+"""The result cache of deterministic processes: a canonical key, and a get.
+
+Entries are written by the worker in the same atomic step that marks a job successful
+(see `JobStore.mark_successful`), so a failed job can never be cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from fastproc.keys import Keys
+
+
+def cache_digest(
+    process_id: str,
+    version: str,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any] | None,
+    response: str,
+) -> str:
+    """sha256 of the canonical JSON (sorted keys) of what determines a result.
+
+    Inputs are taken as received, so the key never depends on processed data; a new
+    process version changes every key.
+    """
+    canonical = orjson.dumps(
+        {"process": process_id, "version": version, "inputs": inputs, "outputs": outputs,
+         "response": response},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class ResultCache:
+    def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ttl = ttl
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl > 0
+
+    def key(self, digest: str) -> str:
+        return self.keys.cache(digest)
+
+    async def get(self, digest: str) -> bytes | None:
+        value: bytes | None = await self.redis.get(self.keys.cache(digest))
+        return value

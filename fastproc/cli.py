@@ -1,0 +1,87 @@
+"""`fastproc dev | serve | worker`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+from loguru import logger
+
+from fastproc.api.app import create_app
+from fastproc.embedded import embedded_valkey
+from fastproc.logs import configure_logging
+from fastproc.queue.worker import create_worker
+from fastproc.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastproc", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser(
+        "dev", help="API + worker in one process; embedded Valkey unless FASTPROC_REDIS_URL")
+    serve = commands.add_parser("serve", help="the API only (any number of replicas)")
+    for sub in (dev, serve):
+        sub.add_argument("--host", help="bind address (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    worker = commands.add_parser("worker", help="an arq worker running processes")
+    worker.add_argument("--queue", help="queue to serve (default FASTPROC_QUEUE_NAME)")
+    for sub in (dev, worker):
+        sub.add_argument("--processes", help="comma-separated modules of processes")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name, field in (("host", "host"), ("port", "port"), ("queue", "queue_name"),
+                        ("processes", "processes")):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[field] = value
+    return Settings(**overrides)
+
+
+async def run_dev(settings: Settings) -> None:
+    """API and an in-loop worker until Ctrl-C / SIGTERM (uvicorn owns the signals)."""
+    worker = create_worker(settings, handle_signals=False)
+    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                            log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    worker_task = asyncio.create_task(worker.async_run(), name="fastproc-worker")
+    try:
+        await server.serve()
+    finally:
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
+        await worker.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = _settings(args)
+    configure_logging(settings)
+    if args.command == "dev":
+        with contextlib.ExitStack() as stack:
+            if not settings.redis_url:
+                settings.redis_url = stack.enter_context(embedded_valkey())
+                logger.info("embedded Valkey at {}", settings.redis_url)
+            logger.info("fastproc dev on http://{}:{}", settings.host, settings.port)
+            asyncio.run(run_dev(settings))
+    elif args.command == "serve":
+        if args.workers > 1:
+            uvicorn.run("fastproc.api.app:create_app", factory=True, host=settings.host,
+                        port=settings.port, workers=args.workers, log_config=None)
+        else:
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                        log_config=None)
+    else:
+        create_worker(settings).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Job records, their state machine, results and events."""

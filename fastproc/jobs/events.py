@@ -1,0 +1,86 @@
+"""Job events: one pub/sub subscriber per API process, dispatching to waiting requests.
+
+A synchronous execution registers interest in its job *before* the job is enqueued, then
+sleeps until the hub sees a terminal event for it, so the request path never polls Redis.
+If the subscription drops, every waiter is woken to re-read the record: events published
+while the connection was down are not lost to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+_TERMINAL = frozenset({"successful", "failed", "dismissed"})
+
+
+class EventHub:
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="fastproc-event-hub")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=5)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @contextlib.asynccontextmanager
+    async def watch(self, job_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set when the job may have ended; the caller re-reads the record."""
+        event = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def _dispatch(self, payload: dict[str, Any]) -> None:
+        if payload.get("status") not in _TERMINAL:
+            return
+        for event in self._waiters.get(str(payload.get("jobID")), ()):
+            event.set()
+
+    def _wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    self._ready.set()
+                    backoff = 0.1
+                    self._wake_all()  # anything may have ended while we were away
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._dispatch(orjson.loads(message["data"]))
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                logger.warning("event subscription lost ({}); retrying in {:.1f}s", exc, backoff)
+                self._wake_all()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)

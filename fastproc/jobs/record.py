@@ -1,0 +1,74 @@
+"""The job record: what `{p}:job:{id}` holds, typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from fastproc.ogc.models import StatusCode
+
+#: Hash fields read for a status document (everything but the stored request).
+STATUS_FIELDS = (
+    "processID", "status", "progress", "message", "created", "started", "finished", "updated",
+    "error",
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(slots=True)
+class JobRecord:
+    job_id: str
+    process_id: str
+    status: StatusCode
+    progress: int | None = None
+    message: str | None = None
+    created: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    updated: str | None = None
+    error: dict[str, Any] | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    cache_key: str | None = None
+
+    @classmethod
+    def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> JobRecord:
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        return cls.from_fields(job_id, data)
+
+    @classmethod
+    def from_fields(cls, job_id: str, data: dict[str, str]) -> JobRecord:
+        progress = data.get("progress")
+        error = data.get("error")
+        request = data.get("request")
+        return cls(
+            job_id=job_id,
+            process_id=data.get("processID", ""),
+            status=StatusCode(data.get("status", "accepted")),
+            progress=int(float(progress)) if progress else None,
+            message=data.get("message") or None,
+            created=data.get("created") or None,
+            started=data.get("started") or None,
+            finished=data.get("finished") or None,
+            updated=data.get("updated") or None,
+            error=orjson.loads(error) if error else None,
+            request=orjson.loads(request) if request else {},
+            cache_key=data.get("cache_key") or None,
+        )
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to now while running), for job-list filters."""
+        if not self.started:
+            return None
+        end = parse_iso(self.finished) if self.finished else datetime.now(UTC)
+        return (end - parse_iso(self.started)).total_seconds()

@@ -1,0 +1,44 @@
+"""Lua scripts that make every job state change one atomic compare-and-set + publish."""
+
+from __future__ import annotations
+
+# KEYS: 1 job, 2 result, 3 cache (or the job key again when not caching), 4.. keys to delete
+# ARGV: 1 ",from,states,", 2 new status, 3 now, 4 record ttl (0 keeps it), 5 channel,
+#       6 job id, 7 result payload ('' for none), 8 cache ttl, 9 n field pairs, 10.. pairs
+TRANSITION = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return false end
+if not string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return cur end
+local n = tonumber(ARGV[9])
+if n > 0 then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3], unpack(ARGV, 10, 9 + 2 * n))
+else
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
+end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+if ARGV[7] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[7], 'EX', ttl)
+  local cache_ttl = tonumber(ARGV[8])
+  if KEYS[3] ~= KEYS[1] and cache_ttl > 0 then
+    redis.call('SET', KEYS[3], ARGV[7], 'EX', cache_ttl)
+  end
+end
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+local pm = redis.call('HMGET', KEYS[1], 'progress', 'message')
+redis.call('PUBLISH', ARGV[5], cjson.encode({jobID = ARGV[6], status = ARGV[2],
+  progress = tonumber(pm[1]), message = pm[2]}))
+return 'OK'
+"""
+
+# KEYS: 1 job; ARGV: 1 progress, 2 message ('' keeps it), 3 now, 4 channel, 5 job id
+PROGRESS = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if cur ~= 'running' then return false end
+redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated', ARGV[3])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[2]) end
+local msg = redis.call('HGET', KEYS[1], 'message')
+redis.call('PUBLISH', ARGV[4], cjson.encode({jobID = ARGV[5], status = cur,
+  progress = tonumber(ARGV[1]), message = msg}))
+return 'OK'
+"""

@@ -1,0 +1,228 @@
+"""Job records and their state machine in Redis.
+
+Every transition is one Lua call: compare the current status, write the new one, set TTLs,
+store or drop results, and publish the event, so no reader ever sees half a change and a
+terminal state never changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
+from fastproc.jobs.scripts import PROGRESS, TRANSITION
+from fastproc.keys import Keys
+from fastproc.ogc.models import StatusCode
+
+_ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
+
+
+def _states(states: Sequence[StatusCode]) -> str:
+    return "," + ",".join(s.value for s in states) + ","
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    process_ids: frozenset[str] = frozenset()
+    statuses: frozenset[str] = frozenset()
+    min_duration: float | None = None
+    max_duration: float | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+    def matches(self, record: JobRecord) -> bool:
+        if self.process_ids and record.process_id not in self.process_ids:
+            return False
+        if self.statuses and record.status.value not in self.statuses:
+            return False
+        if self.created_after and (record.created or "") < self.created_after:
+            return False
+        if self.created_before and (record.created or "") > self.created_before:
+            return False
+        if self.min_duration is not None or self.max_duration is not None:
+            duration = record.duration
+            if duration is None:
+                return False
+            if self.min_duration is not None and duration < self.min_duration:
+                return False
+            if self.max_duration is not None and duration > self.max_duration:
+                return False
+        return True
+
+
+class JobStore:
+    """Reads and changes job records; the only code that spells their Redis commands."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.job_ttl = job_ttl
+        self.active_ttl = active_ttl
+        self._transition = redis.register_script(TRANSITION)
+        self._progress = redis.register_script(PROGRESS)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    def _record_fields(
+        self, job_id: str, process_id: str, request: dict[str, Any], status: StatusCode,
+        cache_key: str | None, now: str,
+    ) -> dict[str, str | bytes]:
+        fields: dict[str, str | bytes] = {
+            "processID": process_id, "status": status.value, "created": now, "updated": now,
+            "request": orjson.dumps(request),
+        }
+        if cache_key:
+            fields["cache_key"] = cache_key
+        if status is StatusCode.SUCCESSFUL:
+            fields.update(started=now, finished=now, progress="100", message="result from cache")
+        return fields
+
+    async def create(
+        self,
+        job_id: str,
+        process_id: str,
+        request: dict[str, Any],
+        *,
+        cache_key: str | None = None,
+        cached_result: bytes | None = None,
+        also: Callable[[Pipeline], None] | None = None,
+    ) -> None:
+        """Write a new record (already `successful` when answered from the cache).
+
+        `also` adds commands to the same round trip (the enqueue of the job's task).
+        """
+        now = now_iso()
+        status = StatusCode.SUCCESSFUL if cached_result is not None else StatusCode.ACCEPTED
+        ttl = self.job_ttl if cached_result is not None else self.active_ttl
+        key = self.keys.job(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=self._record_fields(  # type: ignore[arg-type]
+                job_id, process_id, request, status, cache_key, now))
+            pipe.expire(key, ttl)
+            if cached_result is not None:
+                pipe.set(self.keys.result(job_id), cached_result, ex=ttl)
+            pipe.zadd(self.keys.jobs, {job_id: _score(now)})
+            pipe.expire(self.keys.jobs, self.active_ttl)
+            pipe.publish(self.keys.events, orjson.dumps(
+                {"jobID": job_id, "status": status.value,
+                 "progress": 100 if cached_result is not None else None}))
+            if also is not None:
+                also(pipe)
+            await pipe.execute()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        raw = await self.redis.hgetall(self.keys.job(job_id))
+        return JobRecord.from_hash(job_id, raw) if raw else None
+
+    async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.job(job_id))
+            pipe.get(self.keys.result(job_id))
+            raw, result = await pipe.execute()
+        return (JobRecord.from_hash(job_id, raw) if raw else None), result
+
+    async def list(
+        self, flt: JobFilter, *, offset: int, limit: int, batch: int = 500
+    ) -> tuple[list[JobRecord], bool]:
+        """Newest first; returns the page and whether more matching jobs follow it."""
+        matched: list[JobRecord] = []
+        start = 0
+        while True:
+            ids = await self.redis.zrevrange(self.keys.jobs, start, start + batch - 1)
+            if not ids:
+                return matched[offset:offset + limit], False
+            start += len(ids)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for raw_id in ids:
+                    pipe.hmget(self.keys.job(raw_id.decode()), STATUS_FIELDS)
+                rows = await pipe.execute()
+            gone = []
+            for raw_id, row in zip(ids, rows, strict=True):
+                if row[1] is None:
+                    gone.append(raw_id)
+                    continue
+                data = {k: v.decode() for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
+                record = JobRecord.from_fields(raw_id.decode(), data)
+                if flt.matches(record):
+                    matched.append(record)
+                    if len(matched) > offset + limit:
+                        return matched[offset:offset + limit], True
+            if gone:
+                await self.redis.zrem(self.keys.jobs, *gone)
+
+    # -- transitions ------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        job_id: str,
+        allowed: Sequence[StatusCode],
+        to: StatusCode,
+        *,
+        ttl: int = 0,
+        fields: dict[str, str] | None = None,
+        result: bytes = b"",
+        cache_key: str | None = None,
+        cache_ttl: int = 0,
+        delete: Sequence[str] = (),
+    ) -> bool:
+        pairs = [x for kv in (fields or {}).items() for x in kv]
+        job_key = self.keys.job(job_id)
+        outcome = await self._transition(
+            keys=[job_key, self.keys.result(job_id), cache_key or job_key, *delete],
+            args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
+                  result, cache_ttl, len(pairs) // 2, *pairs],
+        )
+        return outcome == b"OK"
+
+    async def mark_running(self, job_id: str) -> bool:
+        """accepted|running -> running: a re-run after a crash is allowed to take over."""
+        record_started = {"started": now_iso(), "message": "running"}
+        return await self._move(job_id, _ACTIVE, StatusCode.RUNNING, fields=record_started)
+
+    async def mark_successful(
+        self, job_id: str, result: bytes, *, cache_key: str | None = None, cache_ttl: int = 0
+    ) -> bool:
+        return await self._move(
+            job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result,
+            cache_key=cache_key, cache_ttl=cache_ttl,
+            fields={"finished": now_iso(), "progress": "100", "message": "finished"},
+            delete=self._join_keys(job_id),
+        )
+
+    async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:
+        return await self._move(
+            job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
+            fields={"finished": now_iso(), "message": str(error.get("detail", "failed")),
+                    "error": orjson.dumps(error).decode()},
+            delete=self._join_keys(job_id),
+        )
+
+    async def dismiss(self, job_id: str) -> bool:
+        """accepted|running -> dismissed, dropping results and join state in the same step."""
+        return await self._move(
+            job_id, _ACTIVE, StatusCode.DISMISSED, ttl=self.job_ttl,
+            fields={"finished": now_iso(), "message": "dismissed"},
+            delete=[self.keys.result(job_id), *self._join_keys(job_id)],
+        )
+
+    async def set_progress(self, job_id: str, percent: int, message: str | None) -> bool:
+        outcome = await self._progress(
+            keys=[self.keys.job(job_id)],
+            args=[percent, message or "", now_iso(), self.keys.events, job_id],
+        )
+        return outcome == b"OK"
+
+    def _join_keys(self, job_id: str) -> list[str]:
+        return [self.keys.join(job_id), self.keys.join_items(job_id), self.keys.join_parts(job_id)]
+
+
+def _score(iso: str) -> float:
+    return parse_iso(iso).timestamp()

@@ -1,0 +1,52 @@
+"""Redis key names: the one place they are spelled (see DESIGN.md "Redis keyspace")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Builds every key fastproc uses from the configured prefix."""
+
+    prefix: str = "fastproc"
+
+    @property
+    def processes(self) -> str:
+        return f"{self.prefix}:processes"
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}:jobs"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}:events"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def result(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:result"
+
+    def cache(self, digest: str) -> str:
+        return f"{self.prefix}:cache:{digest}"
+
+    def join(self, job_id: str) -> str:
+        return f"{self.prefix}:join:{job_id}"
+
+    def join_items(self, job_id: str) -> str:
+        return f"{self.prefix}:join:{job_id}:items"
+
+    def join_parts(self, job_id: str) -> str:
+        return f"{self.prefix}:join:{job_id}:parts"
+
+    def all_of_job(self, job_id: str) -> list[str]:
+        """Every key a job may own, for dismissal and cleanup."""
+        return [
+            self.job(job_id),
+            self.result(job_id),
+            self.join(job_id),
+            self.join_items(job_id),
+            self.join_parts(job_id),
+        ]

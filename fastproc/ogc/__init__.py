@@ -1,0 +1,1 @@
+"""The standard's vocabulary: models, exceptions, conformance URIs, media types, schemas."""

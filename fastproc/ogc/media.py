@@ -1,0 +1,26 @@
+"""Media types and link relations, named once."""
+
+from __future__ import annotations
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+HTML = "text/html"
+TEXT = "text/plain; charset=utf-8"
+MULTIPART_RELATED = "multipart/related"
+
+REL_SELF = "self"
+REL_ALTERNATE = "alternate"
+REL_SERVICE_DESC = "service-desc"
+REL_SERVICE_DOC = "service-doc"
+REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
+REL_PROCESSES = "http://www.opengis.net/def/rel/ogc/1.0/processes"
+REL_JOB_LIST = "http://www.opengis.net/def/rel/ogc/1.0/job-list"
+REL_EXECUTE = "http://www.opengis.net/def/rel/ogc/1.0/execute"
+REL_PROCESS_DESC = "http://www.opengis.net/def/rel/ogc/1.0/processes"
+REL_RESULTS = "http://www.opengis.net/def/rel/ogc/1.0/results"
+REL_EXCEPTIONS = "http://www.opengis.net/def/rel/ogc/1.0/exceptions"
+REL_MONITOR = "monitor"
+REL_UP = "up"
+REL_NEXT = "next"
+REL_PREV = "prev"

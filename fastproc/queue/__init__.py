@@ -1,0 +1,1 @@
+"""arq glue: enqueueing, the worker, its tasks and the fan-out join."""

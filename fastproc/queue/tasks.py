@@ -1,0 +1,74 @@
+"""The arq task that runs a job: load the record, run the process, store the outcome.
+
+Execution is at-least-once (arq re-runs a task whose worker died), so every step is
+idempotent at the record level: a run never resurrects a terminal job, and a job whose tries
+run out ends `failed` instead of staying `running`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import Retry
+from loguru import logger
+
+from fastproc.jobs.record import JobRecord
+from fastproc.jobs.results import encode_results
+from fastproc.ogc.exceptions import ProcessError
+from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
+from fastproc.queue.progress import ProgressReporter
+from fastproc.queue.runtime import CTX_KEY, Runtime
+
+#: arq's own try limit for fastproc tasks; the real limits are checked in `run_job`.
+ARQ_MAX_TRIES = 1_000
+
+
+async def run_job(ctx: dict[str, Any]) -> None:
+    rt: Runtime = ctx[CTX_KEY]
+    job_id: str = ctx["job_id"]
+    job_try: int = ctx["job_try"]
+    with logger.contextualize(job_id=job_id):
+        record = await rt.store.get(job_id)
+        if record is None or record.status.terminal:
+            return
+        with logger.contextualize(process_id=record.process_id):
+            await _run_record(rt, record, job_try)
+
+
+async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
+    job_id = record.job_id
+    proc = rt.registry.get(record.process_id)
+    if proc is None:
+        await rt.store.mark_failed(job_id, ProcessError(
+            f"process '{record.process_id}' is not loaded by the worker that took the job"
+        ).to_dict())
+        return
+    allowed = rt.settings.max_tries + proc.max_retries
+    if job_try > allowed:
+        await rt.store.mark_failed(job_id, ProcessError(
+            f"job of '{proc.id}' gave up after {allowed} tries "
+            "(its worker died or it failed each time)"
+        ).to_dict())
+        return
+    if not await rt.store.mark_running(job_id):
+        return
+    progress = ProgressReporter(rt.store, job_id)
+    context = f"process '{proc.id}'"
+    try:
+        outputs = await run_with_limits(
+            proc.run(decode_inputs(record.request.get("inputs", {})), progress),
+            rt.soft_limit(proc), rt.settings.hard_timeout_grace,
+        )
+        blob = encode_results(outputs, proc.description.outputs)
+    except Exception as exc:
+        if job_try <= proc.max_retries:
+            logger.warning("{} raised {!r}; retrying (try {})", context, exc, job_try)
+            raise Retry(defer=min(2 ** job_try, 60)) from exc
+        await progress.drain()
+        await rt.store.mark_failed(job_id, error_of(exc, context))
+        return
+    await progress.drain()
+    cache_key = rt.keys.cache(record.cache_key) if proc.deterministic and record.cache_key else None
+    await rt.store.mark_successful(
+        job_id, blob, cache_key=cache_key, cache_ttl=rt.settings.cache_ttl
+    )

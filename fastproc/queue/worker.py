@@ -1,0 +1,55 @@
+"""The arq worker of fastproc: its settings, start-up (load processes, publish the catalogue)
+and a factory for running one inside another program (`fastproc dev`, tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import func
+from arq.worker import Worker
+from loguru import logger
+
+from fastproc.authoring.registry import Registry
+from fastproc.catalogue import publish
+from fastproc.queue.names import RUN_TASK
+from fastproc.queue.runtime import CTX_KEY, Runtime
+from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job
+from fastproc.redis import connect
+from fastproc.settings import Settings
+
+
+def _functions(settings: Settings) -> list[Any]:
+    # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace) limit.
+    backstop = settings.job_timeout + settings.hard_timeout_grace + 30
+    return [func(run_job, name=RUN_TASK, max_tries=ARQ_MAX_TRIES, timeout=backstop,
+                 keep_result=0)]
+
+
+def worker_settings(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
+    """Keyword arguments of `arq.worker.Worker` for these settings (arq's WorkerSettings)."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        procs = registry if registry is not None else Registry.from_modules(settings.processes)
+        rt = Runtime.build(settings, procs, ctx["redis"])
+        ctx[CTX_KEY] = rt
+        await publish(rt.redis, rt.keys, rt.catalogue_entries())
+        logger.info("worker serves {} processes on queue {}: {}", len(procs),
+                    settings.queue_name, ", ".join(p.id for p in procs))
+
+    return {
+        "functions": _functions(settings),
+        "redis_pool": connect(settings),
+        "queue_name": settings.queue_name,
+        "max_jobs": settings.worker_concurrency,
+        "poll_delay": settings.poll_delay,
+        "allow_abort_jobs": True,
+        "keep_result": 0,
+        "on_startup": on_startup,
+        "health_check_key": f"{settings.key_prefix}:health:{settings.queue_name}",
+    }
+
+
+def create_worker(
+    settings: Settings, registry: Registry | None = None, *, handle_signals: bool = True
+) -> Worker:
+    return Worker(**worker_settings(settings, registry), handle_signals=handle_signals)

@@ -1,0 +1,72 @@
+"""The one configuration model: read once at start-up, then passed down explicitly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of fastproc, from `FASTPROC_*` environment variables or arguments.
+
+    >>> Settings(redis_url="redis://localhost:6379/1", job_ttl=600).key_prefix
+    'fastproc'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FASTPROC_", extra="ignore")
+
+    redis_url: str | None = Field(
+        None, description="Redis/Valkey URL; unset means an embedded Valkey under `fastproc dev`."
+    )
+    key_prefix: str = Field("fastproc", description="Prefix of every Redis key fastproc writes.")
+    processes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["workers.examples"],
+        description="Comma-separated modules whose processes a worker loads.",
+    )
+    queue_name: str = Field("fastproc:queue", description="Default arq queue of processes.")
+    job_ttl: int = Field(86_400, ge=1, description="Seconds a finished job and its results live.")
+    cache_ttl: int = Field(3_600, ge=0, description="Seconds a cached result lives; 0 disables.")
+    sync_wait: float = Field(
+        30.0, gt=0, description="Seconds a synchronous request waits before getting the job."
+    )
+    job_timeout: float = Field(
+        300.0, gt=0, description="Soft time limit of a job: the process is cancelled after it."
+    )
+    hard_timeout_grace: float = Field(
+        10.0, ge=0, description="Seconds after the soft limit before the job is failed anyway."
+    )
+    max_tries: int = Field(
+        3, ge=1, description="Runs of a job whose worker died before it gives up as failed."
+    )
+    worker_concurrency: int = Field(50, ge=1, description="Jobs one worker runs at once.")
+    poll_delay: float = Field(0.05, gt=0, description="Seconds an idle worker waits between polls.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted request body.")
+    catalogue_refresh: float = Field(
+        2.0, ge=0, description="Seconds the API trusts its copy of the process catalogue."
+    )
+    redis_retries: int = Field(5, ge=0, description="Retries of a failed Redis call (backoff).")
+    redis_timeout: float = Field(5.0, gt=0, description="Seconds before a Redis call times out.")
+    host: str = Field("127.0.0.1", description="Address the API binds to.")
+    port: int = Field(8000, description="Port the API binds to.")
+    base_url: str | None = Field(
+        None, description="Public URL of the API for links; default: taken from each request."
+    )
+    log_level: str = Field("INFO", description="loguru level.")
+    log_file: str | None = Field(None, description="Also log to this file (rotated).")
+    log_rotation: str = Field("50 MB", description="When the log file rotates (loguru syntax).")
+    log_json: bool = Field(False, description="Log JSON lines instead of text.")
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def active_job_ttl(self) -> int:
+        """TTL of a job record that has not ended: long enough for every try to run out."""
+        per_try = self.job_timeout + self.hard_timeout_grace + 30
+        return int(self.job_ttl + per_try * (self.max_tries + 1))

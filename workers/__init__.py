@@ -1,0 +1,1 @@
+"""Process modules that the demo and the compose deployment load."""

@@ -1,0 +1,92 @@
+"""The example processes. Their ids and shapes are a public contract: OGC clients,
+conformance suites and the benchmarks call them by id."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import zlib
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from fastproc import Binary, MediaType, ProcessError, Progress, process
+
+
+@process(version="1.0.0", deterministic=True, output="value", keywords=["test"])
+async def echo(value: Annotated[str, Field(description="Any text; it comes back unchanged.")]
+               ) -> str:
+    """Echo: returns its input."""
+    return value
+
+
+@process(version="1.0.0", output="slept", job_control=("async-execute", "dismiss"),
+         keywords=["test"])
+async def sleep(
+    seconds: Annotated[float, Field(ge=0, le=3600, description="How long to sleep.")],
+    progress: Progress,
+) -> float:
+    """Sleep: waits, reporting progress ten times, then says how long it slept."""
+    for step in range(10):
+        progress(step * 10, f"slept {seconds * step / 10:.2f} of {seconds:g} s")
+        await asyncio.sleep(seconds / 10)
+    return seconds
+
+
+@process(version="1.0.0", keywords=["test"])
+async def fail(message: str = "this process always fails") -> str:
+    """Fail: always raises, so clients can see what a failed job looks like."""
+    raise ProcessError(message)
+
+
+@process(version="1.0.0", deterministic=True, output="sum", keywords=["math"])
+async def add(a: float, b: float) -> float:
+    """Add: the sum of two numbers."""
+    return a + b
+
+
+class NumberStats(BaseModel):
+    count: int = Field(description="How many numbers there were.")
+    minimum: float | None = Field(description="The smallest number (null when none).")
+    maximum: float | None = Field(description="The largest number (null when none).")
+    mean: float | None = Field(description="The arithmetic mean (null when none).")
+
+
+@process(version="1.0.0", deterministic=True, keywords=["math"])
+def number_stats(numbers: list[float]) -> NumberStats:
+    """Number statistics: several outputs from one list (a sync body, run in a thread)."""
+    if not numbers:
+        return NumberStats(count=0, minimum=None, maximum=None, mean=None)
+    return NumberStats(count=len(numbers), minimum=min(numbers), maximum=max(numbers),
+                       mean=sum(numbers) / len(numbers))
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+@process(version="1.0.0", deterministic=True, output="image", keywords=["image"])
+async def solid_png(
+    width: Annotated[int, Field(ge=1, le=4096)] = 16,
+    height: Annotated[int, Field(ge=1, le=4096)] = 16,
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#3366cc",
+) -> Annotated[bytes, MediaType("image/png")]:
+    """Solid PNG: an image of one colour (a binary output)."""
+    rgb = (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16))
+    return _png(width, height, rgb)
+
+
+@process(version="1.0.0", deterministic=True, output="table", keywords=["table"])
+async def squares_csv(
+    n: Annotated[int, Field(ge=0, le=100_000, description="Rows of the table.")] = 5,
+) -> Annotated[Binary, MediaType("text/csv")]:
+    """Squares CSV: a small text/csv table of n and n squared."""
+    lines = ["n,square", *(f"{i},{i * i}" for i in range(n))]
+    return Binary(("\n".join(lines) + "\n").encode(), "text/csv")
