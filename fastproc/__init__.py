@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastproc.api.app import create_app
+from fastproc.authoring.fanout import BaseParallelProcess, BaseScatterProcess, parallel_step
 from fastproc.authoring.process import (
     BaseProcess,
     Binary,
@@ -25,7 +26,9 @@ from fastproc.queue.worker import create_worker, worker_settings
 from fastproc.settings import Settings
 
 __all__ = [
+    "BaseParallelProcess",
     "BaseProcess",
+    "BaseScatterProcess",
     "Binary",
     "InputDescription",
     "MediaType",
@@ -41,6 +44,7 @@ __all__ = [
     "create_worker",
     "load_description",
     "no_progress",
+    "parallel_step",
     "process",
     "worker_settings",
 ]

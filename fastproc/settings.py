@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(50, ge=1, description="Jobs one worker runs at once.")
     poll_delay: float = Field(0.05, gt=0, description="Seconds an idle worker waits between polls.")
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted request body.")
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Largest accepted request body in bytes."
+    )
     catalogue_refresh: float = Field(
         2.0, ge=0, description="Seconds the API trusts its copy of the process catalogue."
     )

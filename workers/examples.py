@@ -6,11 +6,23 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from fastproc import Binary, MediaType, ProcessError, Progress, process
+from fastproc import (
+    BaseParallelProcess,
+    BaseScatterProcess,
+    Binary,
+    InputDescription,
+    MediaType,
+    OutputDescription,
+    ProcessDescription,
+    ProcessError,
+    Progress,
+    parallel_step,
+    process,
+)
 
 
 @process(version="1.0.0", deterministic=True, output="value", keywords=["test"])
@@ -90,3 +102,69 @@ async def squares_csv(
     """Squares CSV: a small text/csv table of n and n squared."""
     lines = ["n,square", *(f"{i},{i * i}" for i in range(n))]
     return Binary(("\n".join(lines) + "\n").encode(), "text/csv")
+
+
+_WORDS = {"type": "array", "items": {"type": "string"}}
+
+
+class BatchUpper(BaseParallelProcess):
+    """Data fan-out: the words are split into chunks, each upper-cased by its own task."""
+
+    description = ProcessDescription(
+        id="batch_upper",
+        title="Batch upper",
+        description="Upper-cases a list of words, chunks in parallel, in order.",
+        keywords=["text", "fan-out"],
+        inputs={
+            "words": InputDescription(title="Words", schema=_WORDS),
+            "chunk": InputDescription(
+                title="Chunk size", description="Words per parallel part (default 100).",
+                schema={"type": "integer", "minimum": 1}, minOccurs=0),
+        },
+        outputs={"words": OutputDescription(title="Upper-cased words", schema=_WORDS)},
+    )
+    deterministic = True
+
+    def split_inputs(self, inputs: dict[str, Any]) -> list[Any]:
+        return self.chunks(inputs["words"], inputs.get("chunk"))
+
+    async def execute_single(self, item: list[str], progress: Progress) -> list[str]:
+        return [word.upper() for word in item]
+
+    def merge_results(self, results: list[list[str]]) -> dict[str, Any]:
+        return {"words": [word for chunk in results for word in chunk]}
+
+
+class TextStats(BaseScatterProcess):
+    """Operation scatter: three statistics of one text, each computed by its own task."""
+
+    description = ProcessDescription(
+        id="text_stats",
+        title="Text statistics",
+        description="Word count, character count and sorted unique words of a text.",
+        keywords=["text", "scatter"],
+        inputs={"text": InputDescription(title="Text", schema={"type": "string"})},
+        outputs={
+            "word_count": OutputDescription(title="Word count", schema={"type": "integer"}),
+            "char_count": OutputDescription(title="Character count",
+                                            schema={"type": "integer"}),
+            "unique_words": OutputDescription(title="Unique words (lower case, sorted)",
+                                              schema=_WORDS),
+        },
+    )
+    deterministic = True
+
+    @parallel_step
+    async def word_count(self, inputs: dict[str, Any]) -> int:
+        return len(inputs["text"].split())
+
+    @parallel_step
+    async def char_count(self, inputs: dict[str, Any]) -> int:
+        return len(inputs["text"])
+
+    @parallel_step
+    async def unique_words(self, inputs: dict[str, Any]) -> list[str]:
+        return sorted(set(inputs["text"].lower().split()))
+
+    def merge_results(self, results: dict[str, Any]) -> dict[str, Any]:
+        return dict(results)

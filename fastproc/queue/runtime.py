@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from fastproc.authoring.process import BaseProcess
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import CatalogueEntry
+from fastproc.jobs.record import JobRecord
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
 from fastproc.settings import Settings
@@ -36,6 +37,13 @@ class Runtime:
 
     def soft_limit(self, proc: BaseProcess) -> float:
         return proc.timeout or self.settings.job_timeout
+
+    async def complete(self, record: JobRecord, proc: BaseProcess, blob: bytes) -> bool:
+        """Mark a job successful with its results, caching them if the process allows."""
+        cache_key = (self.keys.cache(record.cache_key)
+                     if proc.deterministic and record.cache_key else None)
+        return await self.store.mark_successful(
+            record.job_id, blob, cache_key=cache_key, cache_ttl=self.settings.cache_ttl)
 
     def catalogue_entries(self) -> list[CatalogueEntry]:
         return [

@@ -12,10 +12,12 @@ from typing import Any
 from arq import Retry
 from loguru import logger
 
+from fastproc.authoring.fanout import FanOutProcess
 from fastproc.jobs.record import JobRecord
 from fastproc.jobs.results import encode_results
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
+from fastproc.queue.join import run_merge, run_part, start_fanout
 from fastproc.queue.progress import ProgressReporter
 from fastproc.queue.runtime import CTX_KEY, Runtime
 
@@ -52,6 +54,12 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
         return
     if not await rt.store.mark_running(job_id):
         return
+    if isinstance(proc, FanOutProcess):
+        try:
+            await start_fanout(rt, record, proc)
+        except Exception as exc:
+            await rt.store.mark_failed(job_id, error_of(exc, f"split of process '{proc.id}'"))
+        return
     progress = ProgressReporter(rt.store, job_id)
     context = f"process '{proc.id}'"
     try:
@@ -68,7 +76,16 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
         await rt.store.mark_failed(job_id, error_of(exc, context))
         return
     await progress.drain()
-    cache_key = rt.keys.cache(record.cache_key) if proc.deterministic and record.cache_key else None
-    await rt.store.mark_successful(
-        job_id, blob, cache_key=cache_key, cache_ttl=rt.settings.cache_ttl
-    )
+    await rt.complete(record, proc, blob)
+
+
+async def run_part_task(ctx: dict[str, Any]) -> None:
+    """One item or step of a fan-out job (arq id `{job}:part:{key}`)."""
+    with logger.contextualize(job_id=ctx["job_id"]):
+        await run_part(ctx[CTX_KEY], ctx["job_id"], ctx["job_try"])
+
+
+async def run_merge_task(ctx: dict[str, Any]) -> None:
+    """The merge of a fan-out job (arq id `{job}:merge`), queued by its last part."""
+    with logger.contextualize(job_id=ctx["job_id"]):
+        await run_merge(ctx[CTX_KEY], ctx["job_id"])

@@ -11,9 +11,9 @@ from loguru import logger
 
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
-from fastproc.queue.names import RUN_TASK
+from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK
 from fastproc.queue.runtime import CTX_KEY, Runtime
-from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job
+from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
 from fastproc.redis import connect
 from fastproc.settings import Settings
 
@@ -21,8 +21,11 @@ from fastproc.settings import Settings
 def _functions(settings: Settings) -> list[Any]:
     # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace) limit.
     backstop = settings.job_timeout + settings.hard_timeout_grace + 30
-    return [func(run_job, name=RUN_TASK, max_tries=ARQ_MAX_TRIES, timeout=backstop,
-                 keep_result=0)]
+    return [
+        func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
+        for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
+                           (MERGE_TASK, run_merge_task))
+    ]
 
 
 def worker_settings(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:

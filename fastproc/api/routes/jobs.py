@@ -24,6 +24,7 @@ from fastproc.ogc.exceptions import (
 )
 from fastproc.ogc.models import JobList, StatusCode, StatusInfo
 from fastproc.queue.enqueue import abort_tasks
+from fastproc.queue.names import merge_job_id, part_job_id
 
 router = APIRouter(tags=["Jobs"], dependencies=[Depends(require_json)])
 State = Annotated[AppState, Depends(get_state)]
@@ -96,8 +97,10 @@ async def dismiss_job(job_id: str, request: Request, state: State) -> Response:
         await state.redis.delete(*state.keys.all_of_job(job_id))
         await state.redis.zrem(state.keys.jobs, job_id)
     else:
+        parts = await state.redis.hkeys(state.keys.join_items(job_id))
         await state.store.dismiss(job_id)
-        await abort_tasks(state.redis, [job_id])
+        await abort_tasks(state.redis, [
+            job_id, merge_job_id(job_id), *(part_job_id(job_id, p.decode()) for p in parts)])
     record = await state.store.get(job_id) or record
     if record.status is not StatusCode.DISMISSED:
         record.status = StatusCode.DISMISSED

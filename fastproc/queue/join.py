@@ -1,0 +1,200 @@
+"""The counter-based join of fan-out jobs: no worker ever waits for a sibling.
+
+1. `start_fanout` (in the job's main task) stores the items once, sets total = pending = N
+   and queues N part tasks with fixed ids, all in one transaction guarded by the job status.
+2. `run_part` runs one item and, in one Lua call, stores its result if new and only then
+   decrements pending; a retried part changes nothing.
+3. Whichever part sees pending reach 0 queues the merge under a fixed id, with NX semantics:
+   a race or a retry cannot merge twice.
+4. `run_merge` loads the parts in order, merges, and marks the job successful, deleting the
+   join keys in the same atomic step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from arq import Retry
+from arq.constants import expires_extra_ms, job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+from loguru import logger
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from fastproc.authoring.fanout import FanOutProcess, to_jsonable
+from fastproc.authoring.process import no_progress
+from fastproc.jobs.record import JobRecord, now_iso
+from fastproc.jobs.results import encode_results
+from fastproc.ogc.exceptions import ProcessError
+from fastproc.ogc.models import StatusCode
+from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
+from fastproc.queue.names import MERGE_TASK, PART_TASK, merge_job_id, part_job_id
+from fastproc.queue.runtime import Runtime
+
+# KEYS: 1 join, 2 parts, 3 job; ARGV: 1 part key, 2 result, 3 channel, 4 job id, 5 now
+# Returns pending after this part, or -1 when the join is gone (job ended or dismissed).
+STORE_PART = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  local pending = redis.call('HINCRBY', KEYS[1], 'pending', -1)
+  local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
+  if redis.call('HGET', KEYS[3], 'status') == 'running' and total > 0 then
+    local pct = math.floor((total - pending) * 100 / total)
+    redis.call('HSET', KEYS[3], 'progress', pct, 'updated', ARGV[5],
+               'message', (total - pending) .. ' of ' .. total .. ' parts done')
+    redis.call('PUBLISH', ARGV[3], cjson.encode({jobID = ARGV[4], status = 'running',
+      progress = pct, message = (total - pending) .. ' of ' .. total .. ' parts done'}))
+  end
+  return pending
+end
+return tonumber(redis.call('HGET', KEYS[1], 'pending'))
+"""
+
+
+def enqueue_nx(pipe: Pipeline, task_id: str, queue: str, function: str) -> None:
+    """Queue an arq task unless one with this id is already queued or running."""
+    now = timestamp_ms()
+    pipe.set(job_key_prefix + task_id, serialize_job(function, (), {}, None, now),
+             px=expires_extra_ms, nx=True)
+    pipe.zadd(queue, {task_id: now}, nx=True)
+
+
+def _split_task_id(task_id: str, marker: str) -> tuple[str, str]:
+    job_id, _, rest = task_id.rpartition(marker)
+    return job_id, rest
+
+
+async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess) -> None:
+    """Split the job and queue its parts; a re-run after a crash queues only missing parts."""
+    job_id = record.job_id
+    keys = rt.keys
+    queue = rt.queue_of(proc)
+    inputs = decode_inputs(record.request.get("inputs", {}))
+    known_total = await rt.redis.hget(keys.join(job_id), "total")
+    if known_total is not None:
+        await _requeue_missing(rt, job_id, queue)
+        return
+    parts = await proc.parts(inputs)
+    if not parts:
+        await finish_merge(rt, record, proc, [])
+        return
+    ttl = rt.settings.active_job_ttl
+    async with rt.redis.pipeline(transaction=True) as pipe:
+        try:
+            await pipe.watch(keys.job(job_id))
+            if await pipe.hget(keys.job(job_id), "status") != b"running":
+                return
+            pipe.multi()
+            pipe.hset(keys.join(job_id), mapping={"total": len(parts), "pending": len(parts)})
+            pipe.hset(keys.join_items(job_id),
+                      mapping={key: orjson.dumps(item) for key, item in parts})
+            for key in (keys.join(job_id), keys.join_items(job_id), keys.join_parts(job_id)):
+                pipe.expire(key, ttl)
+            for key, _ in parts:
+                enqueue_nx(pipe, part_job_id(job_id, key), queue, PART_TASK)
+            await pipe.execute()
+        except WatchError:
+            logger.info("job {} changed while splitting; its parts were not queued", job_id)
+
+
+async def _requeue_missing(rt: Runtime, job_id: str, queue: str) -> None:
+    keys = rt.keys
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hkeys(keys.join_items(job_id))
+        pipe.hkeys(keys.join_parts(job_id))
+        pipe.hget(keys.join(job_id), "pending")
+        items, done, pending = await pipe.execute()
+    missing = set(items) - set(done)
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        for key in missing:
+            enqueue_nx(pipe, part_job_id(job_id, key.decode()), queue, PART_TASK)
+        if pending is not None and int(pending) == 0:
+            enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)
+        await pipe.execute()
+
+
+async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
+    job_id, key = _split_task_id(task_id, ":part:")
+    keys = rt.keys
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hmget(keys.job(job_id), ["status", "processID", "request"])
+        pipe.hget(keys.join_items(job_id), key)
+        pipe.hexists(keys.join_parts(job_id), key)
+        (status, process_id, request), item, done = await pipe.execute()
+    if status != StatusCode.RUNNING.value.encode() or item is None:
+        return  # dismissed, failed or finished: skip
+    proc = rt.registry.get(process_id.decode())
+    if not isinstance(proc, FanOutProcess):
+        raise ProcessError(f"process '{process_id.decode()}' is not a fan-out process here")
+    if not done:
+        inputs = decode_inputs(orjson.loads(request).get("inputs", {}))
+        context = f"part {key} of process '{proc.id}'"
+        allowed = rt.settings.max_tries + proc.max_retries
+        if job_try > allowed:
+            await rt.store.mark_failed(job_id, ProcessError(
+                f"{context} gave up after {allowed} tries").to_dict())
+            return
+        try:
+            result = await run_with_limits(
+                proc.run_part(key, orjson.loads(item), inputs, no_progress),
+                rt.soft_limit(proc), rt.settings.hard_timeout_grace)
+            blob = orjson.dumps(to_jsonable(result))
+        except Exception as exc:
+            if job_try <= proc.max_retries:
+                raise Retry(defer=min(2 ** job_try, 60)) from exc
+            await rt.store.mark_failed(job_id, error_of(exc, context))
+            return
+    else:
+        blob = b""
+    await store_part_and_merge_when_last(rt, job_id, key, blob, rt.queue_of(proc))
+
+
+async def store_part_and_merge_when_last(
+    rt: Runtime, job_id: str, key: str, blob: bytes, queue: str
+) -> int:
+    """Store one part's result (if new) and queue the merge if it was the last; returns
+    how many parts are still pending (-1: the join is gone)."""
+    keys = rt.keys
+    pending = int(await rt.redis.eval(
+        STORE_PART, 3, keys.join(job_id), keys.join_parts(job_id), keys.job(job_id),
+        key, blob, keys.events, job_id, now_iso()))
+    if pending == 0:
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)
+            await pipe.execute()
+    return pending
+
+
+async def run_merge(rt: Runtime, task_id: str) -> None:
+    job_id, _ = _split_task_id(task_id, ":merge")
+    record = await rt.store.get(job_id)
+    if record is None or record.status is not StatusCode.RUNNING:
+        return
+    proc = rt.registry.get(record.process_id)
+    if not isinstance(proc, FanOutProcess):
+        raise ProcessError(f"process '{record.process_id}' is not a fan-out process here")
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hget(rt.keys.join(job_id), "total")
+        pipe.hgetall(rt.keys.join_parts(job_id))
+        total, parts = await pipe.execute()
+    if total is None or len(parts) != int(total):
+        logger.warning("merge of job {} found {} of {} parts", job_id, len(parts), total)
+        return
+    results = [(k.decode(), orjson.loads(v)) for k, v in parts.items()]
+    await finish_merge(rt, record, proc, results)
+
+
+async def finish_merge(rt: Runtime, record: JobRecord, proc: FanOutProcess,
+                       results: list[tuple[str, Any]]) -> None:
+    inputs = decode_inputs(record.request.get("inputs", {}))
+    try:
+        outputs = await run_with_limits(proc.merge(results, inputs), rt.soft_limit(proc),
+                                        rt.settings.hard_timeout_grace)
+        blob = encode_results(outputs, proc.description.outputs)
+    except Exception as exc:
+        await rt.store.mark_failed(record.job_id,
+                                   error_of(exc, f"merge of process '{proc.id}'"))
+        return
+    await rt.complete(record, proc, blob)

@@ -1,0 +1,89 @@
+"""Starting the real parts for end-to-end tests: Valkey, API and worker processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.02) -> Any:
+    """Wait until `condition()` is truthy (it observes a real event), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+class Processes:
+    """Child processes of the test session, stopped at its end (or on demand)."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, args: list[str], name: str, **env: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}-{len(self.children)}.log").open("wb")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "fastproc", *args], cwd=ROOT,
+            env={**os.environ, **self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.children.append(child)
+        return child
+
+    def worker(self, r: redis.Redis, **env: str) -> subprocess.Popen[bytes]:
+        """A worker process, returned once it is polling its queue."""
+        prefix = {**self.env, **env}["FASTPROC_KEY_PREFIX"]
+        queue = {**self.env, **env}["FASTPROC_QUEUE_NAME"]
+        health = f"{prefix}:health:{queue}"
+        before = r.get(health)
+        child = self.spawn(["worker"], "worker", **env)
+        wait_for(lambda: child.poll() is not None or r.get(health) not in (None, before), 20,
+                 "a worker to start")
+        assert child.poll() is None, "worker exited at start-up"
+        return child
+
+    def api(self, port: int, **env: str) -> subprocess.Popen[bytes]:
+        child = self.spawn(["serve", "--port", str(port)], "api", **env)
+
+        def up() -> bool:
+            assert child.poll() is None, "API exited at start-up"
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/conformance", timeout=1).is_success
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, 20, "the API to answer")
+        return child
+
+    def stop_all(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
