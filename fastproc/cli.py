@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -45,12 +46,28 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+class _InProcessServer(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM once it has shut down, which would kill the process
+    before the worker and the embedded Valkey stop; here a signal only asks it to exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
 async def run_dev(settings: Settings) -> None:
     """API and an in-loop worker until Ctrl-C / SIGTERM (uvicorn owns the signals)."""
     worker = create_worker(settings, handle_signals=False)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                             log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
+    server = _InProcessServer(config)
     worker_task = asyncio.create_task(worker.async_run(), name="fastproc-worker")
     try:
         await server.serve()

@@ -47,7 +47,7 @@ def env(redis_url: str, key_prefix: str) -> dict[str, str]:
         "FASTPROC_REDIS_URL": redis_url,
         "FASTPROC_KEY_PREFIX": key_prefix,
         "FASTPROC_QUEUE_NAME": f"{key_prefix}:queue",
-        "FASTPROC_PROCESSES": "workers.examples,tests.processes",
+        "FASTPROC_PROCESSES": "workers.examples,tests.processes,tests.ported_fastprocesses",
         "FASTPROC_SYNC_WAIT": "20",
         "FASTPROC_POLL_DELAY": "0.01",
         "FASTPROC_CATALOGUE_REFRESH": "0.2",

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
-from fastproc import BaseProcess, Progress, load_description, process
+from fastproc import (
+    BaseParallelProcess,
+    BaseProcess,
+    BaseScatterProcess,
+    InputDescription,
+    OutputDescription,
+    ProcessDescription,
+    Progress,
+    load_description,
+    parallel_step,
+    process,
+)
 
 
 class Multiply(BaseProcess):
@@ -34,3 +46,56 @@ def blocking_sleep(seconds: float) -> bool:
 
     time.sleep(seconds)
     return True
+
+
+class SlowParts(BaseParallelProcess):
+    """n parts that each sleep `delay` seconds and say which worker process ran them;
+    part `fail_on` raises. For the join, crash, dismiss and progress tests."""
+
+    description = ProcessDescription(
+        id="slow_parts",
+        inputs={
+            "n": InputDescription(schema={"type": "integer", "minimum": 0}),
+            "delay": InputDescription(schema={"type": "number", "minimum": 0}, minOccurs=0),
+            "fail_on": InputDescription(schema={"type": "integer"}, minOccurs=0),
+            "tag": InputDescription(schema={"type": "string"}, minOccurs=0),
+        },
+        outputs={
+            "order": OutputDescription(schema={"type": "array", "items": {"type": "integer"}}),
+            "pids": OutputDescription(schema={"type": "array", "items": {"type": "integer"}}),
+        },
+    )
+
+    def split_inputs(self, inputs: dict[str, Any]) -> list[Any]:
+        return [{"i": i, "delay": inputs.get("delay", 0), "fail": i == inputs.get("fail_on")}
+                for i in range(inputs["n"])]
+
+    async def execute_single(self, item: dict[str, Any], progress: Progress) -> dict[str, int]:
+        await asyncio.sleep(item["delay"])
+        if item["fail"]:
+            raise ValueError(f"part {item['i']} was told to fail")
+        return {"i": item["i"], "pid": os.getpid()}
+
+    def merge_results(self, results: list[dict[str, int]]) -> dict[str, Any]:
+        return {"order": [r["i"] for r in results],
+                "pids": sorted({r["pid"] for r in results})}
+
+
+class BrokenSplit(BaseParallelProcess):
+    description = ProcessDescription(id="broken_split", outputs={
+        "x": OutputDescription(schema={"type": "integer"})})
+
+    def split_inputs(self, inputs: dict[str, Any]) -> list[Any]:
+        raise RuntimeError("cannot split this")
+
+
+class BrokenMerge(BaseScatterProcess):
+    description = ProcessDescription(id="broken_merge", outputs={
+        "x": OutputDescription(schema={"type": "integer"})})
+
+    @parallel_step
+    async def one(self, inputs: dict[str, Any]) -> int:
+        return 1
+
+    def merge_results(self, results: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("cannot merge this")

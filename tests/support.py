@@ -87,3 +87,33 @@ class Processes:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def submit_async(client: httpx.Client, process_id: str, inputs: dict[str, Any],
+                 **body: Any) -> str:
+    """Start an async job; returns its id."""
+    response = client.post(f"/processes/{process_id}/execution",
+                           json={"inputs": inputs, **body},
+                           headers={"Prefer": "respond-async", "Cache-Control": "no-cache"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["jobID"])
+
+
+def job_status(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    response = client.get(f"/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 30,
+             until: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+    """The job's statusInfo once `until` holds (default: the job ended)."""
+    done = until or (lambda s: s["status"] in ("successful", "failed", "dismissed"))
+
+    def check() -> dict[str, Any] | None:
+        status = job_status(client, job_id)
+        return status if done(status) else None
+
+    result: dict[str, Any] = wait_for(check, timeout, f"job {job_id}")
+    return result

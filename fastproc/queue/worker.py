@@ -20,7 +20,7 @@ from fastproc.settings import Settings
 
 def _functions(settings: Settings) -> list[Any]:
     # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace) limit.
-    backstop = settings.job_timeout + settings.hard_timeout_grace + 30
+    backstop = settings.job_timeout + settings.hard_timeout_grace + 5
     return [
         func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),

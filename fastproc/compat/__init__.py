@@ -1,0 +1,1 @@
+"""Shims that let processes written for other frameworks run on fastproc unchanged."""
