@@ -32,7 +32,8 @@ def test_batch_upper_equals_sequential_for_one_part_per_word(
     assert _batch_upper(client, words, chunk=1) == [w.upper() for w in words]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=st.lists(st.text(alphabet="abcdefXYZ ", max_size=6), max_size=40),
        chunk=st.integers(min_value=1, max_value=12))
 def test_split_and_merge_keep_the_order(client: httpx.Client, words: list[str],

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import redis
@@ -22,12 +23,12 @@ def _get(url: str) -> httpx.Response | None:
         return None
 
 
-def test_dev_command_serves_examples_on_embedded_valkey_and_stops_cleanly(tmp_path) -> None:
+def test_dev_command_serves_examples_on_embedded_valkey_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTPROC_")}
-    log = (tmp_path / "dev.log").open("wb")
-    child = subprocess.Popen([sys.executable, "-m", "fastproc", "dev", "--port", str(port)],
-                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / "dev.log").open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "fastproc", "dev", "--port", str(port)],
+                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: (resp := _get(f"{base}/processes/echo")) is not None
@@ -45,7 +46,8 @@ def test_dev_command_serves_examples_on_embedded_valkey_and_stops_cleanly(tmp_pa
         code = child.wait(timeout=20)
     assert code == 0
     for pid in valkey_children:
-        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split()[2] == "Z", "Valkey left running"
 
 
 def test_arq_cli_runs_a_worker_from_fastproc_worker_settings(

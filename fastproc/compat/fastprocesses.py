@@ -71,10 +71,10 @@ def _metadata(value: Any) -> list[models.Metadata] | None:
     return value  # type: ignore[no-any-return]
 
 
-def ProcessInput(  # noqa: N802 - it stands in for a class of that name
+def ProcessInput(
     *, title: str | None = None, description: str | None = None,
     scheme: Schema | dict[str, Any] | None = None, schema: Any = None,
-    minOccurs: int = 1, maxOccurs: int | str = 1,  # noqa: N803
+    minOccurs: int = 1, maxOccurs: int | str = 1,
     metadata: Any = None, keywords: list[str] | None = None,
 ) -> models.InputDescription:
     return models.InputDescription(
@@ -83,7 +83,7 @@ def ProcessInput(  # noqa: N802 - it stands in for a class of that name
         keywords=keywords)
 
 
-def ProcessOutput(  # noqa: N802 - it stands in for a class of that name
+def ProcessOutput(
     *, title: str | None = None, description: str | None = None,
     scheme: Schema | dict[str, Any] | None = None, schema: Any = None,
     metadata: Any = None, keywords: list[str] | None = None,
@@ -93,7 +93,7 @@ def ProcessOutput(  # noqa: N802 - it stands in for a class of that name
         metadata=_metadata(metadata), keywords=keywords)
 
 
-def ProcessDescription(**fields: Any) -> models.ProcessDescription:  # noqa: N802
+def ProcessDescription(**fields: Any) -> models.ProcessDescription:
     fields["metadata"] = _metadata(fields.get("metadata"))
     return models.ProcessDescription.model_validate(fields)
 

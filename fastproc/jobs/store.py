@@ -33,18 +33,22 @@ class JobFilter:
     statuses: frozenset[str] = frozenset()
     min_duration: float | None = None
     max_duration: float | None = None
-    created_after: str | None = None
-    created_before: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
 
     def matches(self, record: JobRecord) -> bool:
         if self.process_ids and record.process_id not in self.process_ids:
             return False
         if self.statuses and record.status.value not in self.statuses:
             return False
-        if self.created_after and (record.created or "") < self.created_after:
-            return False
-        if self.created_before and (record.created or "") > self.created_before:
-            return False
+        if self.created_after is not None or self.created_before is not None:
+            created = parse_iso(record.created).timestamp() if record.created else None
+            if created is None:
+                return False
+            if self.created_after is not None and created < self.created_after:
+                return False
+            if self.created_before is not None and created > self.created_before:
+                return False
         if self.min_duration is not None or self.max_duration is not None:
             duration = record.duration
             if duration is None:

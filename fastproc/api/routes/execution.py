@@ -162,7 +162,7 @@ async def _answer_from_cache(
     if is_async:
         return _created(job_id, proc.description.id, base, preference=True,
                         status=StatusCode.SUCCESSFUL)
-    return render_results(job_request, hit, base, job_id)
+    return with_monitor_link(render_results(job_request, hit, base, job_id), base, job_id)
 
 
 def _created(job_id: str, process_id: str, base: str, *, preference: bool,
@@ -191,7 +191,8 @@ async def _wait_and_answer(
         record, result = await state.store.get_with_result(job_id)
         if record is None or record.status.terminal:
             break
-    return finished_job_response(record, result, job_request, base, job_id)
+    response = finished_job_response(record, result, job_request, base, job_id)
+    return with_monitor_link(response, base, job_id)
 
 
 def finished_job_response(
@@ -206,6 +207,14 @@ def finished_job_response(
     if result is None:
         raise JobDismissed(f"the results of job {job_id} are gone (expired or dismissed)")
     return render_results(job_request, result, base, job_id)
+
+
+def with_monitor_link(response: Response, base: str, job_id: str) -> Response:
+    """A synchronous execution that created a job links it (/req/core/job-results-success-sync)."""
+    monitor = f'<{base}/jobs/{job_id}>; rel="monitor"'
+    existing = response.headers.get("Link")
+    response.headers["Link"] = f"{existing}, {monitor}" if existing else monitor
+    return response
 
 
 def failure_of(record: JobRecord) -> JobFailed:

@@ -13,10 +13,11 @@ from fastproc.api.responses import JSONResponse, base_url
 from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import paging_links, status_info
-from fastproc.jobs.record import JobRecord
+from fastproc.jobs.record import JobRecord, parse_iso
 from fastproc.jobs.results import decode_results, output_bytes
 from fastproc.jobs.store import JobFilter
 from fastproc.ogc.exceptions import (
+    InvalidParameterValue,
     JobDismissed,
     NoSuchJob,
     NoSuchOutput,
@@ -26,21 +27,37 @@ from fastproc.ogc.models import JobList, StatusCode, StatusInfo
 from fastproc.queue.enqueue import abort_tasks
 from fastproc.queue.names import merge_job_id, part_job_id
 
-router = APIRouter(tags=["Jobs"], dependencies=[Depends(require_json)])
+router = APIRouter(tags=["Jobs"])
+#: Status documents are JSON; results are whatever media type their outputs have.
+JSON_ONLY = [Depends(require_json)]
 State = Annotated[AppState, Depends(get_state)]
 
 
-def _datetime_bounds(value: str | None) -> tuple[str | None, str | None]:
+def _instant(text: str) -> float:
+    try:
+        moment = parse_iso(text)
+    except ValueError as exc:
+        raise InvalidParameterValue(f"datetime: '{text}' is not an RFC 3339 date-time") from exc
+    if moment.tzinfo is None:
+        raise InvalidParameterValue(f"datetime: '{text}' needs a time zone (e.g. Z)")
+    return moment.timestamp()
+
+
+def _datetime_bounds(value: str | None) -> tuple[float | None, float | None]:
     """The job-list `datetime` parameter: an instant or an interval with open ends."""
     if not value:
         return None, None
     if "/" not in value:
-        return value, value
+        return _instant(value), _instant(value)
     start, end = value.split("/", 1)
-    return (None if start in ("", "..") else start), (None if end in ("", "..") else end)
+    if start in ("", "..") and end in ("", ".."):
+        raise InvalidParameterValue("datetime: an interval needs at least one end")
+    return (None if start in ("", "..") else _instant(start),
+            None if end in ("", "..") else _instant(end))
 
 
-@router.get("/jobs", summary="List jobs", responses={200: {"model": JobList}})
+@router.get("/jobs", summary="List jobs", responses={200: {"model": JobList}},
+            dependencies=JSON_ONLY)
 async def list_jobs(
     request: Request,
     state: State,
@@ -83,16 +100,20 @@ async def _record(state: AppState, job_id: str) -> JobRecord:
     return record
 
 
-@router.get("/jobs/{job_id}", summary="Status of a job", responses={200: {"model": StatusInfo}})
+@router.get("/jobs/{job_id}", summary="Status of a job", responses={200: {"model": StatusInfo}},
+            dependencies=JSON_ONLY)
 async def job_status(job_id: str, request: Request, state: State) -> Response:
     record = await _record(state, job_id)
     return JSONResponse(status_info(record, base_url(request, state.settings.base_url)))
 
 
-@router.delete("/jobs/{job_id}", summary="Dismiss a job", responses={200: {"model": StatusInfo}})
+@router.delete("/jobs/{job_id}", summary="Dismiss a job", responses={200: {"model": StatusInfo}},
+               dependencies=JSON_ONLY)
 async def dismiss_job(job_id: str, request: Request, state: State) -> Response:
     """Cancel a queued or running job and drop its results; a finished job is removed."""
     record = await _record(state, job_id)
+    if record.status is StatusCode.DISMISSED:
+        raise JobDismissed(f"job {job_id} is already dismissed")
     if record.status.terminal:
         await state.redis.delete(*state.keys.all_of_job(job_id))
         await state.redis.zrem(state.keys.jobs, job_id)

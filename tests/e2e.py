@@ -1,0 +1,173 @@
+"""Helpers of the end-to-end tests: exception checks, job polling, links and multipart parsing.
+
+Every wait here polls the real API until a condition it observes holds, with a deadline;
+nothing sleeps a fixed time in the hope that something has happened meanwhile.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from email.message import Message
+from email.parser import BytesParser
+from typing import Any
+
+import httpx
+
+from tests.ogc import validate
+
+OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
+REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
+REL_PROCESSES = "http://www.opengis.net/def/rel/ogc/1.0/processes"
+REL_EXECUTE = "http://www.opengis.net/def/rel/ogc/1.0/execute"
+REL_JOB_LIST = "http://www.opengis.net/def/rel/ogc/1.0/job-list"
+REL_RESULTS = "http://www.opengis.net/def/rel/ogc/1.0/results"
+TERMINAL = frozenset({"successful", "failed", "dismissed"})
+ASYNC = {"Prefer": "respond-async"}
+
+
+def unique(prefix: str = "t") -> str:
+    """A value no other request used, so no cached result answers for it."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def unique_int(span: int = 1_000_000) -> int:
+    return uuid.uuid4().int % span
+
+
+def show(response: httpx.Response) -> str:
+    """The request and response, for assertion messages."""
+    request = response.request
+    body = response.content[:600]
+    return (f"{request.method} {request.url} -> {response.status_code} "
+            f"[{response.headers.get('content-type')}] {body!r}")
+
+
+def media_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def json_doc(response: httpx.Response, schema: str | None, status: int = 200) -> Any:
+    """The JSON body of a response with this status, valid against the OGC schema."""
+    assert response.status_code == status, show(response)
+    assert media_type(response) == "application/json", show(response)
+    doc = response.json()
+    if schema is not None:
+        validate(doc, schema)
+    return doc
+
+
+def assert_exception(
+    response: httpx.Response, status: int, kind: str | None = None,
+    mentions: Iterable[str] = (),
+) -> dict[str, Any]:
+    """An RFC 7807 / exception.yaml document with this status (and OGC type, when given)."""
+    assert response.status_code == status, show(response)
+    assert media_type(response) in ("application/problem+json", "application/json"), \
+        show(response)
+    doc = validate(response.json(), "exception")
+    if kind is not None:
+        assert doc["type"] == OGC_EXCEPTIONS + kind, show(response)
+    if "status" in doc:
+        assert doc["status"] == status, show(response)
+    for word in mentions:
+        assert word in doc.get("detail", ""), f"detail does not mention {word!r}: {show(response)}"
+    return doc
+
+
+def links_by_rel(doc: dict[str, Any], rel: str) -> list[dict[str, Any]]:
+    return [link for link in doc.get("links", []) if link.get("rel") == rel]
+
+
+def one_link(doc: dict[str, Any], rel: str) -> dict[str, Any]:
+    found = links_by_rel(doc, rel)
+    assert len(found) == 1, f"expected one link rel={rel!r}, got {found} in {doc.get('links')}"
+    return found[0]
+
+
+def poll_status(
+    client: httpx.Client, url: str, until: Callable[[dict[str, Any]], bool], *,
+    timeout: float, what: str, every: float = 0.02,
+) -> dict[str, Any]:
+    """GET the job status at `url` until `until(statusInfo)` holds; every answer is checked
+    against statusInfo.yaml. Fails after `timeout` seconds with the last status seen."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] | None = None
+    while True:
+        doc = json_doc(client.get(url), "statusInfo")
+        last = doc
+        if until(doc):
+            return doc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last}")
+        time.sleep(every)
+
+
+def wait_finished(client: httpx.Client, url: str, timeout: float = 20) -> dict[str, Any]:
+    return poll_status(client, url, lambda d: d["status"] in TERMINAL, timeout=timeout,
+                       what=f"{url} to finish")
+
+
+def wait_status(client: httpx.Client, url: str, status: str, timeout: float = 20
+                ) -> dict[str, Any]:
+    """Poll until `status`; a job that ends in another terminal state fails at once."""
+    def reached(doc: dict[str, Any]) -> bool:
+        if doc["status"] != status and doc["status"] in TERMINAL:
+            raise AssertionError(f"job ended {doc['status']} while waiting for {status}: {doc}")
+        return bool(doc["status"] == status)
+
+    return poll_status(client, url, reached, timeout=timeout, what=f"{url} to be {status}")
+
+
+def submit_async(
+    client: httpx.Client, process_id: str, body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> tuple[httpx.Response, dict[str, Any], str]:
+    """POST an execution that must be answered asynchronously: 201, Location, statusInfo.
+
+    Returns the response, its statusInfo and the (absolute) Location of the job.
+    """
+    response = client.post(f"/processes/{process_id}/execution", json=body,
+                           headers=ASYNC if headers is None else headers)
+    doc = json_doc(response, "statusInfo", status=201)
+    location = response.headers.get("location")
+    assert location, f"201 without Location: {show(response)}"
+    assert location.rstrip("/").endswith(f"/jobs/{doc['jobID']}"), show(response)
+    assert doc["processID"] == process_id, doc
+    return response, doc, location
+
+
+def parse_link_header(value: str) -> list[dict[str, str]]:
+    """RFC 8288 Link header values as dicts of `href` and the link parameters."""
+    links = []
+    for match in re.finditer(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*=\s*(?:"[^"]*"|[^;,\s]*))*)',
+                             value):
+        link = {"href": match.group(1)}
+        for name, quoted, bare in re.findall(r';\s*([^;,=\s]+)\s*=\s*(?:"([^"]*)"|([^;,\s]*))',
+                                             match.group(2)):
+            link[name.lower()] = quoted or bare
+        links.append(link)
+    return links
+
+
+def response_links(response: httpx.Response) -> list[dict[str, str]]:
+    return [link for value in response.headers.get_list("link")
+            for link in parse_link_header(value)]
+
+
+def multipart_parts(response: httpx.Response) -> list[Message]:
+    """The parts of a multipart/related body (RFC 2387), parsed by the email package."""
+    content_type = response.headers.get("content-type", "")
+    head = f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser().parsebytes(head + response.content)
+    assert message.is_multipart(), f"not a multipart body: {show(response)}"
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    return parts
+
+
+def part_bytes(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
