@@ -160,7 +160,7 @@ async def _submit_many(t: Target, process_id: str, inputs: list[dict[str, object
     return ids
 
 
-async def burst(t: Target, count: int, concurrency: int, timeout: float) -> Result:
+async def burst(t: Target, count: int, concurrency: int, limit: float) -> Result:
     """Submit `count` async jobs as fast as possible, then wait until all have ended."""
     tag = uuid.uuid4().hex[:8]
     inputs: list[dict[str, object]] = [{"value": f"{tag}-{i}"} for i in range(count)]
@@ -169,14 +169,14 @@ async def burst(t: Target, count: int, concurrency: int, timeout: float) -> Resu
         ids = await _submit_many(t, t.echo_id, inputs, concurrency)
         submitted = time.perf_counter() - start
         done.expect(ids)
-        await asyncio.wait_for(done.all_done.wait(), timeout)
+        await asyncio.wait_for(done.all_done.wait(), limit)
         seconds = max(done.ended[i] for i in ids) - start
     latencies = [(done.ended[i] - start) * 1000 for i in ids]
     return Result("async burst", "job", len(ids), seconds, latencies, count - len(ids),
                   {"submit_rate": round(len(ids) / submitted, 1)})
 
 
-async def fan_out(t: Target, parts: int, timeout: float) -> Result:
+async def fan_out(t: Target, parts: int, limit: float) -> Result:
     """One batch_upper job of `parts` one-word chunks: submit to successful."""
     words = [f"w{i}" for i in range(parts)]
     async with Completions(t) as done:
@@ -186,7 +186,7 @@ async def fan_out(t: Target, parts: int, timeout: float) -> Result:
         await conn.close()
         assert job_id, "the fan-out job was refused"
         done.expect([job_id])
-        await asyncio.wait_for(done.all_done.wait(), timeout)
+        await asyncio.wait_for(done.all_done.wait(), limit)
         seconds = done.ended[job_id] - start
     return Result(f"fan-out {parts} parts", "part", parts, seconds, [seconds * 1000],
                   extra={"ms_per_part": round(seconds * 1000 / parts, 3)})

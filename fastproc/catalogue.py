@@ -38,7 +38,7 @@ class CataloguedProcess:
 async def publish(redis: Redis, keys: Keys, entries: Iterable[CatalogueEntry]) -> None:
     mapping = {e.description.id: e.model_dump_json(by_alias=True) for e in entries}
     if mapping:
-        await redis.hset(keys.processes, mapping=mapping)  # type: ignore[arg-type]
+        await redis.hset(keys.processes, mapping=mapping)
 
 
 class Catalogue:

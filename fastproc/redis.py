@@ -20,7 +20,7 @@ def connect(settings: Settings, *, socket_timeout: float | None = -1.0) -> ArqRe
     listener must; the default is the configured Redis timeout.
     """
     timeout = settings.redis_timeout if socket_timeout == -1.0 else socket_timeout
-    return ArqRedis.from_url(
+    client: ArqRedis = ArqRedis.from_url(
         settings.redis_url or DEFAULT_URL,
         socket_timeout=timeout,
         socket_connect_timeout=settings.redis_timeout,
@@ -28,3 +28,4 @@ def connect(settings: Settings, *, socket_timeout: float | None = -1.0) -> ArqRe
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=30,
     )
+    return client

@@ -90,7 +90,8 @@ class BaseProcess:
 
     async def run(self, inputs: dict[str, Any], progress: Progress) -> Mapping[str, Any]:
         """What the worker calls: the outputs by id, whatever style the body is written in."""
-        return await call_maybe_sync(self.execute, inputs, progress)
+        outputs: Mapping[str, Any] = await call_maybe_sync(self.execute, inputs, progress)
+        return outputs
 
 
 async def call_maybe_sync(fn: Any, *args: Any, **kwargs: Any) -> Any:

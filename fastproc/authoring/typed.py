@@ -93,7 +93,7 @@ class FunctionProcess(BaseProcess):
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[name] = (hints.get(name, Any), default)
-        self._inputs_model = create_model(f"{description.id}_inputs", **fields)  # type: ignore[call-overload]
+        self._inputs_model = create_model(f"{description.id}_inputs", **fields)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

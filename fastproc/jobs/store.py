@@ -106,7 +106,7 @@ class JobStore:
         ttl = self.job_ttl if cached_result is not None else self.active_ttl
         key = self.keys.job(job_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=self._record_fields(  # type: ignore[arg-type]
+            pipe.hset(key, mapping=self._record_fields(
                 job_id, process_id, request, status, cache_key, now))
             pipe.expire(key, ttl)
             if cached_result is not None:
@@ -133,7 +133,7 @@ class JobStore:
             raw, result = await pipe.execute()
         return (JobRecord.from_hash(job_id, raw) if raw else None), result
 
-    async def list(
+    async def find(
         self, flt: JobFilter, *, offset: int, limit: int, batch: int = 500
     ) -> tuple[list[JobRecord], bool]:
         """Newest first; returns the page and whether more matching jobs follow it."""
@@ -146,7 +146,7 @@ class JobStore:
             start += len(ids)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for raw_id in ids:
-                    pipe.hmget(self.keys.job(raw_id.decode()), STATUS_FIELDS)
+                    pipe.hmget(self.keys.job(raw_id.decode()), list(STATUS_FIELDS))
                 rows = await pipe.execute()
             gone = []
             for raw_id, row in zip(ids, rows, strict=True):
@@ -184,7 +184,7 @@ class JobStore:
             args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
                   result, cache_ttl, len(pairs) // 2, *pairs],
         )
-        return outcome == b"OK"
+        return bool(outcome == b"OK")
 
     async def mark_running(self, job_id: str) -> bool:
         """accepted|running -> running: a re-run after a crash is allowed to take over."""
@@ -222,7 +222,7 @@ class JobStore:
             keys=[self.keys.job(job_id)],
             args=[percent, message or "", now_iso(), self.keys.events, job_id],
         )
-        return outcome == b"OK"
+        return bool(outcome == b"OK")
 
     def _join_keys(self, job_id: str) -> list[str]:
         return [self.keys.join(job_id), self.keys.join_items(job_id), self.keys.join_parts(job_id)]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow", ser_json_by_alias=True)
+    model_config = ConfigDict(extra="allow")
 
     def dump(self) -> dict[str, Any]:
         """The JSON form as the standard spells it: aliases, no unset optional members."""

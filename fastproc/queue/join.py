@@ -86,7 +86,7 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess) -> N
             await pipe.watch(keys.job(job_id))
             if await pipe.hget(keys.job(job_id), "status") != b"running":
                 return
-            pipe.multi()
+            pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(keys.join(job_id), mapping={"total": len(parts), "pending": len(parts)})
             pipe.hset(keys.join_items(job_id),
                       mapping={key: orjson.dumps(item) for key, item in parts})
@@ -159,7 +159,7 @@ async def store_part_and_merge_when_last(
     keys = rt.keys
     pending = int(await rt.redis.eval(
         STORE_PART, 3, keys.join(job_id), keys.join_parts(job_id), keys.job(job_id),
-        key, blob, keys.events, job_id, now_iso()))
+        key, blob, keys.events, job_id, now_iso()))  # type: ignore[arg-type]
     if pending == 0:
         async with rt.redis.pipeline(transaction=False) as pipe:
             enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)

@@ -81,7 +81,7 @@ async def list_jobs(
             min_duration=minDuration, max_duration=maxDuration,
             created_after=after, created_before=before,
         )
-        jobs, more = await state.store.list(flt, offset=offset, limit=limit)
+        jobs, more = await state.store.find(flt, offset=offset, limit=limit)
     base = base_url(request, state.settings.base_url)
     return JSONResponse({
         "jobs": [status_info(job, base) for job in jobs],
