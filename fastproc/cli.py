@@ -18,6 +18,23 @@ from fastproc.logs import configure_logging
 from fastproc.queue.worker import create_worker
 from fastproc.settings import Settings
 
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+    uvloop = None  # type: ignore[assignment]
+try:
+    import httptools  # noqa: F401
+    HTTP = "httptools"
+except ImportError:  # pragma: no cover
+    HTTP = "h11"
+LOOP = "uvloop" if uvloop is not None else "asyncio"
+
+
+def use_fast_event_loop() -> None:
+    """uvloop for every event loop this process creates (API, in-loop and arq workers)."""
+    if uvloop is not None:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastproc", description=__doc__)
@@ -66,7 +83,7 @@ async def run_dev(settings: Settings) -> None:
     """API and an in-loop worker until Ctrl-C / SIGTERM (uvicorn owns the signals)."""
     worker = create_worker(settings, handle_signals=False)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                            log_config=None, lifespan="on")
+                            log_config=None, lifespan="on", loop="none", http=HTTP)
     server = _InProcessServer(config)
     worker_task = asyncio.create_task(worker.async_run(), name="fastproc-worker")
     try:
@@ -82,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     settings = _settings(args)
     configure_logging(settings)
+    use_fast_event_loop()
     if args.command == "dev":
         with contextlib.ExitStack() as stack:
             if not settings.redis_url:
@@ -92,10 +110,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "serve":
         if args.workers > 1:
             uvicorn.run("fastproc.api.app:create_app", factory=True, host=settings.host,
-                        port=settings.port, workers=args.workers, log_config=None)
+                        port=settings.port, workers=args.workers, log_config=None,
+                        loop=LOOP, http=HTTP)
         else:
             uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                        log_config=None)
+                        log_config=None, loop=LOOP, http=HTTP)
     else:
         create_worker(settings).run()
 

@@ -58,8 +58,9 @@ def test_arq_cli_runs_a_worker_from_fastproc_worker_settings(
     child_env = {**os.environ, **env, "FASTPROC_KEY_PREFIX": prefix,
                  "FASTPROC_QUEUE_NAME": queue}
     arq_bin = os.path.join(os.path.dirname(sys.executable), "arq")
-    child = subprocess.Popen([arq_bin, "fastproc.WorkerSettings"], cwd=ROOT, env=child_env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with (procs.logs / "arq-worker.log").open("wb") as log:
+        child = subprocess.Popen([arq_bin, "fastproc.WorkerSettings"], cwd=ROOT, env=child_env,
+                                 stdout=log, stderr=subprocess.STDOUT)
     procs.children.append(child)
     wait_for(lambda: r.hexists(f"{prefix}:processes", "echo"), 20,
              "the arq worker to publish its catalogue")
@@ -69,7 +70,7 @@ def test_arq_cli_runs_a_worker_from_fastproc_worker_settings(
                           json={"inputs": {"a": 40, "b": 2}, "response": "document"})
     assert response.status_code == 200 and response.json() == {"sum": 42}
     child.terminate()
-    child.wait(timeout=10)
+    assert child.wait(timeout=30) == 0
 
 
 def test_sync_request_past_sync_wait_gets_the_job_location(

@@ -20,6 +20,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _TERMINAL = frozenset({"successful", "failed", "dismissed"})
+#: Events a slow stream reader may fall behind by before older progress events are dropped.
+_STREAM_BACKLOG = 256
+
+
+def _offer(queue: asyncio.Queue[dict[str, Any] | None], item: dict[str, Any] | None) -> None:
+    """Queue without blocking the dispatcher: a reader that lags loses the oldest event
+    (progress is cumulative, the last state is what matters)."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)
 
 
 class EventHub:
@@ -27,6 +37,7 @@ class EventHub:
         self.redis = redis
         self.channel = channel
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._streams: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -56,16 +67,37 @@ class EventHub:
                 if not waiters:
                     del self._waiters[job_id]
 
+    @contextlib.asynccontextmanager
+    async def stream(self, job_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
+        """Every event of one job as it comes; `None` means "events may have been missed,
+        re-read the record" (after the subscription was lost)."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=_STREAM_BACKLOG)
+        self._streams.setdefault(job_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            streams = self._streams.get(job_id)
+            if streams is not None:
+                streams.discard(queue)
+                if not streams:
+                    del self._streams[job_id]
+
     def _dispatch(self, payload: dict[str, Any]) -> None:
+        job_id = str(payload.get("jobID"))
+        for queue in self._streams.get(job_id, ()):
+            _offer(queue, payload)
         if payload.get("status") not in _TERMINAL:
             return
-        for event in self._waiters.get(str(payload.get("jobID")), ()):
+        for event in self._waiters.get(job_id, ()):
             event.set()
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
+        for streams in self._streams.values():
+            for queue in streams:
+                _offer(queue, None)
 
     async def _run(self) -> None:
         backoff = 0.1

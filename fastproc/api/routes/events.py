@@ -1,0 +1,93 @@
+"""`GET /jobs/{id}/events`: a job's status and progress as Server-Sent Events (an extension
+of OGC API - Processes). Fed by the API's one pub/sub subscriber, never by polling Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from fastproc.api.responses import base_url
+from fastproc.api.state import AppState, get_state
+from fastproc.api.views import status_info
+from fastproc.jobs.record import JobRecord
+from fastproc.ogc.exceptions import NoSuchJob
+from fastproc.ogc.models import StatusCode
+
+_TERMINAL = {"successful", "failed", "dismissed"}
+
+router = APIRouter(tags=["Jobs"])
+State = Annotated[AppState, Depends(get_state)]
+
+#: Seconds between comment lines that keep idle proxies from closing the stream.
+KEEPALIVE = 15.0
+
+_DOC = {
+    "x-fastproc-extension": "Server-Sent Events; not part of OGC API - Processes 1.0",
+    "responses": {"200": {
+        "description": "`event: status` messages whose data is the job's statusInfo; the "
+                       "first is the current state, the stream ends with a terminal state.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }},
+}
+
+
+def _message(doc: dict[str, Any], seq: int) -> bytes:
+    return b"id: %d\nevent: status\ndata: %s\n\n" % (seq, orjson.dumps(doc))
+
+
+def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
+    """The record as an event describes it, without reading Redis again."""
+    record.status = StatusCode(event["status"])
+    if event.get("progress") is not None:
+        record.progress = int(event["progress"])
+    if event.get("message"):
+        record.message = str(event["message"])
+    return record
+
+
+async def _next_event(queue: asyncio.Queue[dict[str, Any] | None]
+                      ) -> AsyncIterator[dict[str, Any] | bytes | None]:
+    """The next event, preceded by keep-alive comments while the job is quiet."""
+    while True:
+        try:
+            yield await asyncio.wait_for(queue.get(), KEEPALIVE)
+            return
+        except TimeoutError:
+            yield b": keepalive\n\n"
+
+
+@router.get("/jobs/{job_id}/events", summary="Live status of a job (Server-Sent Events)",
+            openapi_extra=_DOC, response_class=StreamingResponse)
+async def job_events(job_id: str, request: Request, state: State) -> StreamingResponse:
+    base = base_url(request, state.settings.base_url)
+    if await state.store.get(job_id) is None:
+        raise NoSuchJob(f"no job with id '{job_id}'")
+
+    async def stream() -> AsyncIterator[bytes]:
+        async with state.events.stream(job_id) as queue:
+            record = await state.store.get(job_id)  # read after subscribing: no gap
+            seq = 0
+            while record is not None:
+                seq += 1
+                yield _message(status_info(record, base), seq)
+                if record.status.terminal:
+                    return
+                event: dict[str, Any] | None = None
+                async for item in _next_event(queue):
+                    if isinstance(item, bytes):
+                        yield item
+                    else:
+                        event = item
+                if event is None or event.get("status") in _TERMINAL:
+                    record = await state.store.get(job_id)  # resync, or the final record
+                else:
+                    record = _apply(record, event)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
