@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         3, ge=1, description="Runs of a job whose worker died before it gives up as failed."
     )
     worker_concurrency: int = Field(50, ge=1, description="Jobs one worker runs at once.")
-    poll_delay: float = Field(0.05, gt=0, description="Seconds an idle worker waits between polls.")
+    poll_delay: float = Field(
+        0.5, gt=0, description="Seconds an idle worker waits for a nudge before it polls anyway."
+    )
     max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Largest accepted request body in bytes."
     )

@@ -53,13 +53,16 @@ class Processes:
         return child
 
     def worker(self, r: redis.Redis, **env: str) -> subprocess.Popen[bytes]:
-        """A worker process, returned once it is polling its queue."""
-        prefix = {**self.env, **env}["FASTPROC_KEY_PREFIX"]
-        queue = {**self.env, **env}["FASTPROC_QUEUE_NAME"]
-        health = f"{prefix}:health:{queue}"
-        before = r.get(health)
+        """A worker process, returned once it listens for work (subscribed to its nudges)."""
+        merged = {**self.env, **env}
+        channel = f"{merged['FASTPROC_KEY_PREFIX']}:wake:{merged['FASTPROC_QUEUE_NAME']}"
+
+        def listeners() -> int:
+            return int(r.pubsub_numsub(channel)[0][1])
+
+        before = listeners()
         child = self.spawn(["worker"], "worker", **env)
-        wait_for(lambda: child.poll() is not None or r.get(health) not in (None, before), 20,
+        wait_for(lambda: child.poll() is not None or listeners() > before, 20,
                  "a worker to start")
         assert child.poll() is None, "worker exited at start-up"
         return child

@@ -34,9 +34,8 @@ async def _running_fanout(rt: Runtime, process_id: str, inputs: dict[str, object
     """A job that is running and split, whose part tasks nobody consumes."""
     job_id = uuid.uuid4().hex
     await rt.store.create(job_id, process_id, {"inputs": inputs, "response": "document"})
-    assert await rt.store.mark_running(job_id)
-    record = await rt.store.get(job_id)
-    assert record is not None
+    record = await rt.store.begin(job_id)
+    assert record is not None and record.status.value == "running"
     proc = rt.registry.get(process_id)
     assert isinstance(proc, FanOutProcess)
     await start_fanout(rt, record, proc)

@@ -26,6 +26,7 @@ class AppState:
     events: EventHub
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """A dependency; `async` so FastAPI does not send it to a thread pool per request."""
     state: AppState = request.app.state.fastproc
     return state

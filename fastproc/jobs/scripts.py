@@ -42,3 +42,16 @@ redis.call('PUBLISH', ARGV[4], cjson.encode({jobID = ARGV[5], status = cur,
   progress = tonumber(ARGV[1]), message = msg}))
 return 'OK'
 """
+
+# Start (or take over after a crash) a job's run: accepted|running -> running.
+# KEYS: 1 job; ARGV: 1 now, 2 channel, 3 job id. Returns the record's fields after the step.
+BEGIN = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if cur == 'accepted' or cur == 'running' then
+  redis.call('HSET', KEYS[1], 'status', 'running', 'updated', ARGV[1], 'message', 'running')
+  if cur == 'accepted' then redis.call('HSET', KEYS[1], 'started', ARGV[1]) end
+  redis.call('PUBLISH', ARGV[2], cjson.encode({jobID = ARGV[3], status = 'running',
+    message = 'running'}))
+end
+return redis.call('HGETALL', KEYS[1])
+"""

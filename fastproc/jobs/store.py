@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
-from fastproc.jobs.scripts import PROGRESS, TRANSITION
+from fastproc.jobs.scripts import BEGIN, PROGRESS, TRANSITION
 from fastproc.keys import Keys
 from fastproc.ogc.models import StatusCode
 
@@ -70,6 +70,7 @@ class JobStore:
         self.active_ttl = active_ttl
         self._transition = redis.register_script(TRANSITION)
         self._progress = redis.register_script(PROGRESS)
+        self._begin = redis.register_script(BEGIN)
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -105,7 +106,8 @@ class JobStore:
         status = StatusCode.SUCCESSFUL if cached_result is not None else StatusCode.ACCEPTED
         ttl = self.job_ttl if cached_result is not None else self.active_ttl
         key = self.keys.job(job_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # One round trip, no MULTI: nobody can watch a job before its id is returned.
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, mapping=self._record_fields(
                 job_id, process_id, request, status, cache_key, now))
             pipe.expire(key, ttl)
@@ -113,9 +115,6 @@ class JobStore:
                 pipe.set(self.keys.result(job_id), cached_result, ex=ttl)
             pipe.zadd(self.keys.jobs, {job_id: _score(now)})
             pipe.expire(self.keys.jobs, self.active_ttl)
-            pipe.publish(self.keys.events, orjson.dumps(
-                {"jobID": job_id, "status": status.value,
-                 "progress": 100 if cached_result is not None else None}))
             if also is not None:
                 also(pipe)
             await pipe.execute()
@@ -186,19 +185,23 @@ class JobStore:
         )
         return bool(outcome == b"OK")
 
-    async def mark_running(self, job_id: str) -> bool:
-        """accepted|running -> running: a re-run after a crash is allowed to take over."""
-        record_started = {"started": now_iso(), "message": "running"}
-        return await self._move(job_id, _ACTIVE, StatusCode.RUNNING, fields=record_started)
+    async def begin(self, job_id: str) -> JobRecord | None:
+        """Mark the job running (if it is accepted or running) and read it, in one call."""
+        raw = await self._begin(keys=[self.keys.job(job_id)],
+                                args=[now_iso(), self.keys.events, job_id])
+        if not raw:
+            return None
+        return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
 
     async def mark_successful(
-        self, job_id: str, result: bytes, *, cache_key: str | None = None, cache_ttl: int = 0
+        self, job_id: str, result: bytes, *, cache_key: str | None = None, cache_ttl: int = 0,
+        fanned_out: bool = False,
     ) -> bool:
         return await self._move(
             job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result,
             cache_key=cache_key, cache_ttl=cache_ttl,
             fields={"finished": now_iso(), "progress": "100", "message": "finished"},
-            delete=self._join_keys(job_id),
+            delete=self._join_keys(job_id) if fanned_out else (),
         )
 
     async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:

@@ -10,13 +10,13 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.asyncio.client import Pipeline
 
+from fastproc.queue.loop import wake_channel
 from fastproc.queue.names import RUN_TASK
 
 
-async def enqueue_job(redis: ArqRedis, job_id: str, queue: str) -> bool:
-    """Queue the main task of a job; False if arq already knows that id."""
-    job = await redis.enqueue_job(RUN_TASK, _job_id=job_id, _queue_name=queue)
-    return job is not None
+def nudge(pipe: Pipeline, prefix: str, queue: str) -> None:
+    """Wake the idle workers of a queue (they fall back to polling if a nudge is lost)."""
+    pipe.publish(wake_channel(prefix, queue), b"1")
 
 
 def enqueue_in(pipe: Pipeline, task_id: str, queue: str, function: str = RUN_TASK) -> None:

@@ -29,6 +29,7 @@ from fastproc.jobs.record import JobRecord, now_iso
 from fastproc.jobs.results import encode_results
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
+from fastproc.queue.enqueue import nudge
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.names import MERGE_TASK, PART_TASK, merge_job_id, part_job_id
 from fastproc.queue.runtime import Runtime
@@ -94,6 +95,7 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess) -> N
                 pipe.expire(key, ttl)
             for key, _ in parts:
                 enqueue_nx(pipe, part_job_id(job_id, key), queue, PART_TASK)
+            nudge(pipe, rt.keys.prefix, queue)
             await pipe.execute()
         except WatchError:
             logger.info("job {} changed while splitting; its parts were not queued", job_id)
@@ -112,6 +114,7 @@ async def _requeue_missing(rt: Runtime, job_id: str, queue: str) -> None:
             enqueue_nx(pipe, part_job_id(job_id, key.decode()), queue, PART_TASK)
         if pending is not None and int(pending) == 0:
             enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)
+        nudge(pipe, keys.prefix, queue)
         await pipe.execute()
 
 
@@ -163,6 +166,7 @@ async def store_part_and_merge_when_last(
     if pending == 0:
         async with rt.redis.pipeline(transaction=False) as pipe:
             enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)
+            nudge(pipe, keys.prefix, queue)
             await pipe.execute()
     return pending
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
+from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import CatalogueEntry
@@ -43,7 +44,8 @@ class Runtime:
         cache_key = (self.keys.cache(record.cache_key)
                      if proc.deterministic and record.cache_key else None)
         return await self.store.mark_successful(
-            record.job_id, blob, cache_key=cache_key, cache_ttl=self.settings.cache_ttl)
+            record.job_id, blob, cache_key=cache_key, cache_ttl=self.settings.cache_ttl,
+            fanned_out=isinstance(proc, FanOutProcess))
 
     def catalogue_entries(self) -> list[CatalogueEntry]:
         return [

@@ -30,7 +30,7 @@ async def run_job(ctx: dict[str, Any]) -> None:
     job_id: str = ctx["job_id"]
     job_try: int = ctx["job_try"]
     with logger.contextualize(job_id=job_id):
-        record = await rt.store.get(job_id)
+        record = await rt.store.begin(job_id)
         if record is None or record.status.terminal:
             return
         with logger.contextualize(process_id=record.process_id):
@@ -51,8 +51,6 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
             f"job of '{proc.id}' gave up after {allowed} tries "
             "(its worker died or it failed each time)"
         ).to_dict())
-        return
-    if not await rt.store.mark_running(job_id):
         return
     if isinstance(proc, FanOutProcess):
         try:

@@ -11,6 +11,7 @@ from loguru import logger
 
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
+from fastproc.queue.loop import NudgedWorker, wake_channel
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
@@ -55,4 +56,8 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
 def create_worker(
     settings: Settings, registry: Registry | None = None, *, handle_signals: bool = True
 ) -> Worker:
-    return Worker(**worker_settings(settings, registry), handle_signals=handle_signals)
+    """fastproc's worker: arq's, claiming in batches and woken by nudges."""
+    return NudgedWorker(
+        **worker_settings(settings, registry), handle_signals=handle_signals,
+        wake_channel=wake_channel(settings.key_prefix, settings.queue_name),
+        listener=connect(settings, socket_timeout=None))

@@ -29,7 +29,7 @@ from fastproc.ogc.exceptions import (
     UnsupportedMediaType,
 )
 from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode
-from fastproc.queue.enqueue import enqueue_in
+from fastproc.queue.enqueue import enqueue_in, nudge
 
 router = APIRouter(tags=["Execution"])
 State = Annotated[AppState, Depends(get_state)]
@@ -137,6 +137,7 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
 
     def enqueue(pipe: Any) -> None:
         enqueue_in(pipe, job_id, queue)
+        nudge(pipe, state.keys.prefix, queue)
 
     if is_async:
         await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue)
