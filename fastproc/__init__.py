@@ -20,12 +20,14 @@ from fastproc.authoring.process import (
 )
 from fastproc.authoring.registry import Registry
 from fastproc.authoring.typed import process
+from fastproc.authoring.types import BBox
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.models import InputDescription, OutputDescription, ProcessDescription
 from fastproc.queue.worker import create_worker, worker_settings
 from fastproc.settings import Settings
 
 __all__ = [
+    "BBox",
     "BaseParallelProcess",
     "BaseProcess",
     "BaseScatterProcess",

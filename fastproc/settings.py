@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     )
     redis_retries: int = Field(5, ge=0, description="Retries of a failed Redis call (backoff).")
     redis_timeout: float = Field(5.0, gt=0, description="Seconds before a Redis call times out.")
+    max_result_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="Largest result a job may store; larger fails it."
+    )
+    inline_output_bytes: int = Field(
+        1024 * 1024, ge=0,
+        description="Binary outputs larger than this are stored apart and streamed raw.",
+    )
+    fetch_timeout: float = Field(30.0, gt=0, description="Seconds to fetch an input by reference.")
+    fetch_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest input a reference may deliver."
+    )
+    allowed_schemes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http", "https"],
+        description="URL schemes accepted for input references and callbacks.",
+    )
+    allow_private_addresses: bool = Field(
+        False, description="Allow references and callbacks to loopback/private addresses."
+    )
+    callback_retries: int = Field(3, ge=0, description="Retries of a failed callback POST.")
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8000, description="Port the API binds to.")
     base_url: str | None = Field(
@@ -62,7 +81,7 @@ class Settings(BaseSettings):
     log_rotation: str = Field("50 MB", description="When the log file rotates (loguru syntax).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
 
-    @field_validator("processes", mode="before")
+    @field_validator("processes", "allowed_schemes", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
         if isinstance(value, str):

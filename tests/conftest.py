@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from fastproc.embedded import embedded_valkey
+from tests.localhttp import LocalHTTP
 from tests.support import Processes, free_port
 
 
@@ -53,6 +54,8 @@ def env(redis_url: str, key_prefix: str) -> dict[str, str]:
         "FASTPROC_CATALOGUE_REFRESH": "0.2",
         "FASTPROC_MAX_BODY_BYTES": "200000",
         "FASTPROC_LOG_LEVEL": "INFO",
+        # The tests serve references and receive callbacks on loopback.
+        "FASTPROC_ALLOW_PRIVATE_ADDRESSES": "true",
     }
 
 
@@ -80,3 +83,9 @@ def api_url(procs: Processes, worker: object) -> str:
 def client(api_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api_url, timeout=30) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def local_http() -> Iterator[LocalHTTP]:
+    with LocalHTTP() as server:
+        yield server

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastproc import (
     BaseParallelProcess,
     BaseProcess,
     BaseScatterProcess,
     InputDescription,
+    MediaType,
     OutputDescription,
     ProcessDescription,
     Progress,
@@ -99,3 +100,27 @@ class BrokenMerge(BaseScatterProcess):
 
     def merge_results(self, results: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("cannot merge this")
+
+
+@process(deterministic=True, output="never")
+async def deterministic_fail(value: str) -> str:
+    """Deterministic but failing: its failures must never be cached."""
+    raise ValueError(f"refusing {value}")
+
+
+@process(deterministic=True, output="value", version=os.environ.get("TEST_ECHO_VERSION", "1.0.0"))
+async def versioned_echo(value: str) -> str:
+    """An echo whose version the test sets, to show a new version misses the cache."""
+    return f"{value}@{os.environ.get('TEST_ECHO_VERSION', '1.0.0')}"
+
+
+@process(output="data")
+async def big_blob(megabytes: float) -> Annotated[bytes, MediaType("application/octet-stream")]:
+    """A binary result of the given size, for the large-result checks."""
+    return bytes(int(megabytes * 1024 * 1024))
+
+
+@process(output="keys")
+async def object_keys(document: dict[str, Any]) -> list[str]:
+    """The sorted keys of an object input."""
+    return sorted(document)

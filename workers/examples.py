@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, Field
 
 from fastproc import (
     BaseParallelProcess,
     BaseScatterProcess,
+    BBox,
     Binary,
     InputDescription,
     MediaType,
@@ -107,6 +108,11 @@ async def squares_csv(
 _WORDS = {"type": "array", "items": {"type": "string"}}
 
 
+class ByteStats(TypedDict):
+    size: int
+    checksum: int
+
+
 class BatchUpper(BaseParallelProcess):
     """Data fan-out: the words are split into chunks, each upper-cased by its own task."""
 
@@ -168,3 +174,17 @@ class TextStats(BaseScatterProcess):
 
     def merge_results(self, results: dict[str, Any]) -> dict[str, Any]:
         return dict(results)
+
+
+@process(version="1.0.0", deterministic=True, output="area", keywords=["geo"])
+async def bbox_area(extent: BBox) -> float:
+    """Bounding-box area: the area of a 2D bounding box in square units of its CRS."""
+    (minx, miny), (maxx, maxy) = extent.lower[:2], extent.upper[:2]
+    return abs(maxx - minx) * abs(maxy - miny)
+
+
+@process(version="1.0.0", deterministic=True, keywords=["binary"])
+async def byte_stats(data: Annotated[bytes, MediaType("application/octet-stream")]
+                     ) -> ByteStats:
+    """Byte statistics: size and checksum of a binary input (base64 or by reference)."""
+    return ByteStats(size=len(data), checksum=zlib.crc32(data))

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from fastproc.api.responses import JSONResponse
-from fastproc.jobs.results import StoredOutput, decode_results, output_bytes
+from fastproc.jobs.results import StoredOutput, decode_results, document_value, output_bytes
 from fastproc.ogc import media
 from fastproc.ogc.models import ResponseMode, TransmissionMode
 
@@ -37,7 +37,7 @@ def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str)
     if request.get("response", ResponseMode.RAW.value) == ResponseMode.DOCUMENT.value:
         doc = {
             name: _reference(base, job_id, name, stored[name]) if mode == "reference"
-            else _document_value(stored[name])
+            else document_value(stored[name])
             for name, mode in wanted.items()
         }
         return JSONResponse(doc)
@@ -48,11 +48,6 @@ def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str)
         data, media_type = output_bytes(stored[next(iter(wanted))])
         return Response(data, media_type=media_type)
     return _multipart(wanted, stored, base, job_id)
-
-
-def _document_value(stored: StoredOutput) -> Any:
-    """Plain JSON values stay plain; text in a media type and binary stay qualified."""
-    return stored if set(stored) != {"value"} else stored["value"]
 
 
 def _link_header(ref: dict[str, str]) -> str:

@@ -25,17 +25,8 @@ def status_info(record: JobRecord, base: str) -> dict[str, Any]:
         links.append(link(f"{href}/results", media.REL_EXCEPTIONS, title="exception"))
     else:
         links.append(link(href, media.REL_MONITOR, title="monitor"))
-    doc: dict[str, Any] = {
-        "processID": record.process_id,
-        "type": "process",
-        "jobID": record.job_id,
-        "status": record.status.value,
-        "links": links,
-    }
-    for name in ("message", "created", "started", "finished", "updated", "progress"):
-        value = getattr(record, name)
-        if value is not None:
-            doc[name] = value
+    doc = record.status_document()
+    doc["links"] = links
     return doc
 
 

@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 from typing_extensions import is_typeddict
 
 from fastproc.authoring.process import BaseProcess, Binary, MediaType, Progress, call_maybe_sync
+from fastproc.authoring.types import BBOX_SCHEMA, BBox
 from fastproc.ogc.models import (
     InputDescription,
     JobControlOption,
@@ -25,6 +26,8 @@ DEFAULT_OUTPUT = "result"
 
 
 def _schema_of(hint: Any) -> dict[str, Any]:
+    if _base(hint) is BBox:
+        return dict(BBOX_SCHEMA)
     media = _media_type(hint)
     if media is not None or _base(hint) in (bytes, Binary):
         return {"type": "string", "format": "binary",

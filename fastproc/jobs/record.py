@@ -65,6 +65,16 @@ class JobRecord:
             cache_key=data.get("cache_key") or None,
         )
 
+    def status_document(self) -> dict[str, Any]:
+        """statusInfo without links (a worker does not know the API's public URL)."""
+        doc: dict[str, Any] = {"processID": self.process_id, "type": "process",
+                               "jobID": self.job_id, "status": self.status.value}
+        for name in ("message", "created", "started", "finished", "updated", "progress"):
+            value = getattr(self, name)
+            if value is not None:
+                doc[name] = value
+        return doc
+
     @property
     def duration(self) -> float | None:
         """Seconds from start to end (or to now while running), for job-list filters."""

@@ -55,6 +55,17 @@ def decode_results(blob: bytes) -> dict[str, StoredOutput]:
     return doc
 
 
+def document_value(stored: StoredOutput) -> Any:
+    """An output in a results document: plain JSON values stay plain; text in a media type
+    and binary stay qualified values."""
+    return stored if set(stored) != {"value"} else stored["value"]
+
+
+def results_document(blob: bytes) -> dict[str, Any]:
+    """Every output by value, as results.yaml shapes it (what a success callback gets)."""
+    return {name: document_value(stored) for name, stored in decode_results(blob).items()}
+
+
 def output_bytes(stored: StoredOutput) -> tuple[bytes, str]:
     """The raw bytes of one output and their media type, for raw and reference responses."""
     value = stored.get("value")

@@ -54,13 +54,12 @@ class _InputCheck:
                     f"got {len(value)}"
                 )
         for occurrence in occurrences:
-            self._check_one(occurrence)
+            self.check_occurrence(occurrence)
 
-    def _check_one(self, value: Any) -> None:
+    def check_occurrence(self, value: Any) -> None:
+        """Validate one occurrence; a reference is checked by the worker once fetched."""
         if is_reference(value):
-            raise InvalidParameterValue(
-                f"input '{self.name}': values by reference (href) are not accepted by this server"
-            )
+            return
         if self.validator.is_valid(value):
             return
         plain = unwrap(value)
@@ -70,6 +69,16 @@ class _InputCheck:
         where = "".join(f"[{p!r}]" for p in error.absolute_path) if error else ""
         reason = error.message if error else "does not match its schema"
         raise InvalidParameterValue(f"input '{self.name}'{where}: {reason}")
+
+
+def references(inputs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(input id, href) of every occurrence given by reference."""
+    found: list[tuple[str, str]] = []
+    for name, value in inputs.items():
+        for occurrence in value if isinstance(value, list) else [value]:
+            if is_reference(occurrence):
+                found.append((name, str(occurrence["href"])))
+    return found
 
 
 class InputValidator:

@@ -67,19 +67,24 @@ def _split_task_id(task_id: str, marker: str) -> tuple[str, str]:
     return job_id, rest
 
 
-async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess) -> None:
-    """Split the job and queue its parts; a re-run after a crash queues only missing parts."""
+async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
+                       received: dict[str, Any]) -> None:
+    """Split the job and queue its parts; a re-run after a crash queues only missing parts.
+
+    The inputs (references already fetched) are stored once in the join hash, where every
+    part reads them: task messages stay small whatever the input size.
+    """
     job_id = record.job_id
     keys = rt.keys
     queue = rt.queue_of(proc)
-    inputs = decode_inputs(record.request.get("inputs", {}))
+    inputs = decode_inputs(received)
     known_total = await rt.redis.hget(keys.join(job_id), "total")
     if known_total is not None:
         await _requeue_missing(rt, job_id, queue)
         return
     parts = await proc.parts(inputs)
     if not parts:
-        await finish_merge(rt, record, proc, [])
+        await finish_merge(rt, record, proc, [], inputs)
         return
     ttl = rt.settings.active_job_ttl
     async with rt.redis.pipeline(transaction=True) as pipe:
@@ -88,7 +93,8 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess) -> N
             if await pipe.hget(keys.job(job_id), "status") != b"running":
                 return
             pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(keys.join(job_id), mapping={"total": len(parts), "pending": len(parts)})
+            pipe.hset(keys.join(job_id), mapping={"total": len(parts), "pending": len(parts),
+                                                  "inputs": orjson.dumps(received)})
             pipe.hset(keys.join_items(job_id),
                       mapping={key: orjson.dumps(item) for key, item in parts})
             for key in (keys.join(job_id), keys.join_items(job_id), keys.join_parts(job_id)):
@@ -122,21 +128,22 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
     job_id, key = _split_task_id(task_id, ":part:")
     keys = rt.keys
     async with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.hmget(keys.job(job_id), ["status", "processID", "request"])
+        pipe.hmget(keys.job(job_id), ["status", "processID"])
         pipe.hget(keys.join_items(job_id), key)
         pipe.hexists(keys.join_parts(job_id), key)
-        (status, process_id, request), item, done = await pipe.execute()
-    if status != StatusCode.RUNNING.value.encode() or item is None:
+        pipe.hget(keys.join(job_id), "inputs")
+        (status, process_id), item, done, received = await pipe.execute()
+    if status != StatusCode.RUNNING.value.encode() or item is None or received is None:
         return  # dismissed, failed or finished: skip
     proc = rt.registry.get(process_id.decode())
     if not isinstance(proc, FanOutProcess):
         raise ProcessError(f"process '{process_id.decode()}' is not a fan-out process here")
     if not done:
-        inputs = decode_inputs(orjson.loads(request).get("inputs", {}))
+        inputs = decode_inputs(orjson.loads(received))
         context = f"part {key} of process '{proc.id}'"
         allowed = rt.settings.max_tries + proc.max_retries
         if job_try > allowed:
-            await rt.store.mark_failed(job_id, ProcessError(
+            await rt.fail(job_id, ProcessError(
                 f"{context} gave up after {allowed} tries").to_dict())
             return
         try:
@@ -147,7 +154,7 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
         except Exception as exc:
             if job_try <= proc.max_retries:
                 raise Retry(defer=min(2 ** job_try, 60)) from exc
-            await rt.store.mark_failed(job_id, error_of(exc, context))
+            await rt.fail(job_id, error_of(exc, context))
             return
     else:
         blob = b""
@@ -180,25 +187,24 @@ async def run_merge(rt: Runtime, task_id: str) -> None:
     if not isinstance(proc, FanOutProcess):
         raise ProcessError(f"process '{record.process_id}' is not a fan-out process here")
     async with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.hget(rt.keys.join(job_id), "total")
+        pipe.hmget(rt.keys.join(job_id), ["total", "inputs"])
         pipe.hgetall(rt.keys.join_parts(job_id))
-        total, parts = await pipe.execute()
+        (total, received), parts = await pipe.execute()
     if total is None or len(parts) != int(total):
         logger.warning("merge of job {} found {} of {} parts", job_id, len(parts), total)
         return
     results = [(k.decode(), orjson.loads(v)) for k, v in parts.items()]
-    await finish_merge(rt, record, proc, results)
+    await finish_merge(rt, record, proc, results, decode_inputs(orjson.loads(received)))
 
 
 async def finish_merge(rt: Runtime, record: JobRecord, proc: FanOutProcess,
-                       results: list[tuple[str, Any]]) -> None:
-    inputs = decode_inputs(record.request.get("inputs", {}))
+                       results: list[tuple[str, Any]], inputs: dict[str, Any]) -> None:
     try:
         outputs = await run_with_limits(proc.merge(results, inputs), rt.soft_limit(proc),
                                         rt.settings.hard_timeout_grace)
         blob = encode_results(outputs, proc.description.outputs)
     except Exception as exc:
-        await rt.store.mark_failed(record.job_id,
+        await rt.fail(record.job_id,
                                    error_of(exc, f"merge of process '{proc.id}'"))
         return
     await rt.complete(record, proc, blob)

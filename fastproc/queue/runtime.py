@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from arq.connections import ArqRedis
 
 from fastproc.authoring.fanout import FanOutProcess
@@ -11,8 +13,12 @@ from fastproc.authoring.process import BaseProcess
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import CatalogueEntry
 from fastproc.jobs.record import JobRecord
+from fastproc.jobs.results import results_document
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
+from fastproc.ogc.exceptions import ProcessError
+from fastproc.ogc.inputs import InputValidator
+from fastproc.queue.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
 from fastproc.settings import Settings
 
 CTX_KEY = "fastproc"
@@ -25,13 +31,38 @@ class Runtime:
     redis: ArqRedis
     keys: Keys
     store: JobStore
+    notifier: Notifier
+    _validators: dict[str, InputValidator] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, registry: Registry, redis: ArqRedis) -> Runtime:
         keys = Keys(settings.key_prefix)
         store = JobStore(redis, keys, job_ttl=settings.job_ttl,
                          active_ttl=settings.active_job_ttl)
-        return cls(settings, registry, redis, keys, store)
+        return cls(settings, registry, redis, keys, store, Notifier(settings))
+
+    def validator(self, proc: BaseProcess) -> InputValidator:
+        """Compiled once per process, for inputs fetched by reference."""
+        found = self._validators.get(proc.id)
+        if found is None:
+            found = self._validators[proc.id] = InputValidator(proc.description)
+        return found
+
+    def started(self, record: JobRecord, job_try: int) -> None:
+        if job_try == 1:
+            self.notifier.notify(record.request.get("subscriber"), IN_PROGRESS,
+                                 record.status_document())
+
+    async def fail(self, job_id: str, error: dict[str, Any],
+                   subscriber: dict[str, Any] | None = None) -> bool:
+        """Mark a job failed and tell its subscriber (read from the record if not given)."""
+        if not await self.store.mark_failed(job_id, error):
+            return False
+        if subscriber is None:
+            request = await self.redis.hget(self.keys.job(job_id), "request")
+            subscriber = orjson.loads(request).get("subscriber") if request else None
+        self.notifier.notify(subscriber, FAILED, error)
+        return True
 
     def queue_of(self, proc: BaseProcess) -> str:
         return proc.queue or self.settings.queue_name
@@ -41,11 +72,20 @@ class Runtime:
 
     async def complete(self, record: JobRecord, proc: BaseProcess, blob: bytes) -> bool:
         """Mark a job successful with its results, caching them if the process allows."""
+        subscriber = record.request.get("subscriber")
+        if len(blob) > self.settings.max_result_bytes:
+            return await self.fail(record.job_id, ProcessError(
+                f"the result of process '{proc.id}' is {len(blob)} bytes, over the limit of "
+                f"{self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
+                subscriber)
         cache_key = (self.keys.cache(record.cache_key)
                      if proc.deterministic and record.cache_key else None)
-        return await self.store.mark_successful(
+        done = await self.store.mark_successful(
             record.job_id, blob, cache_key=cache_key, cache_ttl=self.settings.cache_ttl,
             fanned_out=isinstance(proc, FanOutProcess))
+        if done and subscriber:
+            self.notifier.notify(subscriber, SUCCESS, results_document(blob))
+        return done
 
     def catalogue_entries(self) -> list[CatalogueEntry]:
         return [

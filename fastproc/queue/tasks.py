@@ -13,10 +13,13 @@ from arq import Retry
 from loguru import logger
 
 from fastproc.authoring.fanout import FanOutProcess
+from fastproc.authoring.process import BaseProcess
 from fastproc.jobs.record import JobRecord
 from fastproc.jobs.results import encode_results
-from fastproc.ogc.exceptions import ProcessError
+from fastproc.ogc.exceptions import OGCException, ProcessError
+from fastproc.ogc.inputs import references
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
+from fastproc.queue.fetch import resolve_references
 from fastproc.queue.join import run_merge, run_part, start_fanout
 from fastproc.queue.progress import ProgressReporter
 from fastproc.queue.runtime import CTX_KEY, Runtime
@@ -41,28 +44,34 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
     job_id = record.job_id
     proc = rt.registry.get(record.process_id)
     if proc is None:
-        await rt.store.mark_failed(job_id, ProcessError(
+        await rt.fail(job_id, ProcessError(
             f"process '{record.process_id}' is not loaded by the worker that took the job"
         ).to_dict())
         return
     allowed = rt.settings.max_tries + proc.max_retries
     if job_try > allowed:
-        await rt.store.mark_failed(job_id, ProcessError(
+        await rt.fail(job_id, ProcessError(
             f"job of '{proc.id}' gave up after {allowed} tries "
             "(its worker died or it failed each time)"
         ).to_dict())
         return
+    rt.started(record, job_try)
+    try:
+        inputs = await _inputs_of(rt, record, proc)
+    except OGCException as exc:
+        await rt.fail(job_id, exc.to_dict(), record.request.get("subscriber"))
+        return
     if isinstance(proc, FanOutProcess):
         try:
-            await start_fanout(rt, record, proc)
+            await start_fanout(rt, record, proc, inputs)
         except Exception as exc:
-            await rt.store.mark_failed(job_id, error_of(exc, f"split of process '{proc.id}'"))
+            await rt.fail(job_id, error_of(exc, f"split of process '{proc.id}'"))
         return
     progress = ProgressReporter(rt.store, job_id)
     context = f"process '{proc.id}'"
     try:
         outputs = await run_with_limits(
-            proc.run(decode_inputs(record.request.get("inputs", {})), progress),
+            proc.run(decode_inputs(inputs), progress),
             rt.soft_limit(proc), rt.settings.hard_timeout_grace,
         )
         blob = encode_results(outputs, proc.description.outputs)
@@ -71,10 +80,18 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
             logger.warning("{} raised {!r}; retrying (try {})", context, exc, job_try)
             raise Retry(defer=min(2 ** job_try, 60)) from exc
         await progress.drain()
-        await rt.store.mark_failed(job_id, error_of(exc, context))
+        await rt.fail(job_id, error_of(exc, context))
         return
     await progress.drain()
     await rt.complete(record, proc, blob)
+
+
+async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[str, Any]:
+    """The job's inputs as received, with references fetched and validated."""
+    inputs: dict[str, Any] = record.request.get("inputs", {})
+    if not references(inputs):
+        return inputs
+    return await resolve_references(inputs, proc.description, rt.validator(proc), rt.settings)
 
 
 async def run_part_task(ctx: dict[str, Any]) -> None:

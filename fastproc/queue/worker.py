@@ -40,8 +40,14 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         logger.info("worker serves {} processes on queue {}: {}", len(procs),
                     settings.queue_name, ", ".join(p.id for p in procs))
 
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        rt: Runtime | None = ctx.get(CTX_KEY)
+        if rt is not None:
+            await rt.notifier.drain(grace=5.0)
+
     return {
         "functions": _functions(settings),
+        "on_shutdown": on_shutdown,
         "redis_pool": connect(settings),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,

@@ -21,6 +21,8 @@ from fastproc.api.views import status_info
 from fastproc.cache import cache_digest
 from fastproc.catalogue import CataloguedProcess
 from fastproc.jobs.record import JobRecord
+from fastproc.net import AddressNotAllowed, check_url_syntax
+from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
     InvalidParameterValue,
     InvalidRequest,
@@ -28,8 +30,10 @@ from fastproc.ogc.exceptions import (
     JobFailed,
     UnsupportedMediaType,
 )
+from fastproc.ogc.inputs import references
 from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode
 from fastproc.queue.enqueue import enqueue_in, nudge
+from fastproc.settings import Settings
 
 router = APIRouter(tags=["Execution"])
 State = Annotated[AppState, Depends(get_state)]
@@ -108,6 +112,36 @@ def _check_outputs(body: ExecuteRequest, proc: CataloguedProcess) -> None:
         if spec.transmissionMode not in allowed:
             raise InvalidParameterValue(
                 f"output '{name}' cannot be transmitted by {spec.transmissionMode.value}")
+        wanted = spec.format.mediaType if spec.format else None
+        if wanted:
+            offered = output_media_types(known[name].schema_)
+            if wanted.split(";")[0].strip().lower() not in offered:
+                raise InvalidParameterValue(
+                    f"output '{name}' is offered as {', '.join(offered)}, not {wanted}")
+
+
+def output_media_types(schema: dict[str, Any]) -> list[str]:
+    """The media types an output can be delivered in (what `format.mediaType` may ask)."""
+    declared = schema.get("contentMediaType")
+    if declared:
+        return [str(declared).lower()]
+    if schema.get("type") == "string":
+        return ["text/plain", media.JSON]
+    return [media.JSON]
+
+
+def _check_addresses(body: ExecuteRequest, settings: Settings) -> None:
+    """Input references and callback URIs must be URLs this server may contact."""
+    targets = [(f"input '{name}'", href) for name, href in references(body.inputs)]
+    if body.subscriber:
+        targets += [(f"subscriber {uri}", str(getattr(body.subscriber, uri)))
+                    for uri in ("successUri", "inProgressUri", "failedUri")
+                    if getattr(body.subscriber, uri)]
+    for what, url in targets:
+        try:
+            check_url_syntax(url, settings)
+        except AddressNotAllowed as exc:
+            raise InvalidParameterValue(f"{what}: {url} is refused: {exc}") from exc
 
 
 @router.post("/processes/{process_id}/execution", summary="Execute a process",
@@ -117,19 +151,24 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
     body = await _parse_body(request)
     proc.validator.validate(body.inputs)
     _check_outputs(body, proc)
+    _check_addresses(body, state.settings)
     is_async = _wants_async(request, body, proc)
     job_request: dict[str, Any] = {
         "inputs": body.inputs,
         "outputs": {k: v.dump() for k, v in body.outputs.items()} if body.outputs else None,
         "response": body.response.value,
     }
+    if body.subscriber:
+        job_request["subscriber"] = body.subscriber.dump()
     base = base_url(request, state.settings.base_url)
     digest = None
     no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
-    if proc.entry.deterministic and state.cache.enabled and not no_cache:
+    # References may change behind their URL, so their results are never cached.
+    if proc.entry.deterministic and state.cache.enabled and not references(body.inputs):
         digest = cache_digest(process_id, proc.description.version, body.inputs,
                               job_request["outputs"], body.response.value)
-        hit = await state.cache.get(digest)
+        # A subscriber must hear from a worker, so it always gets a computed job.
+        hit = None if no_cache or body.subscriber else await state.cache.get(digest)
         if hit is not None:
             return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async)
     job_id = uuid.uuid4().hex

@@ -1,0 +1,138 @@
+"""The result cache of deterministic processes."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastproc.cache import cache_digest
+from tests.support import Processes, free_port, wait_for
+
+json_values = st.recursive(
+    # what JSON parsing can produce: orjson reads integers beyond 64 bits as floats
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                  max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=6))
+def test_cache_key_ignores_the_order_of_input_members(inputs: dict[str, Any]) -> None:
+    reordered = dict(reversed(list(inputs.items())))
+    assert cache_digest("p", "1", inputs, None, "raw") == cache_digest("p", "1", reordered,
+                                                                        None, "raw")
+
+
+@given(st.dictionaries(st.text(max_size=6), json_values, min_size=1, max_size=6))
+def test_cache_key_changes_with_version_outputs_and_response(inputs: dict[str, Any]) -> None:
+    base = cache_digest("p", "1", inputs, None, "raw")
+    assert base != cache_digest("p", "2", inputs, None, "raw")
+    assert base != cache_digest("p", "1", inputs, None, "document")
+    assert base != cache_digest("p", "1", inputs, {"x": {}}, "raw")
+    assert base != cache_digest("q", "1", inputs, None, "raw")
+
+
+def _echo(client: httpx.Client, value: str, process_id: str = "echo",
+          **headers: str) -> httpx.Response:
+    response = client.post(f"/processes/{process_id}/execution", headers=headers,
+                           json={"inputs": {"value": value}})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def _created_a_job(response: httpx.Response) -> bool:
+    return 'rel="monitor"' in response.headers.get("link", "")
+
+
+def test_second_identical_sync_request_is_a_hit_without_a_job(client: httpx.Client) -> None:
+    value = uuid.uuid4().hex
+    first = _echo(client, value)
+    assert _created_a_job(first)
+    second = _echo(client, value)
+    assert second.text == value and not _created_a_job(second)
+
+
+def test_no_cache_header_bypasses_the_cache(client: httpx.Client) -> None:
+    value = uuid.uuid4().hex
+    _echo(client, value)
+    bypass = _echo(client, value, **{"Cache-Control": "no-cache"})
+    assert bypass.text == value and _created_a_job(bypass)
+
+
+def test_async_hit_answers_with_a_successful_job_listed_in_jobs(client: httpx.Client) -> None:
+    value = uuid.uuid4().hex
+    _echo(client, value)
+    response = client.post("/processes/echo/execution", headers={"Prefer": "respond-async"},
+                           json={"inputs": {"value": value}})
+    assert response.status_code == 201
+    job = response.json()
+    assert job["status"] == "successful"
+    listed = client.get("/jobs", params={"processID": "echo", "limit": 50}).json()["jobs"]
+    assert job["jobID"] in [j["jobID"] for j in listed]
+    assert client.get(f"/jobs/{job['jobID']}/results").text == value
+
+
+def test_failures_are_never_cached(client: httpx.Client, r: redis.Redis,
+                                   key_prefix: str) -> None:
+    value = uuid.uuid4().hex
+    digest = cache_digest("deterministic_fail", "1.0.0", {"value": value}, None, "raw")
+    for _ in range(2):
+        response = client.post("/processes/deterministic_fail/execution",
+                               json={"inputs": {"value": value}})
+        assert response.status_code >= 400
+        assert f"refusing {value}" in response.json()["detail"]
+        assert r.exists(f"{key_prefix}:cache:{digest}") == 0
+
+
+def test_concurrent_identical_requests_all_get_the_right_answer(client: httpx.Client) -> None:
+    value = uuid.uuid4().hex
+    with ThreadPoolExecutor(8) as pool:
+        texts = list(pool.map(lambda _: _echo(client, value).text, range(16)))
+    assert texts == [value] * 16
+
+
+def _own_stack(procs: Processes, r: redis.Redis, key_prefix: str, **env: str
+               ) -> tuple[str, dict[str, str], subprocess.Popen[bytes]]:
+    prefix = f"{key_prefix}k{uuid.uuid4().hex[:4]}"
+    env = {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue", **env}
+    worker = procs.worker(r, **env)
+    port = free_port()
+    procs.api(port, **env)
+    return f"http://127.0.0.1:{port}", env, worker
+
+
+def test_cache_entries_expire_after_the_cache_ttl(procs: Processes, r: redis.Redis,
+                                                  key_prefix: str) -> None:
+    url, env, _ = _own_stack(procs, r, key_prefix, FASTPROC_CACHE_TTL="1")
+    value = uuid.uuid4().hex
+    digest = cache_digest("echo", "1.0.0", {"value": value}, None, "raw")
+    entry = f"{env['FASTPROC_KEY_PREFIX']}:cache:{digest}"
+    with httpx.Client(base_url=url, timeout=20) as client:
+        assert _created_a_job(_echo(client, value))
+        assert r.exists(entry) and 0 < r.pttl(entry) <= 1000
+        wait_for(lambda: not r.exists(entry), 5, "the cache entry to expire")
+        assert _created_a_job(_echo(client, value))
+
+
+def test_a_new_process_version_misses_the_cache(procs: Processes, r: redis.Redis,
+                                                key_prefix: str) -> None:
+    url, env, old = _own_stack(procs, r, key_prefix, TEST_ECHO_VERSION="1.0.0")
+    value = uuid.uuid4().hex
+    with httpx.Client(base_url=url, timeout=20) as client:
+        assert _echo(client, value, "versioned_echo").text == f"{value}@1.0.0"
+        assert not _created_a_job(_echo(client, value, "versioned_echo"))
+        old.terminate()
+        old.wait(timeout=20)
+        procs.worker(r, **{**env, "TEST_ECHO_VERSION": "2.0.0"})
+        wait_for(lambda: client.get("/processes/versioned_echo").json()["version"] == "2.0.0",
+                 10, "the API to see version 2.0.0")
+        again = _echo(client, value, "versioned_echo")
+        assert again.text == f"{value}@2.0.0" and _created_a_job(again)
