@@ -29,6 +29,10 @@ class Keys:
     def result(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:result"
 
+    def queued(self, process_id: str) -> str:
+        """Jobs of a process accepted but not yet started (only with a queue cap set)."""
+        return f"{self.prefix}:queued:{process_id}"
+
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
 

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
         False, description="Allow references and callbacks to loopback/private addresses."
     )
     callback_retries: int = Field(3, ge=0, description="Retries of a failed callback POST.")
+    max_queued_per_process: int = Field(
+        0, ge=0, description="Queued jobs a process may have before 429 (0: no cap)."
+    )
+    max_inputs: int = Field(100, ge=1, description="Inputs one execute request may carry.")
+    max_array_items: int = Field(
+        100_000, ge=1, description="Items of any one array in an execute request."
+    )
+    max_string_bytes: int = Field(
+        8 * 1024 * 1024, ge=1, description="Bytes of any one string in an execute request."
+    )
+    max_json_depth: int = Field(32, ge=1, description="Nesting depth of an execute request.")
+    shutdown_grace: int = Field(
+        30, ge=0, description="Seconds a stopping worker lets running jobs finish."
+    )
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8000, description="Port the API binds to.")
     base_url: str | None = Field(

@@ -12,6 +12,7 @@ from fastproc.catalogue import Catalogue
 from fastproc.jobs.events import EventHub
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
+from fastproc.ogc.limits import Limits
 from fastproc.settings import Settings
 
 
@@ -24,6 +25,7 @@ class AppState:
     cache: ResultCache
     catalogue: Catalogue
     events: EventHub
+    limits: Limits
 
 
 async def get_state(request: Request) -> AppState:

@@ -44,14 +44,30 @@ return 'OK'
 """
 
 # Start (or take over after a crash) a job's run: accepted|running -> running.
-# KEYS: 1 job; ARGV: 1 now, 2 channel, 3 job id. Returns the record's fields after the step.
+# KEYS: 1 job; ARGV: 1 now, 2 channel, 3 job id, 4 prefix of queue counters ('' if no cap).
+# Returns the record's fields after the step.
 BEGIN = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if cur == 'accepted' or cur == 'running' then
   redis.call('HSET', KEYS[1], 'status', 'running', 'updated', ARGV[1], 'message', 'running')
-  if cur == 'accepted' then redis.call('HSET', KEYS[1], 'started', ARGV[1]) end
+  if cur == 'accepted' then
+    redis.call('HSET', KEYS[1], 'started', ARGV[1])
+    if ARGV[4] ~= '' then
+      local counter = ARGV[4] .. redis.call('HGET', KEYS[1], 'processID')
+      if redis.call('EXISTS', counter) == 1 then redis.call('DECR', counter) end
+    end
+  end
   redis.call('PUBLISH', ARGV[2], cjson.encode({jobID = ARGV[3], status = 'running',
     message = 'running'}))
 end
 return redis.call('HGETALL', KEYS[1])
+"""
+
+# Count a job against its process's cap. KEYS: 1 counter; ARGV: 1 cap, 2 ttl. 1 = admitted.
+ADMIT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
 """

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
-from fastproc.jobs.scripts import BEGIN, PROGRESS, TRANSITION
+from fastproc.jobs.scripts import ADMIT, BEGIN, PROGRESS, TRANSITION
 from fastproc.keys import Keys
 from fastproc.ogc.models import StatusCode
 
@@ -63,11 +63,14 @@ class JobFilter:
 class JobStore:
     """Reads and changes job records; the only code that spells their Redis commands."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
+                 queue_cap: int = 0) -> None:
         self.redis = redis
         self.keys = keys
         self.job_ttl = job_ttl
         self.active_ttl = active_ttl
+        self.queue_cap = queue_cap
+        self._admit = redis.register_script(ADMIT)
         self._transition = redis.register_script(TRANSITION)
         self._progress = redis.register_script(PROGRESS)
         self._begin = redis.register_script(BEGIN)
@@ -187,11 +190,21 @@ class JobStore:
 
     async def begin(self, job_id: str) -> JobRecord | None:
         """Mark the job running (if it is accepted or running) and read it, in one call."""
+        counters = self.keys.queued("") if self.queue_cap else ""
         raw = await self._begin(keys=[self.keys.job(job_id)],
-                                args=[now_iso(), self.keys.events, job_id])
+                                args=[now_iso(), self.keys.events, job_id, counters])
         if not raw:
             return None
         return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
+
+    async def admit(self, process_id: str, cap: int) -> bool:
+        """Take a place in the process's queue (released when a worker begins the job)."""
+        return bool(await self._admit(keys=[self.keys.queued(process_id)],
+                                      args=[cap, self.active_ttl]))
+
+    async def release(self, process_id: str) -> None:
+        """Give back the place of a job dismissed before it started."""
+        await self.redis.decr(self.keys.queued(process_id))
 
     async def mark_successful(
         self, job_id: str, result: bytes, *, cache_key: str | None = None, cache_ttl: int = 0,
@@ -214,11 +227,15 @@ class JobStore:
 
     async def dismiss(self, job_id: str) -> bool:
         """accepted|running -> dismissed, dropping results and join state in the same step."""
-        return await self._move(
+        before = await self.redis.hmget(self.keys.job(job_id), ["status", "processID"])
+        done = await self._move(
             job_id, _ACTIVE, StatusCode.DISMISSED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": "dismissed"},
             delete=[self.keys.result(job_id), *self._join_keys(job_id)],
         )
+        if done and self.queue_cap and before[0] == b"accepted" and before[1]:
+            await self.release(before[1].decode())
+        return done
 
     async def set_progress(self, job_id: str, percent: int, message: str | None) -> bool:
         outcome = await self._progress(

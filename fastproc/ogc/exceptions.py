@@ -124,6 +124,12 @@ class JobDismissed(OGCException):
     status = 410
 
 
+class TooManyJobs(OGCException):
+    type_uri = f"{_OGC}/too-many-jobs"
+    title = "Too many queued jobs"
+    status = 429
+
+
 class ServiceUnavailable(OGCException):
     type_uri = f"{_OGC}/service-unavailable"
     title = "Service unavailable"

@@ -69,9 +69,19 @@ class NudgedWorker(Worker):
         if self.on_startup:
             await self.on_startup(self.ctx)
         nudges = asyncio.create_task(self._listen_for_nudges(), name="fastproc-nudges")
+        backoff = 0.1
         try:
             while True:
-                await self._poll_iteration()
+                try:
+                    await self._poll_iteration()
+                    backoff = 0.1
+                except (RedisError, OSError) as exc:
+                    # Redis went away: keep the jobs we run, retry with backoff.
+                    logger.warning("cannot poll the queue ({}); retrying in {:.1f}s", exc,
+                                   backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
                 if self._saturated:
                     await asyncio.sleep(0)  # more is queued: claim again once a slot frees
                 with contextlib.suppress(TimeoutError):

@@ -38,7 +38,8 @@ class Runtime:
     def build(cls, settings: Settings, registry: Registry, redis: ArqRedis) -> Runtime:
         keys = Keys(settings.key_prefix)
         store = JobStore(redis, keys, job_ttl=settings.job_ttl,
-                         active_ttl=settings.active_job_ttl)
+                         active_ttl=settings.active_job_ttl,
+                         queue_cap=settings.max_queued_per_process)
         return cls(settings, registry, redis, keys, store, Notifier(settings))
 
     def validator(self, proc: BaseProcess) -> InputValidator:

@@ -48,6 +48,7 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
     return {
         "functions": _functions(settings),
         "on_shutdown": on_shutdown,
+        "job_completion_wait": settings.shutdown_grace,
         "redis_pool": connect(settings),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,

