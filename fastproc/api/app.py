@@ -18,6 +18,7 @@ from fastproc.catalogue import Catalogue
 from fastproc.jobs.events import EventHub
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
+from fastproc.ogc.limits import Limits
 from fastproc.redis import connect
 from fastproc.settings import Settings
 
@@ -40,10 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             keys=keys,
             store=JobStore(redis, keys, job_ttl=settings.job_ttl,
-                           active_ttl=settings.active_job_ttl),
+                           active_ttl=settings.active_job_ttl,
+                           queue_cap=settings.max_queued_per_process),
             cache=ResultCache(redis, keys, settings.cache_ttl),
             catalogue=Catalogue(redis, keys, settings.catalogue_refresh),
             events=events,
+            limits=Limits(settings.max_inputs, settings.max_array_items,
+                          settings.max_string_bytes, settings.max_json_depth),
         )
         await events.start()
         try:
