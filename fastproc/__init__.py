@@ -1,14 +1,15 @@
 """fastproc: async Python functions as a fast, crash-safe OGC API - Processes service.
 
-`arq fastproc.WorkerSettings` runs a worker configured from `FASTPROC_*` variables; the
-settings are read when arq asks for them, not when fastproc is imported.
+Authoring names import light; the server parts (`create_app`, `create_worker`,
+`worker_settings`, `WorkerSettings`) load on first use, so a process module or the client
+does not pull in the web stack. `arq fastproc.WorkerSettings` runs a worker configured from
+`FASTPROC_*` variables, read when arq asks for them, not when fastproc is imported.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastproc.api.app import create_app
 from fastproc.authoring.fanout import BaseParallelProcess, BaseScatterProcess, parallel_step
 from fastproc.authoring.process import (
     BaseProcess,
@@ -23,8 +24,11 @@ from fastproc.authoring.typed import process
 from fastproc.authoring.types import BBox
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.models import InputDescription, OutputDescription, ProcessDescription
-from fastproc.queue.worker import create_worker, worker_settings
 from fastproc.settings import Settings
+
+if TYPE_CHECKING:
+    from fastproc.api.app import create_app
+    from fastproc.queue.worker import create_worker, worker_settings
 
 __all__ = [
     "BBox",
@@ -53,6 +57,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from fastproc.api.app import create_app
+
+        return create_app
+    if name in ("create_worker", "worker_settings"):
+        from fastproc.queue import worker
+
+        return getattr(worker, name)
     if name == "WorkerSettings":
+        from fastproc.queue.worker import worker_settings
+
         return worker_settings(Settings())
     raise AttributeError(f"module 'fastproc' has no attribute {name!r}")

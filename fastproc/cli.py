@@ -1,39 +1,17 @@
-"""`fastproc dev | serve | worker`: the command line."""
+"""`fastproc dev | serve | worker` run a server; `fastproc run | processes | jobs` are a client
+of any OGC API - Processes server."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import uvicorn
-from loguru import logger
-
-from fastproc.api.app import create_app
-from fastproc.embedded import embedded_valkey
+from fastproc.client.commands import COMMANDS as CLIENT_COMMANDS
+from fastproc.client.commands import add_commands as add_client_commands
+from fastproc.client.commands import run_client
 from fastproc.logs import configure_logging
-from fastproc.queue.worker import create_worker
 from fastproc.settings import Settings
-
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-    uvloop = None  # type: ignore[assignment]
-try:
-    import httptools  # noqa: F401
-    HTTP = "httptools"
-except ImportError:  # pragma: no cover
-    HTTP = "h11"
-LOOP = "uvloop" if uvloop is not None else "asyncio"
-
-
-def use_fast_event_loop() -> None:
-    """uvloop for every event loop this process creates (API, in-loop and arq workers)."""
-    if uvloop is not None:
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--queue", help="queue to serve (default FASTPROC_QUEUE_NAME)")
     for sub in (dev, worker):
         sub.add_argument("--processes", help="comma-separated modules of processes")
+    add_client_commands(commands)
     return parser
 
 
@@ -63,60 +42,24 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-class _InProcessServer(uvicorn.Server):
-    """uvicorn re-raises a caught SIGTERM once it has shut down, which would kill the process
-    before the worker and the embedded Valkey stop; here a signal only asks it to exit."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.handle_exit, sig, None)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-
-async def run_dev(settings: Settings) -> None:
-    """API and an in-loop worker until Ctrl-C / SIGTERM (uvicorn owns the signals)."""
-    worker = create_worker(settings, handle_signals=False)
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                            log_config=None, lifespan="on", loop="none", http=HTTP)
-    server = _InProcessServer(config)
-    worker_task = asyncio.create_task(worker.async_run(), name="fastproc-worker")
-    try:
-        await server.serve()
-    finally:
-        worker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
-        await worker.close()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        code = run_client(args)
+        if code:
+            raise SystemExit(code)
+        return
     settings = _settings(args)
     configure_logging(settings)
-    use_fast_event_loop()
+    from fastproc import serving  # the server stack loads only for server commands
+
+    serving.use_fast_event_loop()
     if args.command == "dev":
-        with contextlib.ExitStack() as stack:
-            if not settings.redis_url:
-                settings.redis_url = stack.enter_context(embedded_valkey())
-                logger.info("embedded Valkey at {}", settings.redis_url)
-            logger.info("fastproc dev on http://{}:{}", settings.host, settings.port)
-            asyncio.run(run_dev(settings))
+        serving.dev(settings)
     elif args.command == "serve":
-        if args.workers > 1:
-            uvicorn.run("fastproc.api.app:create_app", factory=True, host=settings.host,
-                        port=settings.port, workers=args.workers, log_config=None,
-                        loop=LOOP, http=HTTP)
-        else:
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                        log_config=None, loop=LOOP, http=HTTP)
+        serving.serve(settings, args.workers)
     else:
-        create_worker(settings).run()
+        serving.worker(settings)
 
 
 if __name__ == "__main__":

@@ -27,5 +27,6 @@ def connect(settings: Settings, *, socket_timeout: float | None = -1.0) -> ArqRe
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), settings.redis_retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=30,
+        socket_keepalive=True,
     )
     return client

@@ -27,7 +27,7 @@ end
 for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
 local pm = redis.call('HMGET', KEYS[1], 'progress', 'message')
 redis.call('PUBLISH', ARGV[5], cjson.encode({jobID = ARGV[6], status = ARGV[2],
-  progress = tonumber(pm[1]), message = pm[2]}))
+  progress = tonumber(pm[1]), message = pm[2], updated = ARGV[3]}))
 return 'OK'
 """
 
@@ -39,7 +39,7 @@ redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated', ARGV[3])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[2]) end
 local msg = redis.call('HGET', KEYS[1], 'message')
 redis.call('PUBLISH', ARGV[4], cjson.encode({jobID = ARGV[5], status = cur,
-  progress = tonumber(ARGV[1]), message = msg}))
+  progress = tonumber(ARGV[1]), message = msg, updated = ARGV[3]}))
 return 'OK'
 """
 
@@ -58,7 +58,7 @@ if cur == 'accepted' or cur == 'running' then
     end
   end
   redis.call('PUBLISH', ARGV[2], cjson.encode({jobID = ARGV[3], status = 'running',
-    message = 'running'}))
+    message = 'running', updated = ARGV[1]}))
 end
 return redis.call('HGETALL', KEYS[1])
 """

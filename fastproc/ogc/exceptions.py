@@ -111,10 +111,12 @@ class JobFailed(OGCException):
     title = "Job failed"
     status = 500
 
-    def __init__(self, detail: str, *, type_uri: str | None = None, status: int = 500) -> None:
+    def __init__(self, detail: str, *, type_uri: str | None = None, status: int = 500,
+                 title: str | None = None) -> None:
         super().__init__(detail)
         if type_uri:
             self.type_uri = type_uri  # type: ignore[misc]
+            self.title = title or type_uri.rsplit("/", 1)[-1]  # type: ignore[misc]
         self.status = status  # type: ignore[misc]
 
 

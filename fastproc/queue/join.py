@@ -46,7 +46,8 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
     redis.call('HSET', KEYS[3], 'progress', pct, 'updated', ARGV[5],
                'message', (total - pending) .. ' of ' .. total .. ' parts done')
     redis.call('PUBLISH', ARGV[3], cjson.encode({jobID = ARGV[4], status = 'running',
-      progress = pct, message = (total - pending) .. ' of ' .. total .. ' parts done'}))
+      progress = pct, message = (total - pending) .. ' of ' .. total .. ' parts done',
+      updated = ARGV[5]}))
   end
   return pending
 end

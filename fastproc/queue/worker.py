@@ -49,7 +49,10 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "functions": _functions(settings),
         "on_shutdown": on_shutdown,
         "job_completion_wait": settings.shutdown_grace,
-        "redis_pool": connect(settings),
+        # No read timeout, as arq's own pools: a cancelled read under `asyncio.timeout` can
+        # lose the cancellation on Python 3.11 and leave a stopping worker running. Dead
+        # peers are still noticed (TCP keepalive, health checks, connect timeout).
+        "redis_pool": connect(settings, socket_timeout=None),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,
         "poll_delay": settings.poll_delay,

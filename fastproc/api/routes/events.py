@@ -48,6 +48,8 @@ def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
         record.progress = int(event["progress"])
     if event.get("message"):
         record.message = str(event["message"])
+    if event.get("updated"):
+        record.updated = str(event["updated"])
     return record
 
 

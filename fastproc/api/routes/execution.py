@@ -272,7 +272,8 @@ def with_monitor_link(response: Response, base: str, job_id: str) -> Response:
 def failure_of(record: JobRecord) -> JobFailed:
     error = record.error or {}
     return JobFailed(str(error.get("detail") or record.message or "the job failed"),
-                     type_uri=error.get("type"), status=int(error.get("status") or 500))
+                     type_uri=error.get("type"), status=int(error.get("status") or 500),
+                     title=error.get("title"))
 
 
 async def _sync_timed_out(state: AppState, job_id: str, base: str) -> Response:

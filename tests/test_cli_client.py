@@ -1,0 +1,324 @@
+"""`fastproc run | processes | jobs`: the command-line client against the real app (API
+process, worker and Valkey from the session fixtures), in-process through `fastproc.cli.main`
+and as a subprocess where the exit status and stderr of a real process matter."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from rich.console import Console
+
+from fastproc.cli import main
+from fastproc.client import OGCClient, Watch, follow, parse_inputs
+from fastproc.client.progress import BarView
+from fastproc.ogc.models import InputDescription, ProcessDescription, StatusCode, StatusInfo
+from tests.support import ROOT, free_port, submit_async
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PERCENT = re.compile(r" +(\d+)% ")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `fastproc ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `python -m fastproc ARGS` as a child process (no FASTPROC_URL from outside)."""
+    env = {k: v for k, v in os.environ.items() if k != "FASTPROC_URL"}
+    return subprocess.run([sys.executable, "-m", "fastproc", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def progress_values(err: str) -> list[int]:
+    return [int(m.group(1)) for m in _PERCENT.finditer(err)]
+
+
+def assert_one_error_line(err: str, start: str) -> None:
+    assert err.startswith(f"error: {start}"), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+# -- success ---------------------------------------------------------------------------------
+
+def test_sync_run_prints_the_output_value(capsys: pytest.CaptureFixture[str],
+                                          api_url: str) -> None:
+    value = unique("hello")
+    code, out, err = cli(capsys, "run", "echo", f"value={value}", "--url", api_url)
+    assert (code, err) == (0, "")
+    assert out == f'value: "{value}"\n'
+
+
+def test_numbers_are_read_by_the_input_schema(capsys: pytest.CaptureFixture[str],
+                                              api_url: str) -> None:
+    code, out, _ = cli(capsys, "run", "add", "a=2", "b=0.5", "--url", api_url)
+    assert (code, out) == (0, "sum: 2.5\n")
+
+
+def test_a_string_input_keeps_digits_as_text(capsys: pytest.CaptureFixture[str],
+                                             api_url: str) -> None:
+    code, out, _ = cli(capsys, "run", "echo", "value=42", "--url", api_url)
+    assert (code, out) == (0, 'value: "42"\n')
+
+
+def test_arrays_are_json_literals_and_outputs_json_values(
+    capsys: pytest.CaptureFixture[str], api_url: str,
+) -> None:
+    code, out, _ = cli(capsys, "run", "batch_upper", 'words=["ab","cd"]', "--url", api_url,
+                       "--json")
+    assert code == 0
+    assert json.loads(out) == {"words": ["AB", "CD"]}
+    code, out, _ = cli(capsys, "run", "number_stats", "numbers=[1, 2, 6]", "--url", api_url)
+    assert code == 0
+    assert "count: 3\n" in out and "mean: 3.0\n" in out
+
+
+def test_a_file_argument_sends_its_contents(capsys: pytest.CaptureFixture[str], api_url: str,
+                                            tmp_path: Path) -> None:
+    text = unique("from a file")
+    path = tmp_path / "value.txt"
+    path.write_text(text)
+    code, out, _ = cli(capsys, "run", "echo", f"value=@{path}", "--url", api_url, "--json")
+    assert code == 0
+    assert json.loads(out) == {"value": text}
+
+
+def test_run_as_a_command_exits_zero_with_the_results_document(api_url: str) -> None:
+    value = unique("subprocess")
+    done = cli_process("run", "echo", f"value={value}", "--url", api_url, "--raw")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"value": value}
+    assert done.stderr == ""
+
+
+def test_binary_output_is_saved_under_its_output_id(capsys: pytest.CaptureFixture[str],
+                                                     api_url: str, tmp_path: Path) -> None:
+    code, out, _ = cli(capsys, "run", "solid_png", "width=3", "height=2", "color=#ff0000",
+                       "--url", api_url, "--output-dir", str(tmp_path))
+    saved = tmp_path / "image.png"
+    assert code == 0
+    assert out.startswith(f"image: saved {saved} (image/png, "), out
+    assert saved.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_text_in_a_media_type_is_saved_with_its_extension(
+    capsys: pytest.CaptureFixture[str], api_url: str, tmp_path: Path,
+) -> None:
+    code, _, _ = cli(capsys, "run", "squares_csv", "n=3", "--url", api_url,
+                     "--output-dir", str(tmp_path))
+    assert code == 0
+    assert (tmp_path / "table.csv").read_text() == "n,square\n0,0\n1,1\n2,4\n"
+
+
+# -- asynchronous jobs and their progress -----------------------------------------------------
+
+def test_async_only_process_shows_progress_from_the_event_stream(
+    capsys: pytest.CaptureFixture[str], api_url: str,
+) -> None:
+    code, out, err = cli(capsys, "run", "sleep", "seconds=0.5", "--url", api_url, "--plain")
+    assert code == 0, err
+    assert out == "slept: 0.5\n"
+    lines = err.splitlines()
+    assert lines[0].endswith(": accepted"), err
+    assert lines[-1].endswith(": successful 100% finished"), err
+    # One line per event: ten progress reports cannot all fall between half-second polls.
+    assert len(set(progress_values(err))) >= 5, err
+
+
+def test_polling_follows_a_job_when_events_are_not_used(
+    capsys: pytest.CaptureFixture[str], api_url: str,
+) -> None:
+    code, out, err = cli(capsys, "run", "--no-events", "--interval", "0.02", "--plain",
+                         "sleep", "seconds=1", "--url", api_url)
+    assert code == 0, err
+    assert out == "slept: 1.0\n"
+    assert err.splitlines()[-1].endswith(": successful 100% finished"), err
+    assert len(set(progress_values(err))) >= 3, err
+
+
+def test_the_poller_alone_reaches_the_end_of_a_real_job(client: httpx.Client,
+                                                        api_url: str) -> None:
+    job_id = submit_async(client, "sleep", {"seconds": 0.3})
+    start = StatusInfo(jobID=job_id, status=StatusCode.ACCEPTED)
+    with OGCClient(api_url) as ogc:
+        seen = list(follow(ogc, start, Watch(events=False, interval=0.02, timeout=30)))
+    assert seen[-1].status is StatusCode.SUCCESSFUL
+    assert all(not s.status.terminal for s in seen[:-1])
+    assert len(seen) > 3  # it polled while the job ran
+
+
+def test_the_event_stream_gives_every_status_up_to_the_end(client: httpx.Client,
+                                                           api_url: str) -> None:
+    job_id = submit_async(client, "sleep", {"seconds": 0.3})
+    with OGCClient(api_url) as ogc:
+        seen = [s for s in ogc.events(job_id, read_timeout=30) if s is not None]
+    assert seen[-1].status is StatusCode.SUCCESSFUL
+    assert seen[-1].progress == 100
+    assert all(s.jobID == job_id for s in seen)
+    assert len({s.progress for s in seen}) >= 5
+
+
+def test_async_flag_makes_a_job_of_a_sync_process(capsys: pytest.CaptureFixture[str],
+                                                  api_url: str) -> None:
+    value = unique("forced-async")
+    code, out, err = cli(capsys, "run", "--async", "--plain", "echo", f"value={value}",
+                         "--url", api_url)
+    assert code == 0, err
+    assert out == f'value: "{value}"\n'
+    assert re.match(r"job [0-9a-f]+: ", err), err
+
+
+def test_a_job_still_running_at_the_timeout_is_reported(
+    capsys: pytest.CaptureFixture[str], client: httpx.Client, api_url: str,
+) -> None:
+    code, _, err = cli(capsys, "run", "--plain", "--timeout", "0.3", "sleep", "seconds=30",
+                       "--url", api_url)
+    job_id = err.split()[1].rstrip(":")
+    try:
+        assert code == 1
+        last = err.splitlines()[-1]
+        assert last.startswith(f"error: job {job_id} is still "), err
+        assert "after 0.3 s" in last
+    finally:
+        client.delete(f"/jobs/{job_id}")
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+def test_a_failing_process_exits_1_with_its_message(capsys: pytest.CaptureFixture[str],
+                                                    api_url: str) -> None:
+    message = unique("it broke")
+    code, out, err = cli(capsys, "run", "fail", f"message={message}", "--url", api_url)
+    assert (code, out) == (1, "")
+    assert_one_error_line(err, "500 process-error: ")
+    assert message in err
+
+
+def test_a_failed_async_job_exits_1_with_its_exception(capsys: pytest.CaptureFixture[str],
+                                                       api_url: str) -> None:
+    message = unique("async break")
+    code, out, err = cli(capsys, "run", "--async", "--plain", "fail", f"message={message}",
+                         "--url", api_url)
+    assert (code, out) == (1, "")
+    last = err.splitlines()[-1]
+    assert re.fullmatch(rf"error: job [0-9a-f]+ failed: 500 process-error: {message}", last), err
+    assert "Traceback" not in err
+
+
+def test_an_unknown_process_exits_1_with_no_such_process(capsys: pytest.CaptureFixture[str],
+                                                         api_url: str) -> None:
+    name = unique("nope")
+    code, out, err = cli(capsys, "run", name, "--url", api_url)
+    assert (code, out) == (1, "")
+    assert err == f"error: 404 no-such-process: no process with id '{name}'\n"
+
+
+def test_an_input_the_process_does_not_have_is_refused(capsys: pytest.CaptureFixture[str],
+                                                       api_url: str) -> None:
+    code, _, err = cli(capsys, "run", "echo", "text=hi", "--url", api_url)
+    assert code == 1
+    assert_one_error_line(err, "process 'echo' has no input 'text' (its inputs: value)")
+
+
+def test_a_value_that_is_not_a_number_is_refused(capsys: pytest.CaptureFixture[str],
+                                                 api_url: str) -> None:
+    code, _, err = cli(capsys, "run", "add", "a=two", "b=1", "--url", api_url)
+    assert code == 1
+    assert_one_error_line(err, "input 'a' takes number (as JSON), not 'two'")
+
+
+def test_an_invalid_value_is_reported_as_the_server_words_it(
+    capsys: pytest.CaptureFixture[str], api_url: str,
+) -> None:
+    code, _, err = cli(capsys, "run", "solid_png", "width=0", "--url", api_url)
+    assert code == 1
+    assert_one_error_line(err, "400 InvalidParameterValue: input 'width'")
+
+
+@pytest.mark.parametrize("command", [["run", "echo", "value=x"], ["processes"], ["jobs"]])
+def test_a_server_that_is_down_exits_2_with_one_line(command: list[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # bound and released: nobody listens there
+    done = cli_process(*command, "--url", url)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert_one_error_line(done.stderr, f"cannot reach {url}: ")
+
+
+# -- listings ---------------------------------------------------------------------------------
+
+def test_processes_table_lists_the_example_processes(capsys: pytest.CaptureFixture[str],
+                                                     api_url: str) -> None:
+    code, out, _ = cli(capsys, "processes", "--url", api_url)
+    assert code == 0
+    rows = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")}
+    assert {"echo", "sleep", "fail", "add", "solid_png", "number_stats"} <= rows
+    sleep_row = next(line for line in out.splitlines() if "│ sleep " in line)
+    assert sleep_row.split("│")[4].strip() == "async, dismiss"
+
+
+def test_jobs_table_lists_a_job_just_run(capsys: pytest.CaptureFixture[str],
+                                         client: httpx.Client, api_url: str) -> None:
+    job_id = submit_async(client, "echo", {"value": unique("listed")})
+    code, out, _ = cli(capsys, "jobs", "--process", "echo", "--limit", "1000", "--url", api_url)
+    assert code == 0
+    row = next((line for line in out.splitlines() if job_id in line), None)
+    assert row is not None, out
+    assert "│ echo " in row
+    code, out, _ = cli(capsys, "jobs", "--process", "echo", "--json", "--url", api_url)
+    assert code == 0
+    assert job_id in {job["jobID"] for job in json.loads(out)}
+
+
+# -- inputs from the description, without a server -------------------------------------------
+
+def test_a_file_for_a_binary_input_becomes_a_base64_qualified_value(tmp_path: Path) -> None:
+    description = ProcessDescription(id="p", inputs={
+        "image": InputDescription(schema={"type": "string", "format": "binary",
+                                          "contentMediaType": "image/png"}),
+        "flags": InputDescription(schema={"type": "array", "items": {"type": "boolean"}}),
+        "n": InputDescription(schema={"anyOf": [{"type": "integer"}, {"type": "null"}]}),
+        "tag": InputDescription(schema={"type": "string"}, maxOccurs="unbounded"),
+    })
+    path = tmp_path / "pixel.png"
+    path.write_bytes(PNG_SIGNATURE)
+    inputs = parse_inputs([f"image=@{path}", "flags=[true,false]", "n=null", "tag=a",
+                           "tag=\\@b"], description)
+    assert inputs == {
+        "image": {"value": "iVBORw0KGgo=", "encoding": "base64", "mediaType": "image/png"},
+        "flags": [True, False], "n": None, "tag": ["a", "@b"],
+    }
+
+
+def test_the_bar_on_a_terminal_ends_full_with_the_last_message(client: httpx.Client,
+                                                               api_url: str) -> None:
+    job_id = submit_async(client, "sleep", {"seconds": 0.2})
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=120)
+    start = StatusInfo(jobID=job_id, status=StatusCode.ACCEPTED)
+    with OGCClient(api_url) as ogc, BarView(terminal) as bar:
+        for status in follow(ogc, start, Watch()):
+            bar.show(status)
+    shown = screen.getvalue()
+    assert f"job {job_id}" in shown
+    final = shown.rsplit("\x1b[2K", 1)[-1]  # the last frame, after its erase-line
+    assert "successful" in final and "100%" in final and "finished" in final, final
