@@ -35,11 +35,20 @@ def cache_digest(
     return hashlib.sha256(canonical).hexdigest()
 
 
+# KEYS: 1 entry, 2 stats; ARGV: 1 stats field. The entry, counting the hit in the same call.
+_LOOKUP = """
+local value = redis.call('GET', KEYS[1])
+if value then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end
+return value
+"""
+
+
 class ResultCache:
     def __init__(self, redis: Redis, keys: Keys, ttl: int) -> None:
         self.redis = redis
         self.keys = keys
         self.ttl = ttl
+        self._lookup = redis.register_script(_LOOKUP)
 
     @property
     def enabled(self) -> bool:
@@ -48,6 +57,7 @@ class ResultCache:
     def key(self, digest: str) -> str:
         return self.keys.cache(digest)
 
-    async def get(self, digest: str) -> bytes | None:
-        value: bytes | None = await self.redis.get(self.keys.cache(digest))
+    async def get(self, digest: str, process_id: str) -> bytes | None:
+        value: bytes | None = await self._lookup(
+            keys=[self.keys.cache(digest), self.keys.stats], args=[f"cachehit|{process_id}"])
         return value

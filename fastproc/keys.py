@@ -20,6 +20,11 @@ class Keys:
         return f"{self.prefix}:jobs"
 
     @property
+    def stats(self) -> str:
+        """Counters behind /metrics: jobs by process and outcome, run-time histogram."""
+        return f"{self.prefix}:stats"
+
+    @property
     def events(self) -> str:
         return f"{self.prefix}:events"
 

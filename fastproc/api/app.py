@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastproc.api.errors import install_error_handlers
 from fastproc.api.limits import BodyLimit
 from fastproc.api.openapi import openapi_30
-from fastproc.api.routes import events, execution, jobs, landing, processes
+from fastproc.api.routes import events, execution, jobs, landing, ops, processes
 from fastproc.api.state import AppState
 from fastproc.cache import ResultCache
 from fastproc.catalogue import Catalogue
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for module in (landing, processes, execution, jobs, events):
+    for module in (landing, processes, execution, jobs, events, ops):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-# KEYS: 1 job, 2 result, 3 cache (or the job key again when not caching), 4.. keys to delete
+# KEYS: 1 job, 2 result, 3 cache (or the job key again when not caching), 4 stats,
+#       5.. keys to delete
 # ARGV: 1 ",from,states,", 2 new status, 3 now, 4 record ttl (0 keeps it), 5 channel,
-#       6 job id, 7 result payload ('' for none), 8 cache ttl, 9 n field pairs, 10.. pairs
+#       6 job id, 7 result payload ('' for none), 8 cache ttl, 9 now (ms),
+#       10 n field pairs, 11.. pairs
+# A terminal step also counts the job and its run time in the stats hash (see metrics).
 TRANSITION = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return false end
 if not string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return cur end
-local n = tonumber(ARGV[9])
+local n = tonumber(ARGV[10])
 if n > 0 then
-  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3], unpack(ARGV, 10, 9 + 2 * n))
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3], unpack(ARGV, 11, 10 + 2 * n))
 else
   redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
 end
@@ -24,12 +27,28 @@ if ARGV[7] ~= '' then
     redis.call('SET', KEYS[3], ARGV[7], 'EX', cache_ttl)
   end
 end
-for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
-local pm = redis.call('HMGET', KEYS[1], 'progress', 'message')
+for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
+local pm = redis.call('HMGET', KEYS[1], 'progress', 'message', 'processID', 'started_ms')
+if ARGV[2] == 'successful' or ARGV[2] == 'failed' or ARGV[2] == 'dismissed' then
+  local proc = pm[3] or '?'
+  redis.call('HINCRBY', KEYS[4], 'jobs|' .. proc .. '|' .. ARGV[2], 1)
+  if pm[4] then
+    local d = (tonumber(ARGV[9]) - tonumber(pm[4])) / 1000
+    local le = '+Inf'
+    for _, b in ipairs({0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800}) do
+      if d <= b then le = tostring(b); break end
+    end
+    redis.call('HINCRBY', KEYS[4], 'dur|' .. proc .. '|' .. le, 1)
+    redis.call('HINCRBYFLOAT', KEYS[4], 'dursum|' .. proc, d)
+  end
+end
 redis.call('PUBLISH', ARGV[5], cjson.encode({jobID = ARGV[6], status = ARGV[2],
   progress = tonumber(pm[1]), message = pm[2], updated = ARGV[3]}))
 return 'OK'
 """
+
+#: Upper bounds (seconds) of the job duration histogram kept by TRANSITION.
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800)
 
 # KEYS: 1 job; ARGV: 1 progress, 2 message ('' keeps it), 3 now, 4 channel, 5 job id
 PROGRESS = """
@@ -44,14 +63,14 @@ return 'OK'
 """
 
 # Start (or take over after a crash) a job's run: accepted|running -> running.
-# KEYS: 1 job; ARGV: 1 now, 2 channel, 3 job id, 4 prefix of queue counters ('' if no cap).
-# Returns the record's fields after the step.
+# KEYS: 1 job; ARGV: 1 now, 2 channel, 3 job id, 4 prefix of queue counters ('' if no cap),
+# 5 now (ms). Returns the record's fields after the step.
 BEGIN = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if cur == 'accepted' or cur == 'running' then
   redis.call('HSET', KEYS[1], 'status', 'running', 'updated', ARGV[1], 'message', 'running')
   if cur == 'accepted' then
-    redis.call('HSET', KEYS[1], 'started', ARGV[1])
+    redis.call('HSET', KEYS[1], 'started', ARGV[1], 'started_ms', ARGV[5])
     if ARGV[4] ~= '' then
       local counter = ARGV[4] .. redis.call('HGET', KEYS[1], 'processID')
       if redis.call('EXISTS', counter) == 1 then redis.call('DECR', counter) end

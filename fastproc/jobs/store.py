@@ -7,6 +7,7 @@ terminal state never changes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,8 @@ class JobStore:
                 pipe.set(self.keys.result(job_id), cached_result, ex=ttl)
             pipe.zadd(self.keys.jobs, {job_id: _score(now)})
             pipe.expire(self.keys.jobs, self.active_ttl)
+            if cached_result is None:  # cache hits are counted by the lookup
+                pipe.hincrby(self.keys.stats, f"submitted|{process_id}", 1)
             if also is not None:
                 also(pipe)
             await pipe.execute()
@@ -182,9 +185,10 @@ class JobStore:
         pairs = [x for kv in (fields or {}).items() for x in kv]
         job_key = self.keys.job(job_id)
         outcome = await self._transition(
-            keys=[job_key, self.keys.result(job_id), cache_key or job_key, *delete],
+            keys=[job_key, self.keys.result(job_id), cache_key or job_key, self.keys.stats,
+                  *delete],
             args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
-                  result, cache_ttl, len(pairs) // 2, *pairs],
+                  result, cache_ttl, _now_ms(), len(pairs) // 2, *pairs],
         )
         return bool(outcome == b"OK")
 
@@ -192,7 +196,8 @@ class JobStore:
         """Mark the job running (if it is accepted or running) and read it, in one call."""
         counters = self.keys.queued("") if self.queue_cap else ""
         raw = await self._begin(keys=[self.keys.job(job_id)],
-                                args=[now_iso(), self.keys.events, job_id, counters])
+                                args=[now_iso(), self.keys.events, job_id, counters,
+                                      _now_ms()])
         if not raw:
             return None
         return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
@@ -246,6 +251,10 @@ class JobStore:
 
     def _join_keys(self, job_id: str) -> list[str]:
         return [self.keys.join(job_id), self.keys.join_items(job_id), self.keys.join_parts(job_id)]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _score(iso: str) -> float:

@@ -60,6 +60,8 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "keep_result": 0,
         "on_startup": on_startup,
         "health_check_key": f"{settings.key_prefix}:health:{settings.queue_name}",
+        # /health reads this key: it expires a second after a worker stops reporting.
+        "health_check_interval": 10,
     }
 
 

@@ -170,7 +170,7 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
         digest = cache_digest(process_id, proc.description.version, body.inputs,
                               job_request["outputs"], body.response.value)
         # A subscriber must hear from a worker, so it always gets a computed job.
-        hit = None if no_cache or body.subscriber else await state.cache.get(digest)
+        hit = None if no_cache or body.subscriber else await state.cache.get(digest, process_id)
         if hit is not None:
             return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async)
     job_id = uuid.uuid4().hex
