@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +64,7 @@ class Stack:
     prefix: str
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    spawn_worker: Callable[[str], subprocess.Popen[bytes]] | None = None
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
@@ -111,6 +112,7 @@ def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | No
             cleanup.callback(_stop, child)
             return child
 
+        stack.spawn_worker = lambda name: spawn(["worker"], name)
         for i in range(workers):
             stack.workers.append(spawn(["worker"], f"worker{i}"))
         wait_until(lambda: r.exists(f"{prefix}:processes"), 30, "workers")
