@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     shutdown_grace: int = Field(
         30, ge=0, description="Seconds a stopping worker lets running jobs finish."
     )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False,
+        description="`name:key` pairs (comma-separated) that may execute and see their jobs; "
+                    "setting any key turns access control on.",
+    )
+    read_only_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False,
+        description="`name:key` pairs that may only list and describe.",
+    )
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8000, description="Port the API binds to.")
     base_url: str | None = Field(
@@ -95,7 +104,8 @@ class Settings(BaseSettings):
     log_rotation: str = Field("50 MB", description="When the log file rotates (loguru syntax).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
 
-    @field_validator("processes", "allowed_schemes", mode="before")
+    @field_validator("processes", "allowed_schemes", "api_keys", "read_only_keys",
+                     mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
         if isinstance(value, str):

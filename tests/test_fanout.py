@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -105,10 +106,17 @@ def test_exception_in_split_or_merge_fails_the_job(
 
 def test_progress_counts_parts_done_live(client: httpx.Client) -> None:
     job_id = submit_async(client, "slow_parts", {"n": 20, "delay": 0.15})
-    seen = wait_job(client, job_id, until=lambda s: 0 < s.get("progress", 0) < 100)
-    assert seen["status"] == "running"
-    assert "parts done" in seen["message"]
-    assert wait_job(client, job_id)["status"] == "successful"
+    updates = []
+    with client.stream("GET", f"/jobs/{job_id}/events", timeout=30) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                updates.append(orjson.loads(line[5:]))
+    running = [u for u in updates if u["status"] == "running" and "parts done" in
+               u.get("message", "")]
+    assert [u["message"] for u in running][-1] == "20 of 20 parts done"
+    progress = [u["progress"] for u in running]
+    assert progress == sorted(progress) and any(0 < p < 100 for p in progress)
+    assert updates[-1]["status"] == "successful"
 
 
 def test_dismissed_fanout_never_merges_and_leaves_no_join_keys(

@@ -38,7 +38,7 @@ async def _running_fanout(rt: Runtime, process_id: str, inputs: dict[str, object
     assert record is not None and record.status.value == "running"
     proc = rt.registry.get(process_id)
     assert isinstance(proc, FanOutProcess)
-    await start_fanout(rt, record, proc)
+    await start_fanout(rt, record, proc, record.request["inputs"])
     CREATED.append(job_id)
     return job_id
 

@@ -7,11 +7,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
+from fastproc.api.auth import KeyRing
 from fastproc.api.errors import install_error_handlers
+from fastproc.api.html import STATIC_DIR
+from fastproc.api.html.errors import install_html_errors
+from fastproc.api.html.render import STATIC_PATH, SWAGGER_UI_PATH
 from fastproc.api.limits import BodyLimit
 from fastproc.api.openapi import openapi_30
-from fastproc.api.routes import events, execution, jobs, landing, ops, processes
+from fastproc.api.routes import events, execution, html_forms, jobs, landing, ops, processes
 from fastproc.api.state import AppState
 from fastproc.cache import ResultCache
 from fastproc.catalogue import Catalogue
@@ -48,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events=events,
             limits=Limits(settings.max_inputs, settings.max_array_items,
                           settings.max_string_bytes, settings.max_json_depth),
+            auth=KeyRing(settings),
         )
         await events.start()
         try:
@@ -67,9 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
+    install_html_errors(app, settings.base_url)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    for module in (landing, processes, execution, jobs, events, ops):
+    for module in (landing, processes, execution, jobs, events, html_forms, ops):
         app.include_router(module.router)
+    # Swagger UI's assets first: its mount lies inside the one of the pages' own assets.
+    app.mount(SWAGGER_UI_PATH, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:
         return openapi_30(app)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 from starlette.requests import Request
 
+from fastproc.api.auth import KeyRing
 from fastproc.cache import ResultCache
 from fastproc.catalogue import Catalogue
 from fastproc.jobs.events import EventHub
@@ -26,6 +27,7 @@ class AppState:
     catalogue: Catalogue
     events: EventHub
     limits: Limits
+    auth: KeyRing
 
 
 async def get_state(request: Request) -> AppState:

@@ -13,7 +13,7 @@ from fastproc.ogc.models import StatusCode
 #: Hash fields read for a status document (everything but the stored request).
 STATUS_FIELDS = (
     "processID", "status", "progress", "message", "created", "started", "finished", "updated",
-    "error",
+    "error", "owner",
 )
 
 
@@ -39,6 +39,8 @@ class JobRecord:
     error: dict[str, Any] | None = None
     request: dict[str, Any] = field(default_factory=dict)
     cache_key: str | None = None
+    #: The caller that created the job, when access control is on.
+    owner: str | None = None
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> JobRecord:
@@ -63,6 +65,7 @@ class JobRecord:
             error=orjson.loads(error) if error else None,
             request=orjson.loads(request) if request else {},
             cache_key=data.get("cache_key") or None,
+            owner=data.get("owner") or None,
         )
 
     def status_document(self) -> dict[str, Any]:

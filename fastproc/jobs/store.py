@@ -36,8 +36,11 @@ class JobFilter:
     max_duration: float | None = None
     created_after: float | None = None
     created_before: float | None = None
+    owner: str | None = None
 
     def matches(self, record: JobRecord) -> bool:
+        if self.owner is not None and record.owner != self.owner:
+            return False
         if self.process_ids and record.process_id not in self.process_ids:
             return False
         if self.statuses and record.status.value not in self.statuses:
@@ -80,7 +83,7 @@ class JobStore:
 
     def _record_fields(
         self, job_id: str, process_id: str, request: dict[str, Any], status: StatusCode,
-        cache_key: str | None, now: str,
+        cache_key: str | None, now: str, owner: str | None,
     ) -> dict[str, str | bytes]:
         fields: dict[str, str | bytes] = {
             "processID": process_id, "status": status.value, "created": now, "updated": now,
@@ -88,6 +91,8 @@ class JobStore:
         }
         if cache_key:
             fields["cache_key"] = cache_key
+        if owner:
+            fields["owner"] = owner
         if status is StatusCode.SUCCESSFUL:
             fields.update(started=now, finished=now, progress="100", message="result from cache")
         return fields
@@ -101,6 +106,7 @@ class JobStore:
         cache_key: str | None = None,
         cached_result: bytes | None = None,
         also: Callable[[Pipeline], None] | None = None,
+        owner: str | None = None,
     ) -> None:
         """Write a new record (already `successful` when answered from the cache).
 
@@ -113,7 +119,7 @@ class JobStore:
         # One round trip, no MULTI: nobody can watch a job before its id is returned.
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, mapping=self._record_fields(
-                job_id, process_id, request, status, cache_key, now))
+                job_id, process_id, request, status, cache_key, now, owner))
             pipe.expire(key, ttl)
             if cached_result is not None:
                 pipe.set(self.keys.result(job_id), cached_result, ex=ttl)

@@ -126,6 +126,18 @@ class JobDismissed(OGCException):
     status = 410
 
 
+class Unauthorized(OGCException):
+    type_uri = f"{_OGC}/unauthorized"
+    title = "Unauthorized"
+    status = 401
+
+
+class Forbidden(OGCException):
+    type_uri = f"{_OGC}/forbidden"
+    title = "Forbidden"
+    status = 403
+
+
 class TooManyJobs(OGCException):
     type_uri = f"{_OGC}/too-many-jobs"
     title = "Too many queued jobs"

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from fastproc.api.auth import authenticate, visible
 from fastproc.api.responses import base_url
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
@@ -68,7 +69,9 @@ async def _next_event(queue: asyncio.Queue[dict[str, Any] | None]
             openapi_extra=_DOC, response_class=StreamingResponse)
 async def job_events(job_id: str, request: Request, state: State) -> StreamingResponse:
     base = base_url(request, state.settings.base_url)
-    if await state.store.get(job_id) is None:
+    caller = authenticate(request, state.auth, execute=False)
+    found = await state.store.get(job_id)
+    if found is None or not visible(found.owner, caller):
         raise NoSuchJob(f"no job with id '{job_id}'")
 
     async def stream() -> AsyncIterator[bytes]:

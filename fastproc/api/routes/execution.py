@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fastproc.api.auth import authenticate
 from fastproc.api.responses import JSONResponse, base_url
 from fastproc.api.results import render_results
 from fastproc.api.routes.processes import find_process
@@ -62,8 +63,9 @@ _EXECUTE_BODY = {
 }
 
 
-#: Bodies read as JSON: curl's default form type and text/plain are forgiven, the rest refused.
-_JSONISH = frozenset({"", "application/json", "text/plain", "application/x-www-form-urlencoded"})
+#: Bodies read as JSON. Form and text/plain bodies are refused: a web page elsewhere could
+#: send those cross-site without a CORS preflight (the HTML forms have their own route).
+_JSONISH = frozenset({"", "application/json"})
 
 
 async def _parse_body(request: Request) -> ExecuteRequest:
@@ -148,6 +150,7 @@ def _check_addresses(body: ExecuteRequest, settings: Settings) -> None:
 @router.post("/processes/{process_id}/execution", summary="Execute a process",
              openapi_extra=_EXECUTE_BODY)
 async def execute(process_id: str, request: Request, state: State) -> Response:
+    caller = authenticate(request, state.auth, execute=True)
     proc = await find_process(state, process_id)
     body = await _parse_body(request)
     state.limits.check(body.inputs)
@@ -172,7 +175,8 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
         # A subscriber must hear from a worker, so it always gets a computed job.
         hit = None if no_cache or body.subscriber else await state.cache.get(digest, process_id)
         if hit is not None:
-            return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async)
+            return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async,
+                                            caller.name if caller else None)
     job_id = uuid.uuid4().hex
     queue = proc.entry.queue
     await _admit(state, process_id)
@@ -181,11 +185,14 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
         enqueue_in(pipe, job_id, queue)
         nudge(pipe, state.keys.prefix, queue)
 
+    owner = caller.name if caller else None
     if is_async:
-        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue)
+        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue,
+                                 owner=owner)
         return _created(job_id, process_id, base, preference=True)
     async with state.events.watch(job_id) as ended:
-        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue)
+        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue,
+                                 owner=owner)
         return await _wait_and_answer(state, job_id, job_request, base, ended)
 
 
@@ -200,7 +207,7 @@ async def _admit(state: AppState, process_id: str) -> None:
 
 async def _answer_from_cache(
     state: AppState, proc: CataloguedProcess, job_request: dict[str, Any], digest: str,
-    hit: bytes, base: str, is_async: bool,
+    hit: bytes, base: str, is_async: bool, owner: str | None,
 ) -> Response:
     by_reference = any(
         (spec or {}).get("transmissionMode") == "reference"
@@ -210,7 +217,7 @@ async def _answer_from_cache(
         return render_results(job_request, hit, base, job_id="")
     job_id = uuid.uuid4().hex
     await state.store.create(job_id, proc.description.id, job_request, cache_key=digest,
-                             cached_result=hit)
+                             cached_result=hit, owner=owner)
     if is_async:
         return _created(job_id, proc.description.id, base, preference=True,
                         status=StatusCode.SUCCESSFUL)

@@ -8,14 +8,25 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastproc.api.negotiation import require_json
-from fastproc.api.responses import JSONResponse, base_url
+from fastproc.api.auth import authenticate, visible
+from fastproc.api.html import page
+from fastproc.api.html.render import DISMISS_FORM_PATH
+from fastproc.api.html.results import output_views
+from fastproc.api.negotiation import (
+    HTML_TOO,
+    Format,
+    Negotiated,
+    add_alternate,
+    preferred_format,
+)
+from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import paging_links, status_info
 from fastproc.jobs.record import JobRecord, parse_iso
 from fastproc.jobs.results import decode_results, output_bytes
 from fastproc.jobs.store import JobFilter
+from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
     InvalidParameterValue,
     JobDismissed,
@@ -28,8 +39,6 @@ from fastproc.queue.enqueue import abort_tasks
 from fastproc.queue.names import merge_job_id, part_job_id
 
 router = APIRouter(tags=["Jobs"])
-#: Status documents are JSON; results are whatever media type their outputs have.
-JSON_ONLY = [Depends(require_json)]
 State = Annotated[AppState, Depends(get_state)]
 
 
@@ -56,11 +65,12 @@ def _datetime_bounds(value: str | None) -> tuple[float | None, float | None]:
             None if end in ("", "..") else _instant(end))
 
 
-@router.get("/jobs", summary="List jobs", responses={200: {"model": JobList}},
-            dependencies=JSON_ONLY)
+@router.get("/jobs", summary="List jobs",
+            responses={200: {"model": JobList, "content": HTML_TOO}})
 async def list_jobs(
     request: Request,
     state: State,
+    fmt: Negotiated,
     processID: Annotated[list[str] | None, Query()] = None,
     status: Annotated[list[StatusCode] | None, Query()] = None,
     type: Annotated[list[str] | None, Query()] = None,
@@ -70,6 +80,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
+    caller = authenticate(request, state.auth, execute=False)
     if type and "process" not in type:
         jobs: list[JobRecord] = []
         more = False
@@ -80,38 +91,59 @@ async def list_jobs(
             statuses=frozenset(s.value for s in status or ()),
             min_duration=minDuration, max_duration=maxDuration,
             created_after=after, created_before=before,
+            owner=caller.name if caller else None,
         )
         jobs, more = await state.store.find(flt, offset=offset, limit=limit)
     base = base_url(request, state.settings.base_url)
-    return JSONResponse({
-        "jobs": [status_info(job, base) for job in jobs],
-        "links": paging_links(request, base, "/jobs", offset=offset, limit=limit, more=more),
-    })
+    links = paging_links(request, base, "/jobs", offset=offset, limit=limit, more=more)
+    doc = add_alternate({"jobs": [status_info(job, base) for job in jobs], "links": links},
+                        links[0]["href"], fmt)
+    if fmt is Format.JSON:
+        return JSONResponse(doc)
+    return page(
+        request, "jobs.html", base=base, doc=doc, title="Jobs", limit=limit,
+        process_ids=[p.description.id for p in await state.catalogue.all()],
+        statuses=[s.value for s in StatusCode],
+        chosen_processes=set(_split(processID)),
+        chosen_statuses={s.value for s in status or ()},
+    )
 
 
 def _split(values: list[str] | None) -> list[str]:
     return [v for value in values or () for v in value.split(",") if v]
 
 
-async def _record(state: AppState, job_id: str) -> JobRecord:
+async def _record(state: AppState, job_id: str, request: Request) -> JobRecord:
+    caller = authenticate(request, state.auth, execute=False)
     record = await state.store.get(job_id)
-    if record is None:
+    if record is None or not visible(record.owner, caller):
         raise NoSuchJob(f"no job with id '{job_id}'")
     return record
 
 
-@router.get("/jobs/{job_id}", summary="Status of a job", responses={200: {"model": StatusInfo}},
-            dependencies=JSON_ONLY)
-async def job_status(job_id: str, request: Request, state: State) -> Response:
-    record = await _record(state, job_id)
-    return JSONResponse(status_info(record, base_url(request, state.settings.base_url)))
+def _status_response(request: Request, record: JobRecord, base: str, fmt: Format) -> Response:
+    """The statusInfo of a job, or its page (which follows the job live while it runs)."""
+    href = f"{base}/jobs/{record.job_id}"
+    doc = add_alternate(status_info(record, base), href, fmt)
+    if fmt is Format.JSON:
+        return JSONResponse(doc)
+    return page(request, "job.html", base=base, doc=doc, title=f"Job {record.job_id}",
+                error=record.error, events_href=f"{href}/events",
+                dismiss_action=base + DISMISS_FORM_PATH.format(job_id=record.job_id))
 
 
-@router.delete("/jobs/{job_id}", summary="Dismiss a job", responses={200: {"model": StatusInfo}},
-               dependencies=JSON_ONLY)
-async def dismiss_job(job_id: str, request: Request, state: State) -> Response:
+@router.get("/jobs/{job_id}", summary="Status of a job",
+            responses={200: {"model": StatusInfo, "content": HTML_TOO}})
+async def job_status(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
+    record = await _record(state, job_id, request)
+    return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
+
+
+@router.delete("/jobs/{job_id}", summary="Dismiss a job",
+               responses={200: {"model": StatusInfo, "content": HTML_TOO}})
+async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
     """Cancel a queued or running job and drop its results; a finished job is removed."""
-    record = await _record(state, job_id)
+    record = await _record(state, job_id, request)
     if record.status is StatusCode.DISMISSED:
         raise JobDismissed(f"job {job_id} is already dismissed")
     if record.status.terminal:
@@ -126,12 +158,14 @@ async def dismiss_job(job_id: str, request: Request, state: State) -> Response:
     if record.status is not StatusCode.DISMISSED:
         record.status = StatusCode.DISMISSED
         record.message = "dismissed"
-    return JSONResponse(status_info(record, base_url(request, state.settings.base_url)))
+    return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
 
 
-async def _finished(state: AppState, job_id: str) -> tuple[JobRecord, bytes | None]:
+async def _finished(state: AppState, job_id: str, request: Request
+                    ) -> tuple[JobRecord, bytes | None]:
+    caller = authenticate(request, state.auth, execute=False)
     record, result = await state.store.get_with_result(job_id)
-    if record is None:
+    if record is None or not visible(record.owner, caller):
         raise NoSuchJob(f"no job with id '{job_id}'")
     if record.status is StatusCode.FAILED:
         raise failure_of(record)
@@ -142,16 +176,38 @@ async def _finished(state: AppState, job_id: str) -> tuple[JobRecord, bytes | No
     return record, result
 
 
-@router.get("/jobs/{job_id}/results", summary="Results of a job")
+@router.get("/jobs/{job_id}/results", summary="Results of a job",
+            responses={200: {"content": HTML_TOO}})
 async def job_results(job_id: str, request: Request, state: State) -> Response:
-    record, result = await _finished(state, job_id)
+    """Results as the execute request asked for them; a page of them for a browser (or
+    `f=html`). Clients asking for an output's own media type are never refused (no 406)."""
+    record, result = await _finished(state, job_id, request)
     base = base_url(request, state.settings.base_url)
+    if preferred_format(request) is Format.HTML and result is not None:
+        return await _results_page(request, state, record, result, base)
     return finished_job_response(record, result, record.request, base, job_id)
 
 
+async def _results_page(request: Request, state: AppState, record: JobRecord, result: bytes,
+                        base: str) -> Response:
+    job_href = f"{base}/jobs/{record.job_id}"
+    proc = await state.catalogue.get(record.process_id)
+    descriptions = proc.description.outputs if proc is not None else {}
+    links = [
+        link(f"{job_href}/results", media.REL_SELF, media.HTML, "these results"),
+        link(job_href, media.REL_UP, media.HTML, "job status"),
+        link(f"{base}/processes/{record.process_id}", media.REL_PROCESS_DESC, media.HTML,
+             "process"),
+    ]
+    return page(request, "results.html", base=base, title=f"Results of {record.process_id}",
+                outputs=output_views(decode_results(result), descriptions, job_href),
+                job_id=record.job_id, job_href=job_href, process_id=record.process_id,
+                links=links, rel_results=media.REL_RESULTS)
+
+
 @router.get("/jobs/{job_id}/results/{output_id}", summary="One output of a job, as bytes")
-async def job_output(job_id: str, output_id: str, state: State) -> Response:
-    _, result = await _finished(state, job_id)
+async def job_output(job_id: str, output_id: str, request: Request, state: State) -> Response:
+    _, result = await _finished(state, job_id, request)
     if result is None:
         raise JobDismissed(f"the results of job {job_id} are gone")
     stored = decode_results(result)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastproc.api.negotiation import require_json
+from fastproc.api.html import page
+from fastproc.api.html.forms import fields_of, needs_multipart
+from fastproc.api.html.render import RUN_FORM_PATH
+from fastproc.api.negotiation import HTML_TOO, Format, Negotiated, add_alternate
 from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import paging_links
 from fastproc.catalogue import CataloguedProcess
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import NoSuchProcess
-from fastproc.ogc.models import ProcessDescription, ProcessList
+from fastproc.ogc.models import JobControlOption, ProcessDescription, ProcessList
 
-router = APIRouter(tags=["Processes"], dependencies=[Depends(require_json)])
+router = APIRouter(tags=["Processes"])
 State = Annotated[AppState, Depends(get_state)]
 
 
@@ -38,30 +42,46 @@ async def find_process(state: AppState, process_id: str) -> CataloguedProcess:
 
 
 @router.get("/processes", summary="List the processes",
-            responses={200: {"model": ProcessList}})
+            responses={200: {"model": ProcessList, "content": HTML_TOO}})
 async def list_processes(
     request: Request,
     state: State,
+    fmt: Negotiated,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     base = base_url(request, state.settings.base_url)
     everything = await state.catalogue.all()
-    page = everything[offset:offset + limit]
+    shown = everything[offset:offset + limit]
     processes: list[dict[str, Any]] = []
-    for proc in page:
+    for proc in shown:
         summary = proc.description.summary()
         summary["links"] = _process_links(base, proc.description.id)
         processes.append(summary)
     more = offset + limit < len(everything)
     links = paging_links(request, base, "/processes", offset=offset, limit=limit, more=more)
-    return JSONResponse({"processes": processes, "links": links})
+    doc = add_alternate({"processes": processes, "links": links}, links[0]["href"], fmt)
+    if fmt is Format.HTML:
+        return page(request, "processes.html", base=base, doc=doc, title="Processes")
+    return JSONResponse(doc)
 
 
 @router.get("/processes/{process_id}", summary="Describe a process",
-            responses={200: {"model": ProcessDescription}})
-async def describe_process(process_id: str, request: Request, state: State) -> Response:
+            responses={200: {"model": ProcessDescription, "content": HTML_TOO}})
+async def describe_process(
+    process_id: str, request: Request, state: State, fmt: Negotiated,
+) -> Response:
     proc = await find_process(state, process_id)
+    base = base_url(request, state.settings.base_url)
     doc = proc.description.dump()
-    doc["links"] = _process_links(base_url(request, state.settings.base_url), process_id)
-    return JSONResponse(doc)
+    doc["links"] = _process_links(base, process_id)
+    add_alternate(doc, f"{base}/processes/{process_id}", fmt)
+    if fmt is Format.JSON:
+        return JSONResponse(doc)
+    fields = fields_of(proc.description)
+    return page(
+        request, "process.html", base=base, doc=doc, title=proc.description.title or process_id,
+        fields=fields, multipart=needs_multipart(fields),
+        form_action=base + RUN_FORM_PATH.format(process_id=quote(process_id, safe="")),
+        can_async=JobControlOption.ASYNC in proc.description.jobControlOptions,
+    )

@@ -1,0 +1,415 @@
+"""HTML for every resource (OGC API - Processes 1.0, conformance class html): pages are
+text/html, show the links of the JSON form as `<a>` elements, escape what they show, and
+JSON stays the default for every client that is not a browser. Also the "try it" forms: a
+form post builds the execute request, queues it like `Prefer: respond-async` and answers 303.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+import pytest
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.responses import Response
+
+from fastproc.api.html.forms import Kind, fields_of, inputs_from_form, needs_multipart
+from fastproc.api.html.schemas import schema_text
+from fastproc.api.routes.html_forms import _job_href
+from fastproc.ogc.exceptions import InvalidParameterValue
+from fastproc.ogc.models import InputDescription, ProcessDescription
+from tests.e2e import (
+    REL_RESULTS,
+    assert_exception,
+    json_doc,
+    media_type,
+    one_link,
+    show,
+    submit_async,
+    unique,
+    unique_int,
+    wait_finished,
+    wait_status,
+)
+
+#: What Chromium sends when it navigates to a page.
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+                     "image/webp,image/apng,*/*;q=0.8"}
+RESOURCES = ["/", "/conformance", "/processes", "/processes/sleep", "/processes/solid_png",
+             "/jobs", "/jobs?processID=echo&limit=5"]
+
+
+class Page(HTMLParser):
+    """The parts of a page the tests read: every URL it refers to, and its visible text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.anchors: list[dict[str, str | None]] = []
+        self.assets: list[str] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "a" and found.get("href"):
+            self.anchors.append(found)
+        if tag in ("script", "img") and found.get("src"):
+            self.assets.append(str(found["src"]))
+        if tag == "link" and found.get("rel") == "stylesheet":
+            self.assets.append(str(found["href"]))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    @property
+    def hrefs(self) -> set[str]:
+        return {str(a["href"]) for a in self.anchors}
+
+
+def html_page(response: httpx.Response, status: int = 200) -> Page:
+    assert response.status_code == status, show(response)
+    assert media_type(response) == "text/html", show(response)
+    assert response.text.lstrip().lower().startswith("<!doctype html>"), show(response)
+    return Page(response.text)
+
+
+def all_links(doc: Any) -> list[dict[str, Any]]:
+    """Every link of a document, those of its processes and jobs included."""
+    if isinstance(doc, list):
+        return [link for item in doc for link in all_links(item)]
+    if not isinstance(doc, dict):
+        return []
+    found = list(doc.get("links", []))
+    for key in ("processes", "jobs"):
+        found += all_links(doc.get(key, []))
+    return found
+
+
+@pytest.fixture(scope="module")
+def finished_job(client: httpx.Client) -> str:
+    _, _, location = submit_async(client, "echo", {"inputs": {"value": unique("page")}})
+    wait_status(client, location, "successful")
+    return location
+
+
+# -- negotiation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, {"Accept": "*/*"}, {"Accept": "application/json"},
+                                     {"Accept": "application/json, text/html"},
+                                     {"Accept": "text/html;q=0.5, application/json"}],
+                         ids=["no-accept", "any", "json", "json-and-html", "json-preferred"])
+@pytest.mark.parametrize("path", RESOURCES)
+def test_json_stays_the_default_for_clients_that_are_not_browsers(
+    client: httpx.Client, path: str, headers: dict[str, str],
+) -> None:
+    json_doc(client.get(path, headers=headers), None)
+
+
+@pytest.mark.parametrize("path", RESOURCES)
+def test_a_browser_gets_html(client: httpx.Client, path: str) -> None:
+    html_page(client.get(path, headers=BROWSER))
+
+
+@pytest.mark.parametrize("path", RESOURCES)
+def test_f_html_gets_html_and_f_json_wins_over_a_browsers_accept(
+    client: httpx.Client, path: str,
+) -> None:
+    html_page(client.get(path, params={"f": "html"}, headers={"Accept": "application/json"}))
+    json_doc(client.get(path, params={"f": "json"}, headers=BROWSER), None)
+
+
+def test_job_status_and_results_have_pages(client: httpx.Client, finished_job: str) -> None:
+    html_page(client.get(finished_job, headers=BROWSER))
+    html_page(client.get(f"{finished_job}/results", headers=BROWSER))
+    json_doc(client.get(finished_job), "statusInfo")
+
+
+def test_results_asked_for_in_an_outputs_media_type_are_not_a_page(
+    client: httpx.Client,
+) -> None:
+    _, _, location = submit_async(client, "squares_csv", {"inputs": {"n": 2}},
+                                  headers={"Prefer": "respond-async", "Cache-Control": "no-cache"})
+    wait_status(client, location, "successful")
+    response = client.get(f"{location}/results", headers={"Accept": "text/csv"})
+    assert response.status_code == 200 and response.text == "n,square\n0,0\n1,1\n", show(response)
+
+
+def test_html_is_a_conformance_class_now(client: httpx.Client) -> None:
+    doc = json_doc(client.get("/conformance"), "confClasses")
+    assert "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html" in doc["conformsTo"]
+
+
+# -- pages show the resource's links -------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", RESOURCES)
+def test_each_page_links_where_its_json_links(client: httpx.Client, path: str) -> None:
+    doc = json_doc(client.get(path), None)
+    page = html_page(client.get(path, headers=BROWSER))
+    wanted = {link["href"] for link in all_links(doc) if link["rel"] != "alternate"}
+    assert wanted <= page.hrefs, f"missing on the page: {sorted(wanted - page.hrefs)}"
+    if path == "/conformance":
+        assert set(doc["conformsTo"]) <= page.hrefs
+
+
+def test_job_and_results_pages_link_where_the_status_links(
+    client: httpx.Client, finished_job: str,
+) -> None:
+    doc = json_doc(client.get(finished_job), "statusInfo")
+    page = html_page(client.get(finished_job, headers=BROWSER))
+    wanted = {link["href"] for link in doc["links"] if link["rel"] != "alternate"}
+    assert wanted <= page.hrefs, sorted(wanted - page.hrefs)
+    results = html_page(client.get(one_link(doc, REL_RESULTS)["href"], headers=BROWSER))
+    assert f"{finished_job}/results/value" in results.hrefs
+    assert finished_job in results.hrefs
+
+
+@pytest.mark.parametrize("path", ["/", "/processes", "/processes/echo", "/jobs"])
+def test_each_form_links_the_other_as_alternate(client: httpx.Client, path: str) -> None:
+    doc = json_doc(client.get(path), None)
+    alternate = one_link(doc, "alternate")
+    assert alternate["type"] == "text/html"
+    page = html_page(client.get(alternate["href"]))
+    back = [a for a in page.anchors if a.get("rel") == "alternate"]
+    assert len(back) == 1 and back[0]["type"] == "application/json", back
+    json_doc(client.get(str(back[0]["href"])), None)
+
+
+def test_the_job_list_filters_by_process_and_status(
+    client: httpx.Client, finished_job: str,
+) -> None:
+    _, _, other = submit_async(client, "add", {"inputs": {"a": unique_int(), "b": 1}})
+    wait_finished(client, other)
+    query: dict[str, str | int] = {"processID": "echo", "status": "successful", "limit": 500}
+    page = html_page(client.get("/jobs", params=query, headers=BROWSER))
+    listed = json_doc(client.get("/jobs", params=query), "jobList")["jobs"]
+    assert finished_job in page.hrefs
+    assert other not in page.hrefs
+    assert {job["processID"] for job in listed} == {"echo"}
+    shown = {href for href in page.hrefs if re.fullmatch(r".*/jobs/[0-9a-f]{32}", href)}
+    assert shown == {one_link(job, "self")["href"] for job in listed}
+
+
+# -- escaping, errors ----------------------------------------------------------------------
+
+
+def test_values_are_escaped_on_every_page(client: httpx.Client) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    _, _, location = submit_async(client, "echo", {"inputs": {"value": evil + unique()}})
+    wait_status(client, location, "successful")
+    for url in (f"{location}/results", "/jobs?processID=echo&limit=500"):
+        response = client.get(url, headers=BROWSER)
+        html_page(response)
+        assert "<script>alert" not in response.text and "<img src=x" not in response.text
+    assert "&lt;script&gt;alert" in client.get(f"{location}/results", headers=BROWSER).text
+
+
+def test_errors_are_pages_for_browsers_and_exceptions_for_the_rest(
+    client: httpx.Client,
+) -> None:
+    page = html_page(client.get("/processes/nope", headers=BROWSER), status=404)
+    assert "no-such-process" in " ".join(page.hrefs)
+    assert "nope" in " ".join(page.text)
+    assert_exception(client.get("/processes/nope"), 404, "no-such-process")
+    html_page(client.get("/jobs", params={"limit": "0"}, headers=BROWSER), status=400)
+
+
+@pytest.mark.parametrize("path", ["/", "/processes", "/jobs"])
+def test_formats_other_than_json_and_html_are_406(client: httpx.Client, path: str) -> None:
+    assert_exception(client.get(path, params={"f": "xml"}, headers=BROWSER), 406)
+    assert_exception(client.get(path, headers={"Accept": "application/xml"}), 406)
+
+
+# -- API documentation ---------------------------------------------------------------------
+
+
+def test_the_api_definition_stays_json_for_browsers(client: httpx.Client) -> None:
+    response = client.get("/api", headers=BROWSER)
+    assert response.status_code == 200, show(response)
+    assert media_type(response).startswith("application/vnd.oai.openapi+json"), show(response)
+    html_page(client.get("/api", params={"f": "html"}))
+
+
+def test_api_docs_load_only_packaged_assets(client: httpx.Client) -> None:
+    page = html_page(client.get("/api.html"))
+    base = str(client.base_url).rstrip("/")
+    assert len(page.assets) >= 3, page.assets
+    for asset in page.assets:
+        assert asset.startswith(f"{base}/static/"), f"{asset} is not served by fastproc"
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 100, show(response)
+
+
+def test_the_api_definition_offers_html_beside_json(client: httpx.Client) -> None:
+    doc = client.get("/api").json()
+    for path in ("/", "/conformance", "/processes", "/processes/{process_id}", "/jobs",
+                 "/jobs/{job_id}"):
+        operation = doc["paths"][path]["get"]
+        content = operation["responses"]["200"]["content"]
+        assert {"application/json", "text/html"} <= set(content), (path, sorted(content))
+        assert any(p["name"] == "f" and p["in"] == "query" for p in operation["parameters"])
+
+
+# -- try it: forms -------------------------------------------------------------------------
+
+
+def _post_form(client: httpx.Client, process_id: str, **kwargs: Any) -> httpx.Response:
+    return client.post(f"/processes/{process_id}/execution/form", headers=BROWSER, **kwargs)
+
+
+def _job_of(response: httpx.Response) -> str:
+    assert response.status_code == 303, show(response)
+    location = response.headers["location"]
+    assert "/jobs/" in location and location.endswith("?f=html"), location
+    return location.removesuffix("?f=html")
+
+
+def test_a_form_post_starts_an_async_job_and_answers_303_to_its_page(
+    client: httpx.Client,
+) -> None:
+    value = unique("form")
+    job = _job_of(_post_form(client, "echo", data={"value": value}))
+    status = wait_status(client, job, "successful")
+    assert status["processID"] == "echo"
+    assert client.get(f"{job}/results").text == value
+    html_page(client.get(f"{job}?f=html"))
+
+
+def test_numbers_from_a_form_are_numbers(client: httpx.Client) -> None:
+    a = unique_int()
+    job = _job_of(_post_form(client, "add", data={"a": str(a), "b": "0.5"}))
+    wait_status(client, job, "successful")
+    assert client.get(f"{job}/results").json() == a + 0.5
+
+
+def test_a_file_input_is_posted_as_multipart_and_sent_base64(client: httpx.Client) -> None:
+    data = unique("bytes").encode() + bytes(range(256))
+    job = _job_of(_post_form(client, "byte_stats",
+                             files={"data": ("blob.bin", data, "application/octet-stream")}))
+    wait_status(client, job, "successful")
+    response = client.get(f"{job}/results", headers={"Accept": "application/json"})
+    assert response.status_code == 200, show(response)
+    assert f"{zlib.crc32(data)}" in response.text and f"{len(data)}" in response.text
+
+
+def test_the_process_page_draws_a_form_for_its_inputs(client: httpx.Client) -> None:
+    response = client.get("/processes/solid_png", headers=BROWSER)
+    page = html_page(response)
+    assert 'action="' + str(client.base_url).rstrip("/") \
+        + '/processes/solid_png/execution/form"' in response.text
+    assert 'type="number" id="input-width" name="width" step="1" value="16" min="1" ' \
+           'max="4096"' in response.text
+    assert 'pattern="^#[0-9a-fA-F]{6}$"' in response.text
+    assert page.hrefs
+
+
+def test_a_form_value_that_does_not_parse_is_a_400_page(client: httpx.Client) -> None:
+    response = _post_form(client, "sleep", data={"seconds": "soon"})
+    page = html_page(response, status=400)
+    assert "seconds" in " ".join(page.text)
+
+
+def test_a_form_value_out_of_bounds_is_refused_by_the_process_schema(
+    client: httpx.Client,
+) -> None:
+    response = client.post("/processes/sleep/execution/form", data={"seconds": "-1"})
+    assert_exception(response, 400, "InvalidParameterValue", mentions=["seconds"])
+
+
+def test_the_dismiss_button_dismisses_a_running_job(client: httpx.Client) -> None:
+    _, _, location = submit_async(client, "sleep", {"inputs": {"seconds": 60}})
+    response = client.post(f"{location}/dismiss", headers=BROWSER)
+    assert response.status_code == 303, show(response)
+    assert response.headers["location"] == f"{location}?f=html"
+    assert json_doc(client.get(location), "statusInfo")["status"] == "dismissed"
+
+
+# -- the form builder, without a server ----------------------------------------------------
+
+
+def _description(**inputs: dict[str, Any]) -> ProcessDescription:
+    return ProcessDescription(id="p", inputs={
+        name: InputDescription(schema=schema, minOccurs=0 if name.startswith("opt") else 1)
+        for name, schema in inputs.items()})
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": {"type": "string", "maxLength": 5},
+    "count": {"type": "integer", "minimum": 0, "exclusiveMaximum": True, "maximum": 10},
+    "ratio": {"type": "number", "default": 0.5},
+    "flag": {"type": "boolean", "default": True},
+    "colour": {"type": "string", "enum": ["red", "green"]},
+    "words": {"type": "array", "items": {"type": "string"}},
+    "sizes": {"type": "array", "items": {"type": "integer"}},
+    "tags": {"type": "array", "items": {"enum": ["a", "b", "c"]}},
+    "blob": {"type": "string", "format": "binary", "contentMediaType": "image/png"},
+    "shape": {"type": "object", "properties": {"x": {"type": "number"}}},
+    "opt_text": {"type": "string"},
+}
+
+
+def test_each_schema_gets_the_field_that_fits_it() -> None:
+    fields = {f.name: f for f in fields_of(_description(**SCHEMAS))}
+    kinds = {name: f.kind for name, f in fields.items()}
+    assert kinds == {
+        "text": Kind.TEXT, "count": Kind.INTEGER, "ratio": Kind.NUMBER, "flag": Kind.BOOLEAN,
+        "colour": Kind.SELECT, "words": Kind.LINES, "sizes": Kind.LINES,
+        "tags": Kind.MULTISELECT, "blob": Kind.FILE, "shape": Kind.JSON, "opt_text": Kind.TEXT,
+    }
+    assert (fields["count"].minimum, fields["count"].maximum) == (0, 9)
+    assert fields["ratio"].default == "0.5" and fields["flag"].checked
+    assert fields["blob"].accept == "image/png"
+    assert fields["text"].max_length == 5 and not fields["opt_text"].required
+    assert needs_multipart(list(fields.values()))
+
+
+@pytest.mark.anyio
+async def test_a_submitted_form_becomes_typed_inputs() -> None:
+    fields = fields_of(_description(**SCHEMAS))
+    png = UploadFile(file=io.BytesIO(b"\x89PNG"), filename="a.png",
+                     headers=Headers({"content-type": "image/png"}))
+    form = FormData([
+        ("text", "hi"), ("count", "3"), ("ratio", "2"), ("flag", "false"), ("flag", "true"),
+        ("colour", '"green"'), ("words", "a b\n\n  c \n"), ("sizes", "1\n2"),
+        ("tags", '"a"'), ("tags", '"c"'), ("blob", png), ("shape", '{"x": 1.5}'),
+        ("opt_text", ""), ("unknown", "ignored"),
+    ])
+    assert await inputs_from_form(fields, form) == {
+        "text": "hi", "count": 3, "ratio": 2, "flag": True, "colour": "green",
+        "words": ["a b", "c"], "sizes": [1, 2], "tags": ["a", "c"],
+        "blob": {"value": "iVBORw==", "encoding": "base64", "mediaType": "image/png"},
+        "shape": {"x": 1.5},
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "text"), [("count", "2.5"), ("ratio", "nan"),
+                                            ("sizes", "1\nx"), ("shape", "{nope")])
+async def test_form_values_that_do_not_parse_are_invalid_parameters(name: str, text: str) -> None:
+    fields = [f for f in fields_of(_description(**SCHEMAS)) if f.name == name]
+    with pytest.raises(InvalidParameterValue, match=name):
+        await inputs_from_form(fields, FormData([(name, text)]))
+
+
+def test_schemas_read_as_one_line() -> None:
+    assert schema_text(SCHEMAS["count"]) == "integer, 0 ≤ x < 10"
+    assert schema_text(SCHEMAS["tags"]) == 'array of one of "a", "b", "c"'
+    assert schema_text(SCHEMAS["blob"]) == "binary file (image/png)"
+    assert schema_text({"type": "number", "nullable": True, "minimum": 1}) == \
+        "number, x ≥ 1 or null"
+
+
+def test_a_synchronous_answer_leads_to_its_job_by_the_monitor_link() -> None:
+    """A process without async-execute runs synchronously; its answer names the job in a
+    Link header (rel=monitor), which is where the form sends the browser."""
+    job = "http://api/jobs/abc"
+    answer = Response(b"42", headers={
+        "Link": f'<http://api/jobs/abc/results/x>; rel="results", <{job}>; rel="monitor"'})
+    assert _job_href(answer) == job
+    assert _job_href(Response(status_code=201, headers={"Location": job})) == job
+    assert _job_href(Response(b"42")) is None
