@@ -61,7 +61,7 @@ async def _submit(url: str, count: int, concurrency: int, work: float,
 async def run(args: argparse.Namespace) -> list[Result]:
     tally = Path(tempfile.mkdtemp()) / "tally.txt"
     tally.touch()
-    env = {"FASTPROC_PROCESSES": "workers.examples,benchmarks.chaos_processes",
+    env = {"FASTPROC_PROCESSES": "workers.examples,benchmarks.bench_processes",
            "FASTPROC_BENCH_TALLY": str(tally), "FASTPROC_JOB_TIMEOUT": "5",
            "FASTPROC_HARD_TIMEOUT_GRACE": "1", "FASTPROC_MAX_TRIES": "5"}
     with redis_server(args.redis_url) as redis_url, \

@@ -38,6 +38,10 @@ class Keys:
         """Jobs of a process accepted but not yet started (only with a queue cap set)."""
         return f"{self.prefix}:queued:{process_id}"
 
+    def output(self, job_id: str, name: str) -> str:
+        """An output stored apart (raw bytes), see `fastproc.jobs.results`."""
+        return f"{self.prefix}:job:{job_id}:output:{name}"
+
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
 

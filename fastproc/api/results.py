@@ -5,13 +5,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from fastproc.api.responses import JSONResponse
-from fastproc.jobs.results import StoredOutput, decode_results, document_value, output_bytes
+from fastproc.jobs.results import (
+    StoredOutput,
+    decode_results,
+    document_value,
+    is_apart,
+    output_bytes,
+    qualified_binary,
+)
 from fastproc.ogc import media
+from fastproc.ogc.exceptions import JobDismissed
 from fastproc.ogc.models import ResponseMode, TransmissionMode
 
 
@@ -31,31 +40,67 @@ def _requested(request: dict[str, Any], stored: dict[str, StoredOutput]) -> dict
             if name in stored}
 
 
-def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str) -> Response:
+#: Loads the bytes of an output stored apart: (job id, output id) -> bytes.
+Loader = Callable[[str, str], Awaitable[bytes | None]]
+
+
+async def output_content(stored: StoredOutput, job_id: str, name: str, load: Loader
+                         ) -> tuple[bytes, str]:
+    """The raw bytes of one output and their media type, wherever they are stored."""
+    if not is_apart(stored):
+        return output_bytes(stored)
+    data = await load(job_id, name)
+    if data is None:
+        raise JobDismissed(f"output '{name}' of job {job_id} is gone (expired or removed)")
+    return data, str(stored.get("mediaType") or "application/octet-stream")
+
+
+async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str,
+                         load: Loader, stream: Streamer | None = None) -> Response:
     stored = decode_results(blob)
     wanted = _requested(request, stored)
     if request.get("response", ResponseMode.RAW.value) == ResponseMode.DOCUMENT.value:
-        doc = {
-            name: _reference(base, job_id, name, stored[name]) if mode == "reference"
-            else document_value(stored[name])
-            for name, mode in wanted.items()
-        }
+        doc: dict[str, Any] = {}
+        for name, mode in wanted.items():
+            if mode == "reference":
+                doc[name] = _reference(base, job_id, name, stored[name])
+            elif is_apart(stored[name]):
+                data, media_type = await output_content(stored[name], job_id, name, load)
+                doc[name] = qualified_binary(data, media_type)
+            else:
+                doc[name] = document_value(stored[name])
         return JSONResponse(doc)
     if all(mode == "reference" for mode in wanted.values()):
         links = [_link_header(_reference(base, job_id, n, stored[n])) for n in wanted]
         return Response(status_code=204, headers={"Link": ", ".join(links)})
     if len(wanted) == 1:
-        data, media_type = output_bytes(stored[next(iter(wanted))])
+        name = next(iter(wanted))
+        if is_apart(stored[name]) and stream is not None:
+            return stream_apart(stored[name], job_id, name, stream)
+        data, media_type = await output_content(stored[name], job_id, name, load)
         return Response(data, media_type=media_type)
-    return _multipart(wanted, stored, base, job_id)
+    return await _multipart(wanted, stored, base, job_id, load)
+
+
+#: Streams an output stored apart: (job id, output id, size) -> chunks.
+Streamer = Callable[[str, str, int], AsyncIterator[bytes]]
+
+
+def stream_apart(stored: StoredOutput, job_id: str, name: str, stream: Streamer) -> Response:
+    """A large output sent in chunks straight from Redis, with its length announced."""
+    size = int(stored.get("size", 0))
+    return StreamingResponse(
+        stream(job_id, name, size),
+        media_type=str(stored.get("mediaType") or "application/octet-stream"),
+        headers={"Content-Length": str(size)})
 
 
 def _link_header(ref: dict[str, str]) -> str:
     return f'<{ref["href"]}>; rel="{ref["rel"]}"; type="{ref["type"]}"; title="{ref["title"]}"'
 
 
-def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], base: str,
-               job_id: str) -> Response:
+async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], base: str,
+                     job_id: str, load: Loader) -> Response:
     boundary = uuid.uuid4().hex
     chunks: list[bytes] = []
     for name, mode in wanted.items():
@@ -65,7 +110,7 @@ def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], base: st
                    f"Content-Location: {ref['href']}\r\n"
             data = b""
         else:
-            data, media_type = output_bytes(stored[name])
+            data, media_type = await output_content(stored[name], job_id, name, load)
             head = f"Content-ID: <{name}>\r\nContent-Type: {media_type}\r\n"
         chunks.append(f"--{boundary}\r\n{head}\r\n".encode() + data + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())

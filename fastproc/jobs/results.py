@@ -3,12 +3,18 @@
 `{output_id: {"value": <json>}}` for JSON values, `{"value": <text>, "mediaType": ...}` for
 text in a media type, and `{"value": <base64>, "encoding": "base64", "mediaType": ...}` for
 bytes. The worker encodes it once; the API renders it as raw, document or reference.
+
+Binary outputs larger than `inline_output_bytes` are stored apart, as raw bytes in their own
+key (`{"mediaType": ..., "size": n, "apart": true}` in the document): a 50 MB image is then
+never base64-encoded, parsed or copied on its way to a client asking for it raw or by
+reference.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,6 +23,23 @@ from pydantic import BaseModel
 from fastproc.ogc.models import OutputDescription
 
 StoredOutput = dict[str, Any]
+APART = "apart"
+
+
+@dataclass(slots=True)
+class EncodedResult:
+    """What a worker stores for a successful job."""
+
+    document: bytes
+    apart: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.document) + sum(len(data) for data in self.apart.values())
+
+
+def is_apart(stored: StoredOutput) -> bool:
+    return bool(stored.get(APART))
 
 
 def _declared_media_type(description: OutputDescription | None) -> str | None:
@@ -26,16 +49,22 @@ def _declared_media_type(description: OutputDescription | None) -> str | None:
     return str(media) if media else None
 
 
-def encode_output(value: Any, description: OutputDescription | None) -> StoredOutput:
+def _binary(value: Any, description: OutputDescription | None) -> tuple[bytes | None, str | None]:
     media_type = getattr(value, "media_type", None)
     data = getattr(value, "data", None)
     if isinstance(data, bytes | bytearray) and isinstance(media_type, str):
-        value = bytes(data)
-    else:
-        media_type = _declared_media_type(description)
+        return bytes(data), media_type
+    media_type = _declared_media_type(description)
     if isinstance(value, bytes | bytearray):
-        return {"value": base64.b64encode(value).decode("ascii"), "encoding": "base64",
-                "mediaType": media_type or "application/octet-stream"}
+        return bytes(value), media_type or "application/octet-stream"
+    return None, media_type
+
+
+def encode_output(value: Any, description: OutputDescription | None) -> StoredOutput:
+    data, media_type = _binary(value, description)
+    if data is not None:
+        return {"value": base64.b64encode(data).decode("ascii"), "encoding": "base64",
+                "mediaType": media_type}
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if media_type and isinstance(value, str):
@@ -44,10 +73,25 @@ def encode_output(value: Any, description: OutputDescription | None) -> StoredOu
 
 
 def encode_results(
-    outputs: Mapping[str, Any], descriptions: Mapping[str, OutputDescription]
-) -> bytes:
-    doc = {name: encode_output(value, descriptions.get(name)) for name, value in outputs.items()}
-    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    outputs: Mapping[str, Any], descriptions: Mapping[str, OutputDescription],
+    inline_limit: int | None = None,
+) -> EncodedResult:
+    doc: dict[str, StoredOutput] = {}
+    apart: dict[str, bytes] = {}
+    for name, value in outputs.items():
+        data, media_type = _binary(value, descriptions.get(name))
+        if data is not None and inline_limit is not None and len(data) > inline_limit:
+            apart[name] = data
+            doc[name] = {"mediaType": media_type, "size": len(data), APART: True}
+        else:
+            doc[name] = encode_output(value, descriptions.get(name))
+    return EncodedResult(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY), apart)
+
+
+def qualified_binary(data: bytes, media_type: str) -> StoredOutput:
+    """An output stored apart, as a results document carries it by value."""
+    return {"value": base64.b64encode(data).decode("ascii"), "encoding": "base64",
+            "mediaType": media_type}
 
 
 def decode_results(blob: bytes) -> dict[str, StoredOutput]:

@@ -8,7 +8,7 @@ terminal state never changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
+from fastproc.jobs.results import EncodedResult, decode_results, is_apart
 from fastproc.jobs.scripts import ADMIT, BEGIN, PROGRESS, TRANSITION
 from fastproc.keys import Keys
 from fastproc.ogc.models import StatusCode
@@ -218,15 +219,51 @@ class JobStore:
         await self.redis.decr(self.keys.queued(process_id))
 
     async def mark_successful(
-        self, job_id: str, result: bytes, *, cache_key: str | None = None, cache_ttl: int = 0,
-        fanned_out: bool = False,
+        self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
+        cache_ttl: int = 0, fanned_out: bool = False,
     ) -> bool:
-        return await self._move(
-            job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result,
+        """Store the result and mark the job successful. Outputs stored apart are written
+        first and removed again if the job had ended (been dismissed) meanwhile."""
+        if result.apart:
+            cache_key = None  # large binary results are not cached
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name, data in result.apart.items():
+                    pipe.set(self.keys.output(job_id, name), data, ex=self.job_ttl)
+                await pipe.execute()
+        done = await self._move(
+            job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result.document,
             cache_key=cache_key, cache_ttl=cache_ttl,
             fields={"finished": now_iso(), "progress": "100", "message": "finished"},
             delete=self._join_keys(job_id) if fanned_out else (),
         )
+        if not done and result.apart:
+            await self.redis.delete(*(self.keys.output(job_id, n) for n in result.apart))
+        return done
+
+    async def load_output(self, job_id: str, name: str) -> bytes | None:
+        data: bytes | None = await self.redis.get(self.keys.output(job_id, name))
+        return data
+
+    async def stream_output(self, job_id: str, name: str, size: int,
+                            chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """An output stored apart, in chunks (GETRANGE): the API never holds all of it."""
+        key = self.keys.output(job_id, name)
+        for start in range(0, size, chunk):
+            part: bytes = await self.redis.getrange(key, start, min(size, start + chunk) - 1)
+            if not part:
+                raise LookupError(f"output '{name}' of job {job_id} is gone")
+            yield part
+
+    async def delete(self, job_id: str) -> None:
+        """Remove a job and everything it owns (its record, results, outputs, join state)."""
+        blob = await self.redis.get(self.keys.result(job_id))
+        outputs = [self.keys.output(job_id, name)
+                   for name, stored in (decode_results(blob) if blob else {}).items()
+                   if is_apart(stored)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(*self.keys.all_of_job(job_id), *outputs)
+            pipe.zrem(self.keys.jobs, job_id)
+            await pipe.execute()
 
     async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:
         return await self._move(

@@ -26,7 +26,6 @@ from redis.exceptions import WatchError
 from fastproc.authoring.fanout import FanOutProcess, to_jsonable
 from fastproc.authoring.process import no_progress
 from fastproc.jobs.record import JobRecord, now_iso
-from fastproc.jobs.results import encode_results
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
 from fastproc.queue.enqueue import nudge
@@ -203,9 +202,9 @@ async def finish_merge(rt: Runtime, record: JobRecord, proc: FanOutProcess,
     try:
         outputs = await run_with_limits(proc.merge(results, inputs), rt.soft_limit(proc),
                                         rt.settings.hard_timeout_grace)
-        blob = encode_results(outputs, proc.description.outputs)
+        result = rt.encode(proc, outputs)
     except Exception as exc:
         await rt.fail(record.job_id,
                                    error_of(exc, f"merge of process '{proc.id}'"))
         return
-    await rt.complete(record, proc, blob)
+    await rt.complete(record, proc, result)

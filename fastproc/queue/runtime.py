@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,12 @@ from fastproc.authoring.process import BaseProcess
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import CatalogueEntry
 from fastproc.jobs.record import JobRecord
-from fastproc.jobs.results import results_document
+from fastproc.jobs.results import (
+    EncodedResult,
+    encode_results,
+    qualified_binary,
+    results_document,
+)
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
 from fastproc.ogc.exceptions import ProcessError
@@ -71,21 +77,29 @@ class Runtime:
     def soft_limit(self, proc: BaseProcess) -> float:
         return proc.timeout or self.settings.job_timeout
 
-    async def complete(self, record: JobRecord, proc: BaseProcess, blob: bytes) -> bool:
+    def encode(self, proc: BaseProcess, outputs: Mapping[str, Any]) -> EncodedResult:
+        return encode_results(outputs, proc.description.outputs,
+                              self.settings.inline_output_bytes)
+
+    async def complete(self, record: JobRecord, proc: BaseProcess,
+                       result: EncodedResult) -> bool:
         """Mark a job successful with its results, caching them if the process allows."""
         subscriber = record.request.get("subscriber")
-        if len(blob) > self.settings.max_result_bytes:
+        if result.size > self.settings.max_result_bytes:
             return await self.fail(record.job_id, ProcessError(
-                f"the result of process '{proc.id}' is {len(blob)} bytes, over the limit of "
-                f"{self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
+                f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
+                f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
                 subscriber)
         cache_key = (self.keys.cache(record.cache_key)
                      if proc.deterministic and record.cache_key else None)
         done = await self.store.mark_successful(
-            record.job_id, blob, cache_key=cache_key, cache_ttl=self.settings.cache_ttl,
+            record.job_id, result, cache_key=cache_key, cache_ttl=self.settings.cache_ttl,
             fanned_out=isinstance(proc, FanOutProcess))
         if done and subscriber:
-            self.notifier.notify(subscriber, SUCCESS, results_document(blob))
+            document = results_document(result.document)
+            for name, data in result.apart.items():
+                document[name] = qualified_binary(data, document[name]["mediaType"])
+            self.notifier.notify(subscriber, SUCCESS, document)
         return done
 
     def catalogue_entries(self) -> list[CatalogueEntry]:

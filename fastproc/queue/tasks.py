@@ -15,7 +15,6 @@ from loguru import logger
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
 from fastproc.jobs.record import JobRecord
-from fastproc.jobs.results import encode_results
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.inputs import references
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
@@ -74,7 +73,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
             proc.run(decode_inputs(inputs), progress),
             rt.soft_limit(proc), rt.settings.hard_timeout_grace,
         )
-        blob = encode_results(outputs, proc.description.outputs)
+        result = rt.encode(proc, outputs)
     except Exception as exc:
         if job_try <= proc.max_retries:
             logger.warning("{} raised {!r}; retrying (try {})", context, exc, job_try)
@@ -83,7 +82,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
         await rt.fail(job_id, error_of(exc, context))
         return
     await progress.drain()
-    await rt.complete(record, proc, blob)
+    await rt.complete(record, proc, result)
 
 
 async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[str, Any]:

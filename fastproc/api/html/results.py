@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastproc.api.html.render import pretty_json
-from fastproc.jobs.results import StoredOutput, output_bytes
+from fastproc.jobs.results import StoredOutput, is_apart, output_bytes
 from fastproc.ogc.models import OutputDescription
 
 
@@ -23,6 +23,11 @@ class OutputView:
 
 
 def _view(name: str, stored: StoredOutput, title: str, href: str) -> OutputView:
+    if is_apart(stored):  # large binary: linked, never loaded to render a page
+        media_type = str(stored.get("mediaType") or "application/octet-stream")
+        return OutputView(name=name, title=title, media_type=media_type, href=href,
+                          size=int(stored.get("size", 0)),
+                          image=media_type.lower().startswith("image/"))
     data, media_type = output_bytes(stored)
     bare = media_type.split(";")[0].strip().lower()
     view = OutputView(name=name, title=title, media_type=media_type, href=href)

@@ -214,14 +214,15 @@ async def _answer_from_cache(
         for spec in (job_request["outputs"] or {}).values()
     )
     if not is_async and not by_reference:
-        return render_results(job_request, hit, base, job_id="")
+        return await render_results(job_request, hit, base, "", state.store.load_output)
     job_id = uuid.uuid4().hex
     await state.store.create(job_id, proc.description.id, job_request, cache_key=digest,
                              cached_result=hit, owner=owner)
     if is_async:
         return _created(job_id, proc.description.id, base, preference=True,
                         status=StatusCode.SUCCESSFUL)
-    return with_monitor_link(render_results(job_request, hit, base, job_id), base, job_id)
+    response = await render_results(job_request, hit, base, job_id, state.store.load_output)
+    return with_monitor_link(response, base, job_id)
 
 
 def _created(job_id: str, process_id: str, base: str, *, preference: bool,
@@ -250,13 +251,13 @@ async def _wait_and_answer(
         record, result = await state.store.get_with_result(job_id)
         if record is None or record.status.terminal:
             break
-    response = finished_job_response(record, result, job_request, base, job_id)
+    response = await finished_job_response(state, record, result, job_request, base, job_id)
     return with_monitor_link(response, base, job_id)
 
 
-def finished_job_response(
-    record: JobRecord | None, result: bytes | None, job_request: dict[str, Any], base: str,
-    job_id: str,
+async def finished_job_response(
+    state: AppState, record: JobRecord | None, result: bytes | None,
+    job_request: dict[str, Any], base: str, job_id: str,
 ) -> Response:
     """The answer for a job that ended: its results or its failure as an exception."""
     if record is None or record.status is StatusCode.DISMISSED:
@@ -265,7 +266,8 @@ def finished_job_response(
         raise failure_of(record)
     if result is None:
         raise JobDismissed(f"the results of job {job_id} are gone (expired or dismissed)")
-    return render_results(job_request, result, base, job_id)
+    return await render_results(job_request, result, base, job_id, state.store.load_output,
+                                state.store.stream_output)
 
 
 def with_monitor_link(response: Response, base: str, job_id: str) -> Response:

@@ -20,11 +20,12 @@ from fastproc.api.negotiation import (
     preferred_format,
 )
 from fastproc.api.responses import JSONResponse, base_url, link
+from fastproc.api.results import output_content, stream_apart
 from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import paging_links, status_info
 from fastproc.jobs.record import JobRecord, parse_iso
-from fastproc.jobs.results import decode_results, output_bytes
+from fastproc.jobs.results import decode_results, is_apart
 from fastproc.jobs.store import JobFilter
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
@@ -147,8 +148,7 @@ async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiat
     if record.status is StatusCode.DISMISSED:
         raise JobDismissed(f"job {job_id} is already dismissed")
     if record.status.terminal:
-        await state.redis.delete(*state.keys.all_of_job(job_id))
-        await state.redis.zrem(state.keys.jobs, job_id)
+        await state.store.delete(job_id)
     else:
         parts = await state.redis.hkeys(state.keys.join_items(job_id))
         await state.store.dismiss(job_id)
@@ -185,7 +185,7 @@ async def job_results(job_id: str, request: Request, state: State) -> Response:
     base = base_url(request, state.settings.base_url)
     if preferred_format(request) is Format.HTML and result is not None:
         return await _results_page(request, state, record, result, base)
-    return finished_job_response(record, result, record.request, base, job_id)
+    return await finished_job_response(state, record, result, record.request, base, job_id)
 
 
 async def _results_page(request: Request, state: AppState, record: JobRecord, result: bytes,
@@ -213,7 +213,10 @@ async def job_output(job_id: str, output_id: str, request: Request, state: State
     stored = decode_results(result)
     if output_id not in stored:
         raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
-    data, media_type = output_bytes(stored[output_id])
+    if is_apart(stored[output_id]):
+        return stream_apart(stored[output_id], job_id, output_id, state.store.stream_output)
+    data, media_type = await output_content(stored[output_id], job_id, output_id,
+                                            state.store.load_output)
     return Response(data, media_type=media_type)
 
 
