@@ -43,11 +43,12 @@ def test_every_landing_page_link_can_be_followed(client: httpx.Client) -> None:
                 f"link {link} answers {show(response)}"
 
 
-def test_conformance_lists_core_json_oas30_description_job_list_and_dismiss(
+def test_conformance_lists_every_implemented_class(
     client: httpx.Client,
 ) -> None:
     doc = json_doc(client.get("/conformance"), "confClasses")
-    for name in ("core", "json", "oas30", "ogc-process-description", "job-list", "dismiss"):
+    for name in ("core", "json", "html", "oas30", "ogc-process-description", "job-list",
+                 "dismiss", "callback"):
         assert CONF + name in doc["conformsTo"], doc
     assert len(doc["conformsTo"]) == len(set(doc["conformsTo"])), doc
 

@@ -14,4 +14,6 @@ HTML = f"{_BASE}/html"
 CALLBACK = f"{_BASE}/callback"
 
 #: What /conformance lists: exactly the classes that are implemented end to end.
-IMPLEMENTED: tuple[str, ...] = (CORE, JSON, HTML, OAS30, PROCESS_DESCRIPTION, JOB_LIST, DISMISS)
+IMPLEMENTED: tuple[str, ...] = (
+    CORE, JSON, HTML, OAS30, PROCESS_DESCRIPTION, JOB_LIST, DISMISS, CALLBACK,
+)
