@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from fastapi.responses import Response
 
 from benchmarks.http import Connection
 from benchmarks.measure import Result, closed_loop
-from benchmarks.stack import ROOT, free_port, wait_until
+from benchmarks.stack import ROOT, answers, free_port, wait_until
 from fastproc.queue.enqueue import enqueue_in
 
 app = FastAPI()
@@ -60,19 +59,11 @@ def floor_server(redis_url: str, fast: bool) -> Iterator[str]:
     child = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "FLOOR_REDIS_URL": redis_url},
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: _up(port), 20, "the floor server")
+        wait_until(lambda: answers(port), 20, "the floor server")
         yield f"http://127.0.0.1:{port}"
     finally:
         child.terminate()
         child.wait(timeout=10)
-
-
-def _up(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 async def http_floor(url: str, path: str, name: str, concurrency: int,

@@ -117,7 +117,7 @@ def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | No
             stack.workers.append(spawn(["worker"], f"worker{i}"))
         wait_until(lambda: r.exists(f"{prefix}:processes"), 30, "workers")
         stack.api = spawn(["serve", "--port", str(port)], "api")
-        wait_until(lambda: _answers(port), 30, "the API")
+        wait_until(lambda: answers(port), 30, "the API")
         try:
             yield stack
         finally:
@@ -125,7 +125,8 @@ def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | No
                 r.delete(key)
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
+    """Whether something accepts connections on this loopback port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True

@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from loguru import logger
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from fastproc.pubsub import listen_forever
 
 _TERMINAL = frozenset({"successful", "failed", "dismissed"})
 #: Events a slow stream reader may fall behind by before older progress events are dropped.
@@ -100,19 +99,12 @@ class EventHub:
                 _offer(queue, None)
 
     async def _run(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    self._ready.set()
-                    backoff = 0.1
-                    self._wake_all()  # anything may have ended while we were away
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._dispatch(orjson.loads(message["data"]))
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                logger.warning("event subscription lost ({}); retrying in {:.1f}s", exc, backoff)
-                self._wake_all()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        await listen_forever(self.redis, self.channel, self._on_message, self._on_connected,
+                             "event")
+
+    def _on_message(self, data: bytes) -> None:
+        self._dispatch(orjson.loads(data))
+
+    def _on_connected(self) -> None:
+        self._ready.set()
+        self._wake_all()  # anything may have ended while we were away

@@ -24,6 +24,8 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from fastproc.pubsub import listen_forever
+
 # ARGV: 1 queue, 2 now (ms), 3 in-progress ttl (ms), 4 how many to claim, 5 prefix
 # Returns id, score, id, score... of the jobs this worker now owns.
 CLAIM = """
@@ -125,16 +127,6 @@ class NudgedWorker(Worker):
             self._wake.set()
 
     async def _listen_for_nudges(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                async with self._listener.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._wake_channel)
-                    backoff = 0.1
-                    self._wake.set()  # jobs may have been queued while we were away
-                    async for _ in pubsub.listen():
-                        self._wake.set()
-            except (RedisError, OSError) as exc:
-                logger.warning("nudge subscription lost ({}); retrying in {:.1f}s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        # On every (re)connection: jobs may have been queued while we were away.
+        await listen_forever(self._listener, self._wake_channel, lambda _: self._wake.set(),
+                             self._wake.set, "nudge")
