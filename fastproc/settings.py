@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FASTPROC_", extra="ignore")
 
     redis_url: str | None = Field(
-        None, description="Redis/Valkey URL; unset means an embedded Valkey under `fastproc dev`."
+        None, description="Redis/Valkey URL; unset means an embedded Valkey under `fastproc dev` "
+                          "and redis://127.0.0.1:6379/0 for `serve` and `worker`."
     )
     key_prefix: str = Field("fastproc", description="Prefix of every Redis key fastproc writes.")
     processes: Annotated[list[str], NoDecode] = Field(
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Seconds the API trusts its copy of the process catalogue."
     )
     redis_retries: int = Field(5, ge=0, description="Retries of a failed Redis call (backoff).")
-    redis_timeout: float = Field(5.0, gt=0, description="Seconds before a Redis call times out.")
+    redis_timeout: float = Field(5.0, gt=0, description="Seconds before an API's Redis call times out.")
     max_result_bytes: int = Field(
         256 * 1024 * 1024, ge=1, description="Largest result a job may store; larger fails it."
     )
