@@ -52,7 +52,9 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Seconds the API trusts its copy of the process catalogue."
     )
     redis_retries: int = Field(5, ge=0, description="Retries of a failed Redis call (backoff).")
-    redis_timeout: float = Field(5.0, gt=0, description="Seconds before an API's Redis call times out.")
+    redis_timeout: float = Field(
+        5.0, gt=0, description="Seconds before an API's Redis call times out."
+    )
     max_result_bytes: int = Field(
         256 * 1024 * 1024, ge=1, description="Largest result a job may store; larger fails it."
     )

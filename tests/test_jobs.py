@@ -229,3 +229,10 @@ def test_running_job_is_listed_as_running(client: httpx.Client) -> None:
     running = wait_status(client, location, "running", timeout=10)
     assert running["jobID"] in job_ids(client, processID="sleep", status="running")
     wait_status(client, location, "successful")
+
+
+def test_method_not_allowed_names_every_method_of_the_resource(client: httpx.Client) -> None:
+    response = client.put("/jobs/some-job")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"
+    assert response.json()["type"].endswith("/method-not-allowed")

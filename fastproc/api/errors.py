@@ -10,6 +10,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from fastproc.api.responses import ProblemResponse
 from fastproc.ogc.exceptions import (
@@ -41,14 +42,25 @@ async def _validation(request: Request, exc: Exception) -> Response:
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
+        allowed = ", ".join(allowed_methods(request))
         return problem(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}",
-                                        headers=dict(exc.headers or {})), request)
+                                        headers={"Allow": allowed}), request)
     if exc.status_code == 404:
         return problem(NotFound(f"no resource at {request.url.path}"), request)
     return ProblemResponse(
         {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code},
         status_code=exc.status_code,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route offers at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and \
+                route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
 
 
 async def _redis_down(request: Request, exc: Exception) -> Response:

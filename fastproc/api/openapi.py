@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from fastproc.ogc.models import ExecuteRequest, StatusInfo
+from fastproc.ogc import media
+from fastproc.ogc.models import Exception_, ExecuteRequest, StatusInfo
 from fastproc.ogc.schema import to_oas30
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -17,12 +18,48 @@ _REF_TEMPLATE = "#/components/schemas/{model}"
 def _extra_components() -> dict[str, Any]:
     """Models referenced only from hand-written operation parts (the execute body)."""
     out: dict[str, Any] = {}
-    for name, model in (("Execute", ExecuteRequest), ("StatusInfo", StatusInfo)):
+    for name, model in (("Execute", ExecuteRequest), ("StatusInfo", StatusInfo),
+                        ("Exception", Exception_)):
         schema = TypeAdapter(model).json_schema(ref_template=_REF_TEMPLATE, by_alias=True)
         for def_name, definition in schema.pop("$defs", {}).items():
             out.setdefault(def_name, definition)
         out[name] = schema
     return out
+
+
+_PROBLEM = {"description": "An OGC exception (RFC 7807 problem details); a page for browsers",
+            "content": {media.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Exception"}},
+                        media.HTML: {"schema": {"type": "string"}}}}
+
+#: What any operation may answer besides success, as the error handlers produce it.
+_ERRORS = {"400": "Invalid request or parameter", "404": "No such resource",
+           "406": "Format not offered", "500": "Server error, or a job's own failure",
+           "503": "Redis unreachable"}
+
+#: Operations whose success is whatever media type the outputs have.
+_ANY_CONTENT = ("/processes/{process_id}/execution", "/jobs/{job_id}/results",
+                "/jobs/{job_id}/results/{output_id}")
+
+
+def _describe_errors(doc: dict[str, Any]) -> None:
+    """Document the answers the server really gives: FastAPI's 422 never happens here
+    (validation errors are 400), and every operation can answer the OGC exceptions."""
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for code, text in _ERRORS.items():
+                responses.setdefault(code, {**_PROBLEM, "description": text})
+            if method == "delete":
+                responses.setdefault("410", {**_PROBLEM, "description": "Already dismissed"})
+            if path == "/processes/{process_id}/execution":
+                responses.setdefault("413", {**_PROBLEM, "description": "Body too large"})
+                responses.setdefault("429", {**_PROBLEM, "description": "Queue cap reached"})
+                responses.setdefault("415", {**_PROBLEM, "description": "Not JSON"})
+            if path in _ANY_CONTENT:
+                ok = responses.setdefault("200", {"description": "Results"})
+                ok.setdefault("content", {}).setdefault("*/*", {"schema": {}})
+                responses.setdefault("410", {**_PROBLEM, "description": "Dismissed"})
 
 
 def openapi_30(app: FastAPI) -> dict[str, Any]:
@@ -32,5 +69,6 @@ def openapi_30(app: FastAPI) -> dict[str, Any]:
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in _extra_components().items():
             components.setdefault(name, schema)
+        _describe_errors(doc)
         app.openapi_schema = to_oas30(doc)
     return app.openapi_schema
