@@ -10,7 +10,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import compile_path
 
 from fastproc.api.responses import ProblemResponse
 from fastproc.ogc.exceptions import (
@@ -54,12 +54,12 @@ async def _http(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route offers at this path (Starlette names only the first route's)."""
+    """Every method the API document offers at this path (the router names only the first
+    matching route's)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and \
-                route.matches(request.scope)[0] is not Match.NONE:
-            methods.update(route.methods)
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(request.url.path):
+            methods.update(method.upper() for method in operations)
     return sorted(methods)
 
 
