@@ -59,6 +59,10 @@ async def _call_with(fn: Callable[..., Any], *args: Any) -> Any:
 class FanOutProcess(BaseProcess):
     """What the worker's join needs of any fan-out process."""
 
+    #: Whether `run_part` reads the job's inputs (scatter steps do; data parts have their
+    #: item), so a worker loads them only when needed.
+    parts_need_inputs: ClassVar[bool] = True
+
     async def parts(self, inputs: dict[str, Any]) -> list[tuple[str, Any]]:
         """(part key, item) pairs; the item is stored once and handed to `run_part`."""
         raise TypeError(f"{type(self).__name__} is not a complete fan-out process")
@@ -100,6 +104,7 @@ class BaseParallelProcess(FanOutProcess):
 
     #: Default size of a chunk for `chunks`; a request may pass its own hint.
     chunk_size: ClassVar[int] = 100
+    parts_need_inputs: ClassVar[bool] = False
 
     def chunks(self, sequence: Sequence[T], size: int | None = None) -> list[Sequence[T]]:
         step = max(1, size or self.chunk_size)

@@ -131,15 +131,19 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
         pipe.hmget(keys.job(job_id), ["status", "processID"])
         pipe.hget(keys.join_items(job_id), key)
         pipe.hexists(keys.join_parts(job_id), key)
-        pipe.hget(keys.join(job_id), "inputs")
-        (status, process_id), item, done, received = await pipe.execute()
-    if status != StatusCode.RUNNING.value.encode() or item is None or received is None:
+        (status, process_id), item, done = await pipe.execute()
+    if status != StatusCode.RUNNING.value.encode() or item is None:
         return  # dismissed, failed or finished: skip
     proc = rt.registry.get(process_id.decode())
     if not isinstance(proc, FanOutProcess):
         raise ProcessError(f"process '{process_id.decode()}' is not a fan-out process here")
     if not done:
-        inputs = decode_inputs(orjson.loads(received))
+        inputs: dict[str, Any] = {}
+        if proc.parts_need_inputs:  # a data part has all it needs in its item
+            received = await rt.redis.hget(keys.join(job_id), "inputs")
+            if received is None:
+                return
+            inputs = decode_inputs(orjson.loads(received))
         context = f"part {key} of process '{proc.id}'"
         allowed = rt.settings.max_tries + proc.max_retries
         if job_try > allowed:

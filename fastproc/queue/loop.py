@@ -26,22 +26,34 @@ from redis.exceptions import RedisError
 
 from fastproc.pubsub import listen_forever
 
-# ARGV: 1 queue, 2 now (ms), 3 in-progress ttl (ms), 4 how many to claim, 5 prefix
-# Returns id, score, id, score... of the jobs this worker now owns.
+# ARGV: 1 queue, 2 now (ms), 3 in-progress ttl (ms), 4 how many to claim, 5 prefix,
+#       6 how many queue entries to look at, at most
+# Returns id, score, id, score... of the jobs this worker now owns. Jobs stay in the queue
+# while they run, so the first entries are often taken: the scan pages past them.
 CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', ARGV[1], '-inf', ARGV[2], 'WITHSCORES',
-                       'LIMIT', 0, tonumber(ARGV[4]) * 2)
-local out = {}
 local want = tonumber(ARGV[4])
-for i = 1, #ids, 2 do
-  if #out >= want * 2 then break end
-  if redis.call('SET', ARGV[5] .. ids[i], '1', 'PX', ARGV[3], 'NX') then
-    out[#out + 1] = ids[i]
-    out[#out + 1] = ids[i + 1]
+local budget = tonumber(ARGV[6])
+local page = math.max(want * 2, 64)
+local out = {}
+local offset = 0
+while #out < want * 2 and offset < budget do
+  local ids = redis.call('ZRANGEBYSCORE', ARGV[1], '-inf', ARGV[2], 'WITHSCORES',
+                         'LIMIT', offset, page)
+  if #ids == 0 then break end
+  for i = 1, #ids, 2 do
+    if #out >= want * 2 then break end
+    if redis.call('SET', ARGV[5] .. ids[i], '1', 'PX', ARGV[3], 'NX') then
+      out[#out + 1] = ids[i]
+      out[#out + 1] = ids[i + 1]
+    end
   end
+  offset = offset + page
 end
 return out
 """
+
+#: Queue entries one claim looks at, at most (jobs running elsewhere are skipped over).
+CLAIM_SCAN = 4096
 
 #: Seconds between checks of arq's abort set while jobs run.
 ABORT_CHECK_INTERVAL = 0.1
@@ -100,7 +112,7 @@ class NudgedWorker(Worker):
         if self.allow_pick_jobs and free > 0:
             claimed = await self._claim_script(args=[
                 self.queue_name, timestamp_ms(), int(self.in_progress_timeout_s * 1000), free,
-                in_progress_key_prefix])
+                in_progress_key_prefix, CLAIM_SCAN])
             for i in range(0, len(claimed), 2):
                 await self._start(claimed[i].decode(), int(float(claimed[i + 1])))
             self._saturated = len(claimed) // 2 == free
