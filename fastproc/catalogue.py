@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
@@ -27,8 +28,17 @@ class CatalogueEntry(BaseModel):
 
 @dataclass(slots=True)
 class CataloguedProcess:
+    """A published process with what the API derives from it once, not per request."""
+
     entry: CatalogueEntry
     validator: InputValidator
+    summary: dict[str, Any]
+    document: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: CatalogueEntry) -> CataloguedProcess:
+        return cls(entry, InputValidator(entry.description), entry.description.summary(),
+                   entry.description.dump())
 
     @property
     def description(self) -> ProcessDescription:
@@ -67,7 +77,7 @@ class Catalogue:
                     fresh[pid.decode()] = old
                     continue
                 entry = CatalogueEntry.model_validate(orjson.loads(blob))
-                fresh[pid.decode()] = CataloguedProcess(entry, InputValidator(entry.description))
+                fresh[pid.decode()] = CataloguedProcess.of(entry)
             self._processes = fresh
             self._raw = raw
         self._loaded_at = time.monotonic()

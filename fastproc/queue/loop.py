@@ -117,7 +117,10 @@ class NudgedWorker(Worker):
                 await self._start(claimed[i].decode(), int(float(claimed[i + 1])))
             self._saturated = len(claimed) // 2 == free
         now = time.monotonic()
-        if self.allow_abort_jobs and now - self._last_abort_check >= ABORT_CHECK_INTERVAL:
+        # Queued jobs are checked against the abort set when they start (arq's run_job), so
+        # an idle worker need not look; a busy one looks at most every 0.1 s.
+        if self.allow_abort_jobs and self.tasks and \
+                now - self._last_abort_check >= ABORT_CHECK_INTERVAL:
             self._last_abort_check = now
             await self._cancel_aborted_jobs()
         for job_id, task in list(self.tasks.items()):

@@ -55,8 +55,7 @@ async def list_processes(
     shown = everything[offset:offset + limit]
     processes: list[dict[str, Any]] = []
     for proc in shown:
-        summary = proc.description.summary()
-        summary["links"] = _process_links(base, proc.description.id)
+        summary = {**proc.summary, "links": _process_links(base, proc.description.id)}
         processes.append(summary)
     more = offset + limit < len(everything)
     links = paging_links(request, base, "/processes", offset=offset, limit=limit, more=more)
@@ -73,8 +72,7 @@ async def describe_process(
 ) -> Response:
     proc = await find_process(state, process_id)
     base = base_url(request, state.settings.base_url)
-    doc = proc.description.dump()
-    doc["links"] = _process_links(base, process_id)
+    doc = {**proc.document, "links": _process_links(base, process_id)}
     add_alternate(doc, f"{base}/processes/{process_id}", fmt)
     if fmt is Format.JSON:
         return JSONResponse(doc)

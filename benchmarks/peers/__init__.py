@@ -1,0 +1,1 @@
+"""Competitors run side by side with fastproc (`python -m benchmarks --compare NAME`)."""
