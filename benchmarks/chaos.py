@@ -102,6 +102,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                     extra={"acknowledged": len(submitted), "lost": lost,
                            "ran_twice_or_more": duplicates,
                            "killed_at_s": round(killed_at, 1),
+                           "max_ms": round(max(latencies, default=0.0)),
                            "statuses": dict(statuses)})
     print_table([result], {"jobs": args.jobs, "workers": args.workers})
     return [result]

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import uvicorn
 from loguru import logger
 
-from fastproc.api.app import create_app
 from fastproc.embedded import embedded_valkey
 from fastproc.queue.worker import create_worker
 from fastproc.settings import Settings
@@ -52,6 +51,7 @@ class _InProcessServer(uvicorn.Server):
 
 async def run_dev(settings: Settings) -> None:
     """API and an in-loop worker until Ctrl-C / SIGTERM (uvicorn owns the signals)."""
+    from fastproc.api.app import create_app
     worker = create_worker(settings, handle_signals=False)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                             log_config=None, lifespan="on", loop="none", http=HTTP)
@@ -76,6 +76,8 @@ def dev(settings: Settings) -> None:
 
 
 def serve(settings: Settings, workers: int) -> None:
+    from fastproc.api.app import create_app  # only API processes load the web stack
+
     if workers > 1:
         uvicorn.run("fastproc.api.app:create_app", factory=True, host=settings.host,
                     port=settings.port, workers=workers, log_config=None, loop=LOOP, http=HTTP)
