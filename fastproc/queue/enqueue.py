@@ -19,16 +19,19 @@ def nudge(pipe: Pipeline, prefix: str, queue: str) -> None:
     pipe.publish(wake_channel(prefix, queue), b"1")
 
 
-def enqueue_in(pipe: Pipeline, task_id: str, queue: str, function: str = RUN_TASK) -> None:
+def enqueue_in(pipe: Pipeline, task_id: str, queue: str, function: str = RUN_TASK, *,
+               only_new: bool = False) -> None:
     """Queue an arq task inside the caller's pipeline, as `ArqRedis.enqueue_job` would.
 
     For ids that are new by construction (a fresh job uuid) arq's duplicate check is moot,
-    and writing the record and the task in one round trip halves the submit latency.
+    and writing the record and the task in one round trip halves the submit latency. With
+    `only_new`, a task with this id that is already queued or running is left alone (the
+    fixed ids of fan-out parts and merges: a retry or a race cannot queue them twice).
     """
     now = timestamp_ms()
-    pipe.psetex(job_key_prefix + task_id, expires_extra_ms,
-                serialize_job(function, (), {}, None, now))
-    pipe.zadd(queue, {task_id: now})
+    pipe.set(job_key_prefix + task_id, serialize_job(function, (), {}, None, now),
+             px=expires_extra_ms, nx=only_new)
+    pipe.zadd(queue, {task_id: now}, nx=only_new)
 
 
 async def abort_tasks(redis: ArqRedis, task_ids: Iterable[str]) -> None:

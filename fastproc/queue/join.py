@@ -16,11 +16,7 @@ from typing import Any
 
 import orjson
 from arq import Retry
-from arq.constants import expires_extra_ms, job_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
 from loguru import logger
-from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from fastproc.authoring.fanout import FanOutProcess, to_jsonable
@@ -28,7 +24,7 @@ from fastproc.authoring.process import no_progress
 from fastproc.jobs.record import JobRecord, now_iso
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
-from fastproc.queue.enqueue import nudge
+from fastproc.queue.enqueue import enqueue_in, nudge
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.names import MERGE_TASK, PART_TASK, merge_job_id, part_job_id
 from fastproc.queue.runtime import Runtime
@@ -52,14 +48,6 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
 end
 return tonumber(redis.call('HGET', KEYS[1], 'pending'))
 """
-
-
-def enqueue_nx(pipe: Pipeline, task_id: str, queue: str, function: str) -> None:
-    """Queue an arq task unless one with this id is already queued or running."""
-    now = timestamp_ms()
-    pipe.set(job_key_prefix + task_id, serialize_job(function, (), {}, None, now),
-             px=expires_extra_ms, nx=True)
-    pipe.zadd(queue, {task_id: now}, nx=True)
 
 
 def _split_task_id(task_id: str, marker: str) -> tuple[str, str]:
@@ -100,7 +88,7 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
             for key in (keys.join(job_id), keys.join_items(job_id), keys.join_parts(job_id)):
                 pipe.expire(key, ttl)
             for key, _ in parts:
-                enqueue_nx(pipe, part_job_id(job_id, key), queue, PART_TASK)
+                enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
             nudge(pipe, rt.keys.prefix, queue)
             await pipe.execute()
         except WatchError:
@@ -117,9 +105,10 @@ async def _requeue_missing(rt: Runtime, job_id: str, queue: str) -> None:
     missing = set(items) - set(done)
     async with rt.redis.pipeline(transaction=False) as pipe:
         for key in missing:
-            enqueue_nx(pipe, part_job_id(job_id, key.decode()), queue, PART_TASK)
+            enqueue_in(pipe, part_job_id(job_id, key.decode()), queue, PART_TASK,
+                       only_new=True)
         if pending is not None and int(pending) == 0:
-            enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)
+            enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
         nudge(pipe, keys.prefix, queue)
         await pipe.execute()
 
@@ -176,7 +165,7 @@ async def store_part_and_merge_when_last(
         key, blob, keys.events, job_id, now_iso()))  # type: ignore[arg-type]
     if pending == 0:
         async with rt.redis.pipeline(transaction=False) as pipe:
-            enqueue_nx(pipe, merge_job_id(job_id), queue, MERGE_TASK)
+            enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
             nudge(pipe, keys.prefix, queue)
             await pipe.execute()
     return pending
