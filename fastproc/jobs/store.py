@@ -23,6 +23,8 @@ from fastproc.keys import Keys
 from fastproc.ogc.models import StatusCode
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
+#: Seconds the counters behind /metrics live after the last worker start or scrape.
+STATS_TTL = 90 * 86_400
 
 
 def _states(states: Sequence[StatusCode]) -> str:

@@ -11,6 +11,7 @@ from loguru import logger
 
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
+from fastproc.jobs.store import STATS_TTL
 from fastproc.queue.loop import NudgedWorker, wake_channel
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK
 from fastproc.queue.runtime import CTX_KEY, Runtime
@@ -37,6 +38,9 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
         await publish(rt.redis, rt.keys, rt.catalogue_entries())
+        # The counters behind /metrics live on; every worker start (and every scrape)
+        # pushes their expiry back.
+        await rt.redis.expire(rt.keys.stats, STATS_TTL)
         logger.info("worker serves {} processes on queue {}: {}", len(procs),
                     settings.queue_name, ", ".join(p.id for p in procs))
 

@@ -18,12 +18,10 @@ from starlette.responses import Response
 from fastproc.api.responses import JSONResponse
 from fastproc.api.state import AppState, get_state
 from fastproc.jobs.scripts import DURATION_BUCKETS
+from fastproc.jobs.store import STATS_TTL
 
 router = APIRouter(tags=["Operations"])
 State = Annotated[AppState, Depends(get_state)]
-
-#: The stats hash outlives every job; scrapes keep it alive this long after the last one.
-STATS_TTL = 90 * 86_400
 
 
 async def _queues(state: AppState) -> dict[str, int]:
