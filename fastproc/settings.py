@@ -118,5 +118,9 @@ class Settings(BaseSettings):
     @property
     def active_job_ttl(self) -> int:
         """TTL of a job record that has not ended: long enough for every try to run out."""
-        per_try = self.job_timeout + self.hard_timeout_grace + 30
+        return self.active_ttl_for(self.job_timeout)
+
+    def active_ttl_for(self, soft_limit: float) -> int:
+        """The same for a process with its own time limit (a worker extends the record)."""
+        per_try = soft_limit + self.hard_timeout_grace + 30
         return int(self.job_ttl + per_try * (self.max_tries + 1))

@@ -91,7 +91,7 @@ async def test_last_part_queues_one_merge_and_merge_cleans_up(rt: Runtime) -> No
 @pytest.mark.anyio
 async def test_parts_of_a_dismissed_job_are_skipped(rt: Runtime) -> None:
     job_id = await _running_fanout(rt, "batch_upper", {"words": ["a", "b"], "chunk": 1})
-    assert await rt.store.dismiss(job_id)
+    assert await rt.store.dismiss(job_id, "batch_upper")
     await run_part(rt, part_job_id(job_id, "0"), 1)
     await run_part(rt, part_job_id(job_id, "1"), 1)
     assert not await rt.redis.exists(job_key_prefix + merge_job_id(job_id))

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
@@ -19,6 +18,7 @@ from fastproc.jobs.results import (
     output_bytes,
     qualified_binary,
 )
+from fastproc.jobs.store import JobStore
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import JobDismissed
 from fastproc.ogc.models import ResponseMode, TransmissionMode
@@ -40,23 +40,19 @@ def _requested(request: dict[str, Any], stored: dict[str, StoredOutput]) -> dict
             if name in stored}
 
 
-#: Loads the bytes of an output stored apart: (job id, output id) -> bytes.
-Loader = Callable[[str, str], Awaitable[bytes | None]]
-
-
-async def output_content(stored: StoredOutput, job_id: str, name: str, load: Loader
+async def output_content(stored: StoredOutput, job_id: str, name: str, store: JobStore
                          ) -> tuple[bytes, str]:
     """The raw bytes of one output and their media type, wherever they are stored."""
     if not is_apart(stored):
         return output_bytes(stored)
-    data = await load(job_id, name)
+    data = await store.load_output(job_id, name)
     if data is None:
         raise JobDismissed(f"output '{name}' of job {job_id} is gone (expired or removed)")
     return data, str(stored.get("mediaType") or "application/octet-stream")
 
 
 async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str,
-                         load: Loader, stream: Streamer | None = None) -> Response:
+                         store: JobStore) -> Response:
     stored = decode_results(blob)
     wanted = _requested(request, stored)
     if request.get("response", ResponseMode.RAW.value) == ResponseMode.DOCUMENT.value:
@@ -65,7 +61,7 @@ async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id
             if mode == "reference":
                 doc[name] = _reference(base, job_id, name, stored[name])
             elif is_apart(stored[name]):
-                data, media_type = await output_content(stored[name], job_id, name, load)
+                data, media_type = await output_content(stored[name], job_id, name, store)
                 doc[name] = qualified_binary(data, media_type)
             else:
                 doc[name] = document_value(stored[name])
@@ -75,22 +71,22 @@ async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id
         return Response(status_code=204, headers={"Link": ", ".join(links)})
     if len(wanted) == 1:
         name = next(iter(wanted))
-        if is_apart(stored[name]) and stream is not None:
-            return stream_apart(stored[name], job_id, name, stream)
-        data, media_type = await output_content(stored[name], job_id, name, load)
+        if is_apart(stored[name]):
+            return await stream_apart(stored[name], job_id, name, store)
+        data, media_type = await output_content(stored[name], job_id, name, store)
         return Response(data, media_type=media_type)
-    return await _multipart(wanted, stored, base, job_id, load)
+    return await _multipart(wanted, stored, base, job_id, store)
 
 
-#: Streams an output stored apart: (job id, output id, size) -> chunks.
-Streamer = Callable[[str, str, int], AsyncIterator[bytes]]
-
-
-def stream_apart(stored: StoredOutput, job_id: str, name: str, stream: Streamer) -> Response:
-    """A large output sent in chunks straight from Redis, with its length announced."""
+async def stream_apart(stored: StoredOutput, job_id: str, name: str, store: JobStore
+                       ) -> Response:
+    """A large output sent in chunks straight from Redis, with its length announced. Its
+    presence is checked first: after the headers, a failure could only cut the body short."""
     size = int(stored.get("size", 0))
+    if await store.output_size(job_id, name) < size:
+        raise JobDismissed(f"output '{name}' of job {job_id} is gone (expired or removed)")
     return StreamingResponse(
-        stream(job_id, name, size),
+        store.stream_output(job_id, name, size),
         media_type=str(stored.get("mediaType") or "application/octet-stream"),
         headers={"Content-Length": str(size)})
 
@@ -100,7 +96,7 @@ def _link_header(ref: dict[str, str]) -> str:
 
 
 async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], base: str,
-                     job_id: str, load: Loader) -> Response:
+                     job_id: str, store: JobStore) -> Response:
     boundary = uuid.uuid4().hex
     chunks: list[bytes] = []
     for name, mode in wanted.items():
@@ -110,7 +106,7 @@ async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], ba
                    f"Content-Location: {ref['href']}\r\n"
             data = b""
         else:
-            data, media_type = await output_content(stored[name], job_id, name, load)
+            data, media_type = await output_content(stored[name], job_id, name, store)
             head = f"Content-ID: <{name}>\r\nContent-Type: {media_type}\r\n"
         chunks.append(f"--{boundary}\r\n{head}\r\n".encode() + data + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# Returns 'OK:<previous status>' after the step, or the current status when it is refused.
 # KEYS: 1 job, 2 result, 3 cache (or the job key again when not caching), 4 stats,
 #       5.. keys to delete
 # ARGV: 1 ",from,states,", 2 new status, 3 now, 4 record ttl (0 keeps it), 5 channel,
@@ -44,7 +45,7 @@ if ARGV[2] == 'successful' or ARGV[2] == 'failed' or ARGV[2] == 'dismissed' then
 end
 redis.call('PUBLISH', ARGV[5], cjson.encode({jobID = ARGV[6], status = ARGV[2],
   progress = tonumber(pm[1]), message = pm[2], updated = ARGV[3]}))
-return 'OK'
+return 'OK:' .. cur
 """
 
 #: Upper bounds (seconds) of the job duration histogram kept by TRANSITION.
@@ -64,7 +65,8 @@ return 'OK'
 
 # Start (or take over after a crash) a job's run: accepted|running -> running.
 # KEYS: 1 job; ARGV: 1 now, 2 channel, 3 job id, 4 prefix of queue counters ('' if no cap),
-# 5 now (ms). Returns the record's fields after the step.
+# 5 now (ms), 6 the TTL the record needs while this process runs (extended, never cut).
+# Returns the record's fields after the step.
 BEGIN = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if cur == 'accepted' or cur == 'running' then
@@ -78,6 +80,9 @@ if cur == 'accepted' or cur == 'running' then
   end
   redis.call('PUBLISH', ARGV[2], cjson.encode({jobID = ARGV[3], status = 'running',
     message = 'running', updated = ARGV[1]}))
+  if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) then
+    redis.call('EXPIRE', KEYS[1], ARGV[6])
+  end
 end
 return redis.call('HGETALL', KEYS[1])
 """
@@ -89,4 +94,9 @@ if n >= tonumber(ARGV[1]) then return 0 end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
+"""
+
+# Give back a queue place. KEYS: 1 counter. Never creates the counter (nor makes it negative).
+RELEASE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
 """

@@ -18,7 +18,7 @@ from redis.asyncio.client import Pipeline
 
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
 from fastproc.jobs.results import EncodedResult, decode_results, is_apart
-from fastproc.jobs.scripts import ADMIT, BEGIN, PROGRESS, TRANSITION
+from fastproc.jobs.scripts import ADMIT, BEGIN, PROGRESS, RELEASE, TRANSITION
 from fastproc.keys import Keys
 from fastproc.ogc.models import StatusCode
 
@@ -78,6 +78,7 @@ class JobStore:
         self.active_ttl = active_ttl
         self.queue_cap = queue_cap
         self._admit = redis.register_script(ADMIT)
+        self._release = redis.register_script(RELEASE)
         self._transition = redis.register_script(TRANSITION)
         self._progress = redis.register_script(PROGRESS)
         self._begin = redis.register_script(BEGIN)
@@ -190,7 +191,8 @@ class JobStore:
         cache_key: str | None = None,
         cache_ttl: int = 0,
         delete: Sequence[str] = (),
-    ) -> bool:
+    ) -> str | None:
+        """The step as one Lua call; the status the job had before it, None if refused."""
         pairs = [x for kv in (fields or {}).items() for x in kv]
         job_key = self.keys.job(job_id)
         outcome = await self._transition(
@@ -199,14 +201,17 @@ class JobStore:
             args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
                   result, cache_ttl, _now_ms(), len(pairs) // 2, *pairs],
         )
-        return bool(outcome == b"OK")
+        if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
+            return outcome[3:].decode()
+        return None
 
-    async def begin(self, job_id: str) -> JobRecord | None:
-        """Mark the job running (if it is accepted or running) and read it, in one call."""
+    async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
+        """Mark the job running (if it is accepted or running) and read it, in one call;
+        `ttl` extends the record for processes with a longer time limit than the default."""
         counters = self.keys.queued("") if self.queue_cap else ""
         raw = await self._begin(keys=[self.keys.job(job_id)],
                                 args=[now_iso(), self.keys.events, job_id, counters,
-                                      _now_ms()])
+                                      _now_ms(), ttl or self.active_ttl])
         if not raw:
             return None
         return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
@@ -217,8 +222,8 @@ class JobStore:
                                       args=[cap, self.active_ttl]))
 
     async def release(self, process_id: str) -> None:
-        """Give back the place of a job dismissed before it started."""
-        await self.redis.decr(self.keys.queued(process_id))
+        """Give back the place of a job that never started (dismissed, or never created)."""
+        await self._release(keys=[self.keys.queued(process_id)])
 
     async def mark_successful(
         self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
@@ -238,13 +243,17 @@ class JobStore:
             fields={"finished": now_iso(), "progress": "100", "message": "finished"},
             delete=self._join_keys(job_id) if fanned_out else (),
         )
-        if not done and result.apart:
+        if done is None and result.apart:
             await self.redis.delete(*(self.keys.output(job_id, n) for n in result.apart))
-        return done
+        return done is not None
 
     async def load_output(self, job_id: str, name: str) -> bytes | None:
         data: bytes | None = await self.redis.get(self.keys.output(job_id, name))
         return data
+
+    async def output_size(self, job_id: str, name: str) -> int:
+        size: int = await self.redis.strlen(self.keys.output(job_id, name))
+        return size
 
     async def stream_output(self, job_id: str, name: str, size: int,
                             chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
@@ -268,24 +277,26 @@ class JobStore:
             await pipe.execute()
 
     async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:
-        return await self._move(
+        before = await self._move(
             job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": str(error.get("detail", "failed")),
                     "error": orjson.dumps(error).decode()},
             delete=self._join_keys(job_id),
         )
+        return before is not None
 
-    async def dismiss(self, job_id: str) -> bool:
-        """accepted|running -> dismissed, dropping results and join state in the same step."""
-        before = await self.redis.hmget(self.keys.job(job_id), ["status", "processID"])
-        done = await self._move(
+    async def dismiss(self, job_id: str, process_id: str) -> bool:
+        """accepted|running -> dismissed, dropping results and join state in the same step.
+        A job dismissed while still accepted gives its queue place back (a worker's begin
+        does that for started jobs, so a place is never given back twice)."""
+        before = await self._move(
             job_id, _ACTIVE, StatusCode.DISMISSED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": "dismissed"},
             delete=[self.keys.result(job_id), *self._join_keys(job_id)],
         )
-        if done and self.queue_cap and before[0] == b"accepted" and before[1]:
-            await self.release(before[1].decode())
-        return done
+        if before == StatusCode.ACCEPTED.value and self.queue_cap:
+            await self.release(process_id)
+        return before is not None
 
     async def set_progress(self, job_id: str, percent: int, message: str | None) -> bool:
         outcome = await self._progress(

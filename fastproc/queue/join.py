@@ -34,6 +34,8 @@ from fastproc.queue.runtime import Runtime
 STORE_PART = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
   local pending = redis.call('HINCRBY', KEYS[1], 'pending', -1)
   local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
   if redis.call('HGET', KEYS[3], 'status') == 'running' and total > 0 then
@@ -48,6 +50,9 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
 end
 return tonumber(redis.call('HGET', KEYS[1], 'pending'))
 """
+
+
+_SPLIT_ATTEMPTS = 5
 
 
 def _split_task_id(task_id: str, marker: str) -> tuple[str, str]:
@@ -74,25 +79,31 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
     if not parts:
         await finish_merge(rt, record, proc, [], inputs)
         return
-    ttl = rt.settings.active_job_ttl
-    async with rt.redis.pipeline(transaction=True) as pipe:
-        try:
-            await pipe.watch(keys.job(job_id))
-            if await pipe.hget(keys.job(job_id), "status") != b"running":
+    ttl = rt.record_ttl
+    # The record is watched so a dismissal cannot slip in between the status check and the
+    # split; any other write to it (a progress report, a second begin) just means: again.
+    for _ in range(_SPLIT_ATTEMPTS):
+        async with rt.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(keys.job(job_id))
+                if await pipe.hget(keys.job(job_id), "status") != b"running":
+                    return
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hset(keys.join(job_id), mapping={
+                    "total": len(parts), "pending": len(parts), "inputs": orjson.dumps(received)})
+                pipe.hset(keys.join_items(job_id),
+                          mapping={key: orjson.dumps(item) for key, item in parts})
+                # The parts hash takes this TTL from the join hash when its first part lands.
+                for key in (keys.join(job_id), keys.join_items(job_id)):
+                    pipe.expire(key, ttl)
+                for key, _ in parts:
+                    enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
+                nudge(pipe, rt.keys.prefix, queue)
+                await pipe.execute()
                 return
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(keys.join(job_id), mapping={"total": len(parts), "pending": len(parts),
-                                                  "inputs": orjson.dumps(received)})
-            pipe.hset(keys.join_items(job_id),
-                      mapping={key: orjson.dumps(item) for key, item in parts})
-            for key in (keys.join(job_id), keys.join_items(job_id), keys.join_parts(job_id)):
-                pipe.expire(key, ttl)
-            for key, _ in parts:
-                enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
-            nudge(pipe, rt.keys.prefix, queue)
-            await pipe.execute()
-        except WatchError:
-            logger.info("job {} changed while splitting; its parts were not queued", job_id)
+            except WatchError:
+                logger.info("job {} changed while splitting; trying again", job_id)
+    raise ProcessError(f"the job kept changing while it was split ({_SPLIT_ATTEMPTS} tries)")
 
 
 async def _requeue_missing(rt: Runtime, job_id: str, queue: str) -> None:
@@ -125,7 +136,10 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
         return  # dismissed, failed or finished: skip
     proc = rt.registry.get(process_id.decode())
     if not isinstance(proc, FanOutProcess):
-        raise ProcessError(f"process '{process_id.decode()}' is not a fan-out process here")
+        await rt.fail(job_id, ProcessError(
+            f"process '{process_id.decode()}' is not a fan-out process of this worker"
+        ).to_dict())
+        return
     if not done:
         inputs: dict[str, Any] = {}
         if proc.parts_need_inputs:  # a data part has all it needs in its item
@@ -163,6 +177,9 @@ async def store_part_and_merge_when_last(
     pending = int(await rt.redis.eval(
         STORE_PART, 3, keys.join(job_id), keys.join_parts(job_id), keys.job(job_id),
         key, blob, keys.events, job_id, now_iso()))  # type: ignore[arg-type]
+    if pending == -1 and await rt.redis.hget(keys.job(job_id), "status") == b"running":
+        await rt.fail(job_id, ProcessError(
+            f"part {key} finished after the job's join state expired").to_dict())
     if pending == 0:
         async with rt.redis.pipeline(transaction=False) as pipe:
             enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
@@ -178,13 +195,18 @@ async def run_merge(rt: Runtime, task_id: str) -> None:
         return
     proc = rt.registry.get(record.process_id)
     if not isinstance(proc, FanOutProcess):
-        raise ProcessError(f"process '{record.process_id}' is not a fan-out process here")
+        await rt.fail(job_id, ProcessError(
+            f"process '{record.process_id}' is not a fan-out process of this worker"
+        ).to_dict())
+        return
     async with rt.redis.pipeline(transaction=False) as pipe:
         pipe.hmget(rt.keys.join(job_id), ["total", "inputs"])
         pipe.hgetall(rt.keys.join_parts(job_id))
         (total, received), parts = await pipe.execute()
-    if total is None or len(parts) != int(total):
-        logger.warning("merge of job {} found {} of {} parts", job_id, len(parts), total)
+    if total is None or received is None or len(parts) != int(total):
+        await rt.fail(job_id, ProcessError(
+            f"the merge found {len(parts)} of {total} parts: the job's join state is "
+            "incomplete or expired").to_dict())
         return
     results = [(k.decode(), orjson.loads(v)) for k, v in parts.items()]
     await finish_merge(rt, record, proc, results, decode_inputs(orjson.loads(received)))

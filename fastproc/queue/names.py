@@ -13,3 +13,11 @@ def part_job_id(job_id: str, index: int | str) -> str:
 
 def merge_job_id(job_id: str) -> str:
     return f"{job_id}:merge"
+
+
+def job_of(task_id: str) -> str:
+    """The job a task belongs to: its own id, or the part of a part/merge id before them."""
+    for marker in (":part:", ":merge"):
+        if marker in task_id:
+            return task_id.rsplit(marker, 1)[0]
+    return task_id

@@ -48,6 +48,13 @@ class Runtime:
                          queue_cap=settings.max_queued_per_process)
         return cls(settings, registry, redis, keys, store, Notifier(settings))
 
+    @property
+    def record_ttl(self) -> int:
+        """How long a running job's record (and join state) must live: long enough for the
+        longest time limit of any process here, every try included."""
+        longest = max([self.settings.job_timeout, *(p.timeout or 0 for p in self.registry)])
+        return self.settings.active_ttl_for(longest)
+
     def validator(self, proc: BaseProcess) -> InputValidator:
         """Compiled once per process, for inputs fetched by reference."""
         found = self._validators.get(proc.id)

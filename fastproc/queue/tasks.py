@@ -7,10 +7,12 @@ run out ends `failed` instead of staying `running`.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from arq import Retry
 from loguru import logger
+from redis.exceptions import RedisError
 
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
@@ -20,6 +22,7 @@ from fastproc.ogc.inputs import references
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.fetch import resolve_references
 from fastproc.queue.join import run_merge, run_part, start_fanout
+from fastproc.queue.names import job_of
 from fastproc.queue.progress import ProgressReporter
 from fastproc.queue.runtime import CTX_KEY, Runtime
 
@@ -32,11 +35,27 @@ async def run_job(ctx: dict[str, Any]) -> None:
     job_id: str = ctx["job_id"]
     job_try: int = ctx["job_try"]
     with logger.contextualize(job_id=job_id):
-        record = await rt.store.begin(job_id)
+        record = await rt.store.begin(job_id, rt.record_ttl)
         if record is None or record.status.terminal:
             return
         with logger.contextualize(process_id=record.process_id):
-            await _run_record(rt, record, job_try)
+            await _guarded(rt, job_id, f"job of '{record.process_id}'",
+                           _run_record(rt, record, job_try))
+
+
+async def _guarded(rt: Runtime, job_id: str, what: str,
+                   work: Coroutine[Any, Any, None]) -> None:
+    """Run a task so that it never ends without ending its job: arq treats any exception
+    but `Retry` as final, which would leave the record `running` until it expires."""
+    try:
+        await work
+    except Retry:
+        raise
+    except (RedisError, OSError) as exc:
+        logger.warning("{} lost Redis ({}); it runs again", what, exc)
+        raise Retry(defer=5) from exc
+    except Exception as exc:
+        await rt.fail(job_id, error_of(exc, what))
 
 
 async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
@@ -95,11 +114,14 @@ async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[
 
 async def run_part_task(ctx: dict[str, Any]) -> None:
     """One item or step of a fan-out job (arq id `{job}:part:{key}`)."""
-    with logger.contextualize(job_id=ctx["job_id"]):
-        await run_part(ctx[CTX_KEY], ctx["job_id"], ctx["job_try"])
+    job_id = job_of(ctx["job_id"])
+    with logger.contextualize(job_id=job_id):
+        await _guarded(ctx[CTX_KEY], job_id, f"part {ctx['job_id']}",
+                       run_part(ctx[CTX_KEY], ctx["job_id"], ctx["job_try"]))
 
 
 async def run_merge_task(ctx: dict[str, Any]) -> None:
     """The merge of a fan-out job (arq id `{job}:merge`), queued by its last part."""
-    with logger.contextualize(job_id=ctx["job_id"]):
-        await run_merge(ctx[CTX_KEY], ctx["job_id"])
+    job_id = job_of(ctx["job_id"])
+    with logger.contextualize(job_id=job_id):
+        await _guarded(ctx[CTX_KEY], job_id, "merge", run_merge(ctx[CTX_KEY], ctx["job_id"]))

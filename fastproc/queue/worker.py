@@ -20,9 +20,11 @@ from fastproc.redis import connect
 from fastproc.settings import Settings
 
 
-def _functions(settings: Settings) -> list[Any]:
-    # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace) limit.
-    backstop = settings.job_timeout + settings.hard_timeout_grace + 5
+def _functions(settings: Settings, registry: Registry) -> list[Any]:
+    # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace)
+    # limit, so it must outlast the longest limit of any process this worker runs.
+    longest = max([settings.job_timeout, *(p.timeout or 0 for p in registry)])
+    backstop = longest + settings.hard_timeout_grace + 5
     return [
         func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
@@ -33,8 +35,9 @@ def _functions(settings: Settings) -> list[Any]:
 def worker_settings(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
     """Keyword arguments of `arq.worker.Worker` for these settings (arq's WorkerSettings)."""
 
+    procs = registry if registry is not None else Registry.from_modules(settings.processes)
+
     async def on_startup(ctx: dict[str, Any]) -> None:
-        procs = registry if registry is not None else Registry.from_modules(settings.processes)
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
         await publish(rt.redis, rt.keys, rt.catalogue_entries())
@@ -50,7 +53,7 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
             await rt.notifier.drain(grace=5.0)
 
     return {
-        "functions": _functions(settings),
+        "functions": _functions(settings, procs),
         "on_shutdown": on_shutdown,
         "job_completion_wait": settings.shutdown_grace,
         # No read timeout, as arq's own pools: a cancelled read under `asyncio.timeout` can

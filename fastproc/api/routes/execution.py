@@ -100,7 +100,7 @@ def _wants_async(request: Request, body: ExecuteRequest, proc: CataloguedProcess
         return True
     if body.mode == "sync":
         return False
-    return "respond-async" in request.headers.get("prefer", "").lower()
+    return _prefers_async(request)
 
 
 def _check_outputs(body: ExecuteRequest, proc: CataloguedProcess) -> None:
@@ -175,8 +175,9 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
         # A subscriber must hear from a worker, so it always gets a computed job.
         hit = None if no_cache or body.subscriber else await state.cache.get(digest, process_id)
         if hit is not None:
-            return await _answer_from_cache(state, proc, job_request, digest, hit, base, is_async,
-                                            caller.name if caller else None)
+            return await _answer_from_cache(
+                state, proc, job_request, digest, hit, base, is_async,
+                owner=caller.name if caller else None, prefers_async=_prefers_async(request))
     job_id = uuid.uuid4().hex
     queue = proc.entry.queue
     await _admit(state, process_id)
@@ -185,15 +186,26 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
         enqueue_in(pipe, job_id, queue)
         nudge(pipe, state.keys.prefix, queue)
 
-    owner = caller.name if caller else None
+    async def create() -> None:
+        try:
+            await state.store.create(job_id, process_id, job_request, cache_key=digest,
+                                     also=enqueue, owner=caller.name if caller else None)
+        except BaseException:
+            if state.settings.max_queued_per_process:
+                await state.store.release(process_id)  # the place taken by _admit
+            raise
+
     if is_async:
-        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue,
-                                 owner=owner)
-        return _created(job_id, process_id, base, preference=True)
+        await create()
+        return _created(job_id, process_id, base, preference=_prefers_async(request))
     async with state.events.watch(job_id) as ended:
-        await state.store.create(job_id, process_id, job_request, cache_key=digest, also=enqueue,
-                                 owner=owner)
+        await create()
         return await _wait_and_answer(state, job_id, job_request, base, ended)
+
+
+def _prefers_async(request: Request) -> bool:
+    """`Preference-Applied` answers a `Prefer` header, so only when one asked for async."""
+    return "respond-async" in request.headers.get("prefer", "").lower()
 
 
 async def _admit(state: AppState, process_id: str) -> None:
@@ -207,21 +219,21 @@ async def _admit(state: AppState, process_id: str) -> None:
 
 async def _answer_from_cache(
     state: AppState, proc: CataloguedProcess, job_request: dict[str, Any], digest: str,
-    hit: bytes, base: str, is_async: bool, owner: str | None,
+    hit: bytes, base: str, is_async: bool, *, owner: str | None, prefers_async: bool,
 ) -> Response:
     by_reference = any(
         (spec or {}).get("transmissionMode") == "reference"
         for spec in (job_request["outputs"] or {}).values()
     )
     if not is_async and not by_reference:
-        return await render_results(job_request, hit, base, "", state.store.load_output)
+        return await render_results(job_request, hit, base, "", state.store)
     job_id = uuid.uuid4().hex
     await state.store.create(job_id, proc.description.id, job_request, cache_key=digest,
                              cached_result=hit, owner=owner)
     if is_async:
-        return _created(job_id, proc.description.id, base, preference=True,
+        return _created(job_id, proc.description.id, base, preference=prefers_async,
                         status=StatusCode.SUCCESSFUL)
-    response = await render_results(job_request, hit, base, job_id, state.store.load_output)
+    response = await render_results(job_request, hit, base, job_id, state.store)
     return with_monitor_link(response, base, job_id)
 
 
@@ -266,8 +278,7 @@ async def finished_job_response(
         raise failure_of(record)
     if result is None:
         raise JobDismissed(f"the results of job {job_id} are gone (expired or dismissed)")
-    return await render_results(job_request, result, base, job_id, state.store.load_output,
-                                state.store.stream_output)
+    return await render_results(job_request, result, base, job_id, state.store)
 
 
 def with_monitor_link(response: Response, base: str, job_id: str) -> Response:

@@ -151,9 +151,14 @@ async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiat
         await state.store.delete(job_id)
     else:
         parts = await state.redis.hkeys(state.keys.join_items(job_id))
-        await state.store.dismiss(job_id)
-        await abort_tasks(state.redis, [
-            job_id, merge_job_id(job_id), *(part_job_id(job_id, p.decode()) for p in parts)])
+        if await state.store.dismiss(job_id, record.process_id):
+            await abort_tasks(state.redis, [job_id, merge_job_id(job_id),
+                                            *(part_job_id(job_id, p.decode()) for p in parts)])
+        else:  # it ended meanwhile: dismissing a finished job removes it
+            now = await state.store.get(job_id)
+            if now is None or now.status is StatusCode.DISMISSED:
+                raise JobDismissed(f"job {job_id} is already dismissed")
+            await state.store.delete(job_id)
     record = await state.store.get(job_id) or record
     if record.status is not StatusCode.DISMISSED:
         record.status = StatusCode.DISMISSED
@@ -214,9 +219,9 @@ async def job_output(job_id: str, output_id: str, request: Request, state: State
     if output_id not in stored:
         raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
     if is_apart(stored[output_id]):
-        return stream_apart(stored[output_id], job_id, output_id, state.store.stream_output)
+        return await stream_apart(stored[output_id], job_id, output_id, state.store)
     data, media_type = await output_content(stored[output_id], job_id, output_id,
-                                            state.store.load_output)
+                                            state.store)
     return Response(data, media_type=media_type)
 
 
