@@ -23,18 +23,17 @@ from fastproc.api.html.render import DISMISS_FORM_PATH, RUN_FORM_PATH
 from fastproc.api.negotiation import Format, with_format
 from fastproc.api.responses import base_url
 from fastproc.api.routes.execution import execute
-from fastproc.api.routes.jobs import dismiss_job, job_status
+from fastproc.api.routes.jobs import stop_job, visible_record
 from fastproc.api.routes.processes import find_process
 from fastproc.api.state import AppState, get_state
 from fastproc.ogc import media
-from fastproc.ogc.models import JobControlOption, StatusCode
+from fastproc.ogc.models import JobControlOption
 
 router = APIRouter(tags=["HTML forms"], include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
 
 #: Headers of the form post that must not describe the JSON request made from it.
 _REPLACED = frozenset({b"content-type", b"content-length", b"prefer", b"cache-control"})
-TERMINAL = frozenset(s.value for s in StatusCode if s.terminal)
 _MONITOR = re.compile(r'<([^>]+)>\s*;[^,]*rel="?monitor"?')
 
 
@@ -84,11 +83,11 @@ async def run_from_form(process_id: str, request: Request, state: State) -> Resp
 @router.post(DISMISS_FORM_PATH)
 async def dismiss_from_form(job_id: str, request: Request, state: State) -> Response:
     """Dismiss a job that is still queued or running, then show its page. A job that ended
-    meanwhile is left alone: the button meant "stop it", not "delete its results". Both
-    steps go through the JSON handlers, so whatever they check (the job exists, the caller
-    may see it) holds here too."""
-    current = await job_status(job_id, request, state, Format.JSON)
-    if orjson.loads(bytes(current.body)).get("status") not in TERMINAL:
-        await dismiss_job(job_id, request, state, Format.JSON)
+    meanwhile is left alone, even if it ends between the check and the dismissal: the
+    button meant "stop it", not "delete its results". The job is looked up as the JSON
+    routes do, so their checks (it exists, the caller may see it) hold here too."""
+    record = await visible_record(state, job_id, request)
+    if not record.status.terminal:
+        await stop_job(state, record)
     href = f"{base_url(request, state.settings.base_url)}/jobs/{job_id}"
     return RedirectResponse(with_format(href, Format.HTML), status_code=303)

@@ -114,7 +114,8 @@ def _split(values: list[str] | None) -> list[str]:
     return [v for value in values or () for v in value.split(",") if v]
 
 
-async def _record(state: AppState, job_id: str, request: Request) -> JobRecord:
+async def visible_record(state: AppState, job_id: str, request: Request) -> JobRecord:
+    """The job, if this caller may see it (404 otherwise, also for other callers' jobs)."""
     caller = authenticate(request, state.auth, execute=False)
     record = await state.store.get(job_id)
     if record is None or not visible(record.owner, caller):
@@ -136,7 +137,7 @@ def _status_response(request: Request, record: JobRecord, base: str, fmt: Format
 @router.get("/jobs/{job_id}", summary="Status of a job",
             responses={200: {"model": StatusInfo, "content": HTML_TOO}})
 async def job_status(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
-    record = await _record(state, job_id, request)
+    record = await visible_record(state, job_id, request)
     return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
 
 
@@ -144,17 +145,12 @@ async def job_status(job_id: str, request: Request, state: State, fmt: Negotiate
                responses={200: {"model": StatusInfo, "content": HTML_TOO}})
 async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
     """Cancel a queued or running job and drop its results; a finished job is removed."""
-    record = await _record(state, job_id, request)
+    record = await visible_record(state, job_id, request)
     if record.status is StatusCode.DISMISSED:
         raise JobDismissed(f"job {job_id} is already dismissed")
     if record.status.terminal:
         await state.store.delete(job_id)
-    else:
-        parts = await state.redis.hkeys(state.keys.join_items(job_id))
-        if await state.store.dismiss(job_id, record.process_id):
-            await abort_tasks(state.redis, [job_id, merge_job_id(job_id),
-                                            *(part_job_id(job_id, p.decode()) for p in parts)])
-        else:  # it ended meanwhile: dismissing a finished job removes it
+    elif not await stop_job(state, record):  # it ended meanwhile: dismissing removes it
             now = await state.store.get(job_id)
             if now is None or now.status is StatusCode.DISMISSED:
                 raise JobDismissed(f"job {job_id} is already dismissed")
@@ -164,6 +160,18 @@ async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiat
         record.status = StatusCode.DISMISSED
         record.message = "dismissed"
     return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
+
+
+async def stop_job(state: AppState, record: JobRecord) -> bool:
+    """Dismiss a queued or running job and cancel its tasks (the job's own, its parts and
+    merge); False if it had already ended."""
+    job_id = record.job_id
+    parts = await state.redis.hkeys(state.keys.join_items(job_id))
+    if not await state.store.dismiss(job_id, record.process_id):
+        return False
+    await abort_tasks(state.redis, [job_id, merge_job_id(job_id),
+                                    *(part_job_id(job_id, p.decode()) for p in parts)])
+    return True
 
 
 async def _finished(state: AppState, job_id: str, request: Request
