@@ -96,6 +96,8 @@ class NudgedWorker(Worker):
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
+                if self.burst and not self.tasks and not await self.pool.zcard(self.queue_name):
+                    return  # burst mode (as arq's): stop once the queue is drained
                 if self._saturated:
                     await asyncio.sleep(0)  # more is queued: claim again once a slot frees
                 with contextlib.suppress(TimeoutError):
