@@ -66,3 +66,7 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def longest_timeout(self, default: float) -> float:
+        """The longest time limit of these processes (`default` for those without one)."""
+        return max([default, *(p.timeout or 0 for p in self)])

@@ -26,7 +26,14 @@ from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
 from fastproc.queue.enqueue import enqueue_in, nudge
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
-from fastproc.queue.names import MERGE_TASK, PART_TASK, merge_job_id, part_job_id
+from fastproc.queue.names import (
+    MERGE_TASK,
+    PART_TASK,
+    job_of,
+    merge_job_id,
+    part_job_id,
+    part_of,
+)
 from fastproc.queue.runtime import Runtime
 
 # KEYS: 1 join, 2 parts, 3 job; ARGV: 1 part key, 2 result, 3 channel, 4 job id, 5 now
@@ -53,11 +60,6 @@ return tonumber(redis.call('HGET', KEYS[1], 'pending'))
 
 
 _SPLIT_ATTEMPTS = 5
-
-
-def _split_task_id(task_id: str, marker: str) -> tuple[str, str]:
-    job_id, _, rest = task_id.rpartition(marker)
-    return job_id, rest
 
 
 async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
@@ -125,7 +127,7 @@ async def _requeue_missing(rt: Runtime, job_id: str, queue: str) -> None:
 
 
 async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
-    job_id, key = _split_task_id(task_id, ":part:")
+    job_id, key = part_of(task_id)
     keys = rt.keys
     async with rt.redis.pipeline(transaction=False) as pipe:
         pipe.hmget(keys.job(job_id), ["status", "processID"])
@@ -189,7 +191,7 @@ async def store_part_and_merge_when_last(
 
 
 async def run_merge(rt: Runtime, task_id: str) -> None:
-    job_id, _ = _split_task_id(task_id, ":merge")
+    job_id = job_of(task_id)
     record = await rt.store.get(job_id)
     if record is None or record.status is not StatusCode.RUNNING:
         return

@@ -15,6 +15,12 @@ def merge_job_id(job_id: str) -> str:
     return f"{job_id}:merge"
 
 
+def part_of(task_id: str) -> tuple[str, str]:
+    """(job id, part key) of a part task id."""
+    job_id, _, key = task_id.rpartition(":part:")
+    return job_id, key
+
+
 def job_of(task_id: str) -> str:
     """The job a task belongs to: its own id, or the part of a part/merge id before them."""
     for marker in (":part:", ":merge"):

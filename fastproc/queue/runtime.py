@@ -38,6 +38,9 @@ class Runtime:
     keys: Keys
     store: JobStore
     notifier: Notifier
+    #: How long a running job's record (and join state) must live: long enough for the
+    #: longest time limit of any process here, every try included.
+    record_ttl: int
     _validators: dict[str, InputValidator] = field(default_factory=dict)
 
     @classmethod
@@ -46,14 +49,8 @@ class Runtime:
         store = JobStore(redis, keys, job_ttl=settings.job_ttl,
                          active_ttl=settings.active_job_ttl,
                          queue_cap=settings.max_queued_per_process)
-        return cls(settings, registry, redis, keys, store, Notifier(settings))
-
-    @property
-    def record_ttl(self) -> int:
-        """How long a running job's record (and join state) must live: long enough for the
-        longest time limit of any process here, every try included."""
-        longest = max([self.settings.job_timeout, *(p.timeout or 0 for p in self.registry)])
-        return self.settings.active_ttl_for(longest)
+        record_ttl = settings.active_ttl_for(registry.longest_timeout(settings.job_timeout))
+        return cls(settings, registry, redis, keys, store, Notifier(settings), record_ttl)
 
     def validator(self, proc: BaseProcess) -> InputValidator:
         """Compiled once per process, for inputs fetched by reference."""

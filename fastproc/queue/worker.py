@@ -23,8 +23,7 @@ from fastproc.settings import Settings
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
     # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace)
     # limit, so it must outlast the longest limit of any process this worker runs.
-    longest = max([settings.job_timeout, *(p.timeout or 0 for p in registry)])
-    backstop = longest + settings.hard_timeout_grace + 5
+    backstop = registry.longest_timeout(settings.job_timeout) + settings.hard_timeout_grace + 5
     return [
         func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
