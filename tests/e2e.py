@@ -7,7 +7,6 @@ nothing sleeps a fixed time in the hope that something has happened meanwhile.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from email.message import Message
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.ogc import validate
+from tests.support import wait_for
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
@@ -93,16 +93,18 @@ def poll_status(
 ) -> dict[str, Any]:
     """GET the job status at `url` until `until(statusInfo)` holds; every answer is checked
     against statusInfo.yaml. Fails after `timeout` seconds with the last status seen."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] | None = None
-    while True:
+    last: list[dict[str, Any]] = []
+
+    def check() -> dict[str, Any] | None:
         doc = json_doc(client.get(url), "statusInfo")
-        last = doc
-        if until(doc):
-            return doc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last}")
-        time.sleep(every)
+        last[:] = [doc]
+        return doc if until(doc) else None
+
+    try:
+        found: dict[str, Any] = wait_for(check, timeout, what, every)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last: {last[0] if last else None}") from exc
+    return found
 
 
 def wait_finished(client: httpx.Client, url: str, timeout: float = 20) -> dict[str, Any]:

@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,31 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def own_env(key_prefix: str, **settings: str) -> dict[str, str]:
+    """FASTPROC_* variables of a stack kept apart from the session's: its own key prefix
+    (still below the session's, so the session cleans it up) and its own queue."""
+    prefix = f"{key_prefix}{uuid.uuid4().hex[:6]}"
+    return {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
+            **settings}
+
+
+@dataclass
+class Stack:
+    """Worker processes and an API of their own, for tests that need other settings."""
+
+    url: str
+    env: dict[str, str]
+    workers: list[subprocess.Popen[bytes]]
+    api: subprocess.Popen[bytes]
+
+    @property
+    def prefix(self) -> str:
+        return self.env["FASTPROC_KEY_PREFIX"]
+
+    def client(self, timeout: float = 20) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout)
 
 
 class Processes:
@@ -66,6 +93,15 @@ class Processes:
                  "a worker to start")
         assert child.poll() is None, "worker exited at start-up"
         return child
+
+    def stack(self, r: redis.Redis, key_prefix: str, *, workers: int = 1,
+              **settings: str) -> Stack:
+        """Workers, then an API, on a fresh prefix with these FASTPROC_* settings."""
+        env = own_env(key_prefix, **settings)
+        started = [self.worker(r, **env) for _ in range(workers)]
+        port = free_port()
+        api = self.api(port, **env)
+        return Stack(f"http://127.0.0.1:{port}", env, started, api)
 
     def api(self, port: int, **env: str) -> subprocess.Popen[bytes]:
         child = self.spawn(["serve", "--port", str(port)], "api", **env)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastproc.cache import cache_digest
-from tests.support import Processes, free_port, wait_for
+from tests.support import Processes, wait_for
 
 json_values = st.recursive(
     # what JSON parsing can produce: orjson reads integers beyond 64 bits as floats
@@ -99,23 +98,13 @@ def test_concurrent_identical_requests_all_get_the_right_answer(client: httpx.Cl
     assert texts == [value] * 16
 
 
-def _own_stack(procs: Processes, r: redis.Redis, key_prefix: str, **env: str
-               ) -> tuple[str, dict[str, str], subprocess.Popen[bytes]]:
-    prefix = f"{key_prefix}k{uuid.uuid4().hex[:4]}"
-    env = {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue", **env}
-    worker = procs.worker(r, **env)
-    port = free_port()
-    procs.api(port, **env)
-    return f"http://127.0.0.1:{port}", env, worker
-
-
 def test_cache_entries_expire_after_the_cache_ttl(procs: Processes, r: redis.Redis,
                                                   key_prefix: str) -> None:
-    url, env, _ = _own_stack(procs, r, key_prefix, FASTPROC_CACHE_TTL="1")
+    stack = procs.stack(r, key_prefix, FASTPROC_CACHE_TTL="1")
     value = uuid.uuid4().hex
     digest = cache_digest("echo", "1.0.0", {"value": value}, None, "raw")
-    entry = f"{env['FASTPROC_KEY_PREFIX']}:cache:{digest}"
-    with httpx.Client(base_url=url, timeout=20) as client:
+    entry = f"{stack.prefix}:cache:{digest}"
+    with stack.client() as client:
         assert _created_a_job(_echo(client, value))
         assert r.exists(entry) and 0 < r.pttl(entry) <= 1000
         wait_for(lambda: not r.exists(entry), 5, "the cache entry to expire")
@@ -124,14 +113,15 @@ def test_cache_entries_expire_after_the_cache_ttl(procs: Processes, r: redis.Red
 
 def test_a_new_process_version_misses_the_cache(procs: Processes, r: redis.Redis,
                                                 key_prefix: str) -> None:
-    url, env, old = _own_stack(procs, r, key_prefix, TEST_ECHO_VERSION="1.0.0")
+    stack = procs.stack(r, key_prefix, TEST_ECHO_VERSION="1.0.0")
+    old = stack.workers[0]
     value = uuid.uuid4().hex
-    with httpx.Client(base_url=url, timeout=20) as client:
+    with stack.client() as client:
         assert _echo(client, value, "versioned_echo").text == f"{value}@1.0.0"
         assert not _created_a_job(_echo(client, value, "versioned_echo"))
         old.terminate()
         old.wait(timeout=20)
-        procs.worker(r, **{**env, "TEST_ECHO_VERSION": "2.0.0"})
+        procs.worker(r, **{**stack.env, "TEST_ECHO_VERSION": "2.0.0"})
         wait_for(lambda: client.get("/processes/versioned_echo").json()["version"] == "2.0.0",
                  10, "the API to see version 2.0.0")
         again = _echo(client, value, "versioned_echo")

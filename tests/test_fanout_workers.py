@@ -7,33 +7,23 @@ short time limits, so that arq re-runs a lost part within seconds.
 from __future__ import annotations
 
 import signal
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import redis
 
-from tests.support import Processes, free_port, submit_async, wait_job
+from tests.support import Processes, submit_async, wait_job
 
 
 @pytest.fixture(scope="module")
 def cluster(procs: Processes, r: redis.Redis, key_prefix: str
             ) -> Iterator[tuple[httpx.Client, list[object], str]]:
-    prefix = f"{key_prefix}c{uuid.uuid4().hex[:4]}"
-    env = {
-        "FASTPROC_KEY_PREFIX": prefix,
-        "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
-        "FASTPROC_WORKER_CONCURRENCY": "2",
-        "FASTPROC_JOB_TIMEOUT": "1",
-        "FASTPROC_HARD_TIMEOUT_GRACE": "0.5",
-        "FASTPROC_MAX_TRIES": "3",
-    }
-    workers = [procs.worker(r, **env), procs.worker(r, **env)]
-    port = free_port()
-    procs.api(port, **env)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        yield client, workers, prefix
+    stack = procs.stack(r, key_prefix, workers=2, FASTPROC_WORKER_CONCURRENCY="2",
+                        FASTPROC_JOB_TIMEOUT="1", FASTPROC_HARD_TIMEOUT_GRACE="0.5",
+                        FASTPROC_MAX_TRIES="3")
+    with stack.client(timeout=30) as client:
+        yield client, list(stack.workers), stack.prefix
 
 
 def test_two_workers_share_the_parts_of_one_job(cluster: tuple[httpx.Client, list[object], str]

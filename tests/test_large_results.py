@@ -4,12 +4,11 @@ a configured maximum."""
 from __future__ import annotations
 
 import base64
-import uuid
 
 import httpx
 import redis
 
-from tests.support import Processes, free_port, submit_async, wait_job
+from tests.support import Processes, submit_async, wait_job
 
 MB = 1024 * 1024
 
@@ -49,13 +48,9 @@ def test_removing_a_finished_job_removes_its_outputs(client: httpx.Client, r: re
 
 def test_a_result_over_the_maximum_fails_the_job_clearly(procs: Processes, r: redis.Redis,
                                                          key_prefix: str) -> None:
-    prefix = f"{key_prefix}m{uuid.uuid4().hex[:4]}"
-    env = {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
-           "FASTPROC_MAX_RESULT_BYTES": str(MB)}
-    procs.worker(r, **env)
-    port = free_port()
-    procs.api(port, **env)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    stack = procs.stack(r, key_prefix, FASTPROC_MAX_RESULT_BYTES=str(MB))
+    prefix = stack.prefix
+    with stack.client(timeout=30) as client:
         job_id = submit_async(client, "big_blob", {"megabytes": 2})
         status = wait_job(client, job_id)
         assert status["status"] == "failed"

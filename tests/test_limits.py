@@ -3,13 +3,11 @@ and the server keeps serving."""
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 import redis
 
-from tests.support import Processes, free_port, submit_async, wait_job
+from tests.support import Processes, submit_async, wait_job
 
 
 def _post(client: httpx.Client, process_id: str, body: bytes | dict[str, object]
@@ -48,14 +46,9 @@ def test_hostile_bodies_get_a_client_error(client: httpx.Client, body: bytes | d
 
 @pytest.fixture(scope="module")
 def small_limits(procs: Processes, r: redis.Redis, key_prefix: str) -> str:
-    prefix = f"{key_prefix}l{uuid.uuid4().hex[:4]}"
-    env = {"FASTPROC_KEY_PREFIX": prefix, "FASTPROC_QUEUE_NAME": f"{prefix}:queue",
-           "FASTPROC_MAX_ARRAY_ITEMS": "10", "FASTPROC_MAX_STRING_BYTES": "100",
-           "FASTPROC_MAX_QUEUED_PER_PROCESS": "3", "FASTPROC_WORKER_CONCURRENCY": "1"}
-    procs.worker(r, **env)
-    port = free_port()
-    procs.api(port, **env)
-    return f"http://127.0.0.1:{port}"
+    return procs.stack(r, key_prefix, FASTPROC_MAX_ARRAY_ITEMS="10",
+                       FASTPROC_MAX_STRING_BYTES="100", FASTPROC_MAX_QUEUED_PER_PROCESS="3",
+                       FASTPROC_WORKER_CONCURRENCY="1").url
 
 
 def test_array_and_string_sizes_are_bounded(small_limits: str) -> None:
