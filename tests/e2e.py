@@ -173,3 +173,23 @@ def multipart_parts(response: httpx.Response) -> list[Message]:
 def part_bytes(part: Message) -> bytes:
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
+
+
+def follow_pages(client: httpx.Client, url: str, schema: str, member: str,
+                 limit: int) -> list[list[dict[str, Any]]]:
+    """Every page from `url` on, by `next` links: each page is schema-checked, holds at most
+    `limit` items, has exactly one `next` while more follow and a `prev` after the first."""
+    pages: list[list[dict[str, Any]]] = []
+    while True:
+        doc = json_doc(client.get(url), schema)
+        items = doc[member]
+        assert len(items) <= limit, items
+        if pages:
+            one_link(doc, "prev")
+        pages.append(items)
+        nexts = links_by_rel(doc, "next")
+        if not nexts:
+            return pages
+        assert len(nexts) == 1, doc["links"]
+        url = nexts[0]["href"]
+        assert len(pages) < 10_000, "next links never run out"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e import (
     assert_exception,
+    follow_pages,
     json_doc,
     links_by_rel,
     one_link,
@@ -120,24 +121,9 @@ def test_following_job_list_next_links_visits_every_job_exactly_once(
         finished_job(client, "squares_csv", {"n": unique_int(100_000)})
     everything = job_ids(client, processID="squares_csv")
     assert len(everything) >= 5
-    seen: list[str] = []
-    url = "/jobs?processID=squares_csv&limit=2"
-    pages = 0
-    while True:
-        doc = json_doc(client.get(url), "jobList")
-        pages += 1
-        assert len(doc["jobs"]) <= 2
-        assert {job["processID"] for job in doc["jobs"]} <= {"squares_csv"}
-        seen.extend(job["jobID"] for job in doc["jobs"])
-        if pages > 1:
-            one_link(doc, "prev")
-        nexts = links_by_rel(doc, "next")
-        if not nexts:
-            break
-        assert len(nexts) == 1, doc["links"]
-        url = nexts[0]["href"]
-        assert "processID=squares_csv" in url, url
-        assert pages <= len(everything), "next links never run out"
+    pages = follow_pages(client, "/jobs?processID=squares_csv&limit=2", "jobList", "jobs", 2)
+    seen = [job["jobID"] for page in pages for job in page]
+    assert {job["processID"] for page in pages for job in page} <= {"squares_csv"}
     assert seen == everything
     assert len(seen) == len(set(seen))
 

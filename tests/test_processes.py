@@ -12,6 +12,7 @@ import yaml
 from tests.e2e import (
     REL_EXECUTE,
     assert_exception,
+    follow_pages,
     json_doc,
     links_by_rel,
     one_link,
@@ -68,25 +69,11 @@ def test_process_list_offset_skips_that_many_processes(client: httpx.Client) -> 
 
 def test_following_next_links_visits_every_process_exactly_once(client: httpx.Client) -> None:
     everything = [p["id"] for p in all_processes(client)]
-    seen: list[str] = []
-    url = "/processes?limit=3"
-    pages = 0
-    while True:
-        doc = json_doc(client.get(url), "processList")
-        pages += 1
-        assert len(doc["processes"]) <= 3
-        seen.extend(p["id"] for p in doc["processes"])
-        if pages > 1:
-            one_link(doc, "prev")
-        nexts = links_by_rel(doc, "next")
-        if not nexts:
-            break
-        assert len(nexts) == 1, doc["links"]
-        url = nexts[0]["href"]
-        assert pages <= len(everything), "next links never run out"
+    pages = follow_pages(client, "/processes?limit=3", "processList", "processes", 3)
+    seen = [p["id"] for page in pages for p in page]
     assert sorted(seen) == sorted(everything)
     assert len(seen) == len(set(seen)), seen
-    assert pages == -(-len(everything) // 3)
+    assert len(pages) == -(-len(everything) // 3)
 
 
 def test_following_prev_link_returns_the_previous_page(client: httpx.Client) -> None:
