@@ -21,17 +21,19 @@ def cache_digest(
     inputs: dict[str, Any],
     outputs: dict[str, Any] | None,
     response: str,
+    owner: str | None = None,
 ) -> str:
     """sha256 of the canonical JSON (sorted keys) of what determines a result.
 
     Inputs are taken as received, so the key never depends on processed data; a new
-    process version changes every key.
+    process version changes every key. With access control on, the owner is part of the
+    key: a hit would otherwise tell one caller what another submitted.
     """
-    canonical = orjson.dumps(
-        {"process": process_id, "version": version, "inputs": inputs, "outputs": outputs,
-         "response": response},
-        option=orjson.OPT_SORT_KEYS,
-    )
+    document: dict[str, Any] = {"process": process_id, "version": version, "inputs": inputs,
+                                "outputs": outputs, "response": response}
+    if owner is not None:
+        document["owner"] = owner
+    canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -53,9 +55,6 @@ class ResultCache:
     @property
     def enabled(self) -> bool:
         return self.ttl > 0
-
-    def key(self, digest: str) -> str:
-        return self.keys.cache(digest)
 
     async def get(self, digest: str, process_id: str) -> bytes | None:
         value: bytes | None = await self._lookup(

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastproc.cache import cache_digest
-from tests.support import Processes, wait_for
+from tests.support import Processes, free_port, wait_for
 
 json_values = st.recursive(
     # what JSON parsing can produce: orjson reads integers beyond 64 bits as floats
@@ -77,6 +77,29 @@ def test_async_hit_answers_with_a_successful_job_listed_in_jobs(client: httpx.Cl
     listed = client.get("/jobs", params={"processID": "echo", "limit": 50}).json()["jobs"]
     assert job["jobID"] in [j["jobID"] for j in listed]
     assert client.get(f"/jobs/{job['jobID']}/results").text == value
+
+
+def test_one_callers_cached_result_never_answers_another_caller(
+    procs: Processes, worker: object,
+) -> None:
+    """With access control on, a hit on Alice's result would tell Bob what Alice submitted:
+    Bob's identical request is computed as a job of his own."""
+    port = free_port()
+    procs.api(port, FASTPROC_API_KEYS="alice:alice-cache-key,bob:bob-cache-key")
+    url = f"http://127.0.0.1:{port}"
+    value = uuid.uuid4().hex
+    with httpx.Client(base_url=url, timeout=20,
+                      headers={"Authorization": "Bearer alice-cache-key"}) as alice, \
+            httpx.Client(base_url=url, timeout=20,
+                         headers={"Authorization": "Bearer bob-cache-key"}) as bob:
+        assert _created_a_job(_echo(alice, value))
+        assert not _created_a_job(_echo(alice, value)), "Alice's own repeat is a hit"
+        answer = _echo(bob, value)
+        assert answer.text == value and _created_a_job(answer), "Bob got Alice's cached result"
+        again = bob.post("/processes/echo/execution", json={"inputs": {"value": value}},
+                         headers={"Prefer": "respond-async"})
+        assert again.status_code == 201
+        assert again.json()["status"] == "successful", "Bob's own result is a hit for Bob"
 
 
 def test_failures_are_never_cached(client: httpx.Client, r: redis.Redis,

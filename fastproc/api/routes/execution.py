@@ -170,8 +170,10 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
     no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
     # References may change behind their URL, so their results are never cached.
     if proc.entry.deterministic and state.cache.enabled and not references(body.inputs):
+        # Scoped to the caller: another caller's hit would reveal what they submitted.
         digest = cache_digest(process_id, proc.description.version, body.inputs,
-                              job_request["outputs"], body.response.value)
+                              job_request["outputs"], body.response.value,
+                              owner=caller.name if caller else None)
         # A subscriber must hear from a worker, so it always gets a computed job.
         hit = None if no_cache or body.subscriber else await state.cache.get(digest, process_id)
         if hit is not None:
