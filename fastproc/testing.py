@@ -306,7 +306,7 @@ async def app_client(
         app = create_app(own)
         await stack.enter_async_context(app.router.lifespan_context(app))
         yield await stack.enter_async_context(httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://fastproc.test",
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost",
             timeout=request_timeout))
 
 
