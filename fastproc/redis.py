@@ -29,4 +29,9 @@ def connect(settings: Settings, *, socket_timeout: float | None = -1.0) -> ArqRe
         health_check_interval=30,
         socket_keepalive=True,
     )
+    # arq's own helpers (enqueue_job, Job.info) read and write JSON, as fastproc's do.
+    from fastproc.queue.enqueue import dump_job, load_job
+
+    client.job_serializer = dump_job
+    client.job_deserializer = load_job
     return client

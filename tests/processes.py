@@ -124,3 +124,27 @@ async def big_blob(megabytes: float) -> Annotated[bytes, MediaType("application/
 async def object_keys(document: dict[str, Any]) -> list[str]:
     """The sorted keys of an object input."""
     return sorted(document)
+
+
+@process(output="starts")
+async def counted_run(path: str, seconds: float) -> int:
+    """Appends `start` to the file at `path`, sleeps, appends `done`: a test counts how
+    many times the body ran (a re-run after a Redis outage would start it twice)."""
+    file = Path(path)
+    with file.open("a") as out:
+        out.write("start\n")
+    await asyncio.sleep(seconds)
+    with file.open("a") as out:
+        out.write("done\n")
+    return file.read_text().count("start")
+
+
+@process(output="value")
+async def rude_progress(value: str, progress: Progress) -> str:
+    """Reports progress messages no reader can take as they are: bytes that are not
+    UTF-8, a lone surrogate, a huge text, an object and numbers that are not numbers."""
+    progress(10, b"\xff\xfe not utf-8")  # type: ignore[arg-type]
+    progress(20, "lone \udcff surrogate")
+    progress(float("nan"), "x" * 100_000)
+    progress(float("inf"), {"an": "object"})  # type: ignore[arg-type]
+    return value

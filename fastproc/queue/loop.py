@@ -59,10 +59,6 @@ CLAIM_SCAN = 4096
 ABORT_CHECK_INTERVAL = 0.1
 
 
-def wake_channel(prefix: str, queue: str) -> str:
-    return f"{prefix}:wake:{queue}"
-
-
 class NudgedWorker(Worker):
     """An arq `Worker` that claims in batches and wakes on nudges (see the module doc)."""
 

@@ -7,6 +7,11 @@ PART_TASK = "fastproc.part"
 MERGE_TASK = "fastproc.merge"
 
 
+def wake_channel(prefix: str, queue: str) -> str:
+    """The pub/sub channel on which enqueuers nudge the idle workers of a queue."""
+    return f"{prefix}:wake:{queue}"
+
+
 def part_job_id(job_id: str, index: int | str) -> str:
     return f"{job_id}:part:{index}"
 

@@ -10,6 +10,36 @@ from redis.exceptions import RedisError
 
 from fastproc.jobs.store import JobStore
 
+#: Characters of a progress message kept; the rest is cut (it travels in every event).
+MAX_MESSAGE_CHARS = 1000
+
+
+def clean_message(message: object) -> str | None:
+    """A progress message every reader can take: text, valid UTF-8, bounded.
+
+    A process may hand over bytes, lone surrogates or any object; the message goes into the
+    record and into every event, so it is made safe here, at its source.
+    """
+    if message is None:
+        return None
+    if isinstance(message, bytes | bytearray):
+        text = bytes(message).decode("utf-8", "replace")
+    else:
+        text = str(message)
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:MAX_MESSAGE_CHARS]
+
+
+def clean_percent(percent: object, latest: tuple[int, str | None] | None) -> int:
+    """0..100 from whatever number a process reports; a non-number keeps the last value."""
+    try:
+        value = float(percent)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if value != value:  # NaN
+        return latest[0] if latest else 0
+    return int(max(0.0, min(100.0, value)))
+
 
 class ProgressReporter:
     """Records the latest report and writes it to the job record in the background.
@@ -27,7 +57,7 @@ class ProgressReporter:
         self._task: asyncio.Task[None] | None = None
 
     def __call__(self, percent: float, message: str | None = None) -> None:
-        value = (max(0, min(100, int(percent))), message)
+        value = (clean_percent(percent, self._latest), clean_message(message))
         if threading.get_ident() == self._loop_thread:
             self._set(value)
         else:

