@@ -131,12 +131,15 @@ async def counted_run(path: str, seconds: float) -> int:
     """Appends `start` to the file at `path`, sleeps, appends `done`: a test counts how
     many times the body ran (a re-run after a Redis outage would start it twice)."""
     file = Path(path)
-    with file.open("a") as out:
-        out.write("start\n")
+    await asyncio.to_thread(_append, file, "start\n")
     await asyncio.sleep(seconds)
+    await asyncio.to_thread(_append, file, "done\n")
+    return (await asyncio.to_thread(file.read_text)).count("start")
+
+
+def _append(file: Path, line: str) -> None:
     with file.open("a") as out:
-        out.write("done\n")
-    return file.read_text().count("start")
+        out.write(line)
 
 
 @process(output="value")
