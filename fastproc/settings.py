@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     hard_timeout_grace: float = Field(
         10.0, ge=0, description="Seconds after the soft limit before the job is failed anyway."
     )
+    store_retry: float = Field(
+        60.0, ge=0,
+        description="Seconds a worker keeps retrying to store a finished job's outcome while "
+                    "Redis is away, before it hands the job back for a re-run.",
+    )
     max_tries: int = Field(
         3, ge=1, description="Runs of a job whose worker died before it gives up as failed."
     )
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(30.0, gt=0, description="Seconds to fetch an input by reference.")
     fetch_max_bytes: int = Field(
         100 * 1024 * 1024, ge=1, description="Largest input a reference may deliver."
+    )
+    fetch_memory_bytes: int = Field(
+        1024 * 1024, ge=0,
+        description="Bytes of a reference held in memory while it downloads; "
+                    "a larger one goes to a temporary file until it is complete.",
     )
     allowed_schemes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http", "https"],
@@ -106,9 +116,26 @@ class Settings(BaseSettings):
     log_file: str | None = Field(None, description="Also log to this file (rotated).")
     log_rotation: str = Field("50 MB", description="When the log file rotates (loguru syntax).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
+        description="Host names the API answers to (comma-separated; `*.example.com` for "
+                    "subdomains, `*` for any); the hosts of `FASTPROC_BASE_URL` and "
+                    "`FASTPROC_HOST` are trusted too. Other `Host` headers get 400.",
+    )
+    metrics_key: str | None = Field(
+        None, repr=False,
+        description="Key that `/metrics` then needs (`Authorization: Bearer` or `X-API-Key`); "
+                    "unset: `/metrics` is open.",
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request line and headers."
+    )
+    body_timeout: float = Field(
+        60.0, gt=0, description="Seconds a client has to send a request body after its headers."
+    )
 
     @field_validator("processes", "allowed_schemes", "api_keys", "read_only_keys",
-                     mode="before")
+                     "trusted_hosts", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
         if isinstance(value, str):
@@ -122,5 +149,12 @@ class Settings(BaseSettings):
 
     def active_ttl_for(self, soft_limit: float) -> int:
         """The same for a process with its own time limit (a worker extends the record)."""
-        per_try = soft_limit + self.hard_timeout_grace + 30
+        per_try = self.task_budget(soft_limit) + 30
         return int(self.job_ttl + per_try * (self.max_tries + 1))
+
+    def task_budget(self, soft_limit: float) -> float:
+        """The longest one try of a task may take, every phase included: fetching inputs
+        by reference, running (soft limit + grace), storing the outcome (with retries).
+        A task past it fails its job, so no phase can leave a job `running`."""
+        return (self.fetch_timeout + soft_limit + self.hard_timeout_grace + self.store_retry
+                + 10)
