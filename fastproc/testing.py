@@ -45,6 +45,7 @@ from fastproc.queue.execution import (
     error_of,
     run_with_limits,
 )
+from fastproc.queue.progress import clean_message, clean_percent
 from fastproc.settings import Settings
 
 __all__ = ["ProcessRun", "ProgressRecorder", "ProgressReport", "app_client", "as_process",
@@ -80,9 +81,11 @@ class ProgressRecorder:
         self.reports: list[ProgressReport] = []
 
     def __call__(self, percent: float, message: str | None = None) -> None:
-        # Clamped and truncated as the worker writes it to the job record. Every call is
-        # kept (the worker coalesces a burst), so a test sees each step.
-        self.reports.append(ProgressReport(max(0, min(100, int(percent))), message))
+        # Cleaned as the worker cleans it for the job record. Every call is kept (the
+        # worker coalesces a burst), so a test sees each step.
+        latest = self.reports[-1] if self.reports else None
+        self.reports.append(ProgressReport(clean_percent(percent, latest),
+                                           clean_message(message)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # Mapping compares by outputs

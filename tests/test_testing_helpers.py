@@ -23,7 +23,14 @@ from fastproc import (
 )
 from fastproc.ogc.exceptions import InvalidParameterValue, InvalidRequest, OGCException
 from fastproc.settings import Settings
-from fastproc.testing import ProcessLike, ProgressReport, app_client, as_process, run_process
+from fastproc.testing import (
+    ProcessLike,
+    ProgressRecorder,
+    ProgressReport,
+    app_client,
+    as_process,
+    run_process,
+)
 from workers.examples import (
     BatchUpper,
     TextStats,
@@ -104,6 +111,15 @@ async def test_progress_of_a_sync_body_in_a_thread_is_captured() -> None:
     run = await run_process(count_up, {"n": 4})
     assert run == {"total": 4}
     assert run.progress == [(25, "1 of 4"), (50, "2 of 4"), (75, "3 of 4"), (100, "4 of 4")]
+
+
+def test_progress_is_recorded_as_the_job_record_would_show_it() -> None:
+    progress = ProgressRecorder()
+    progress(150, b"caf\xc3\xa9")
+    progress("not a number", "x" * 5000)
+    assert progress.reports[0] == (100, "café")
+    assert progress.reports[1].percent == 100  # a non-number keeps the last value
+    assert len(progress.reports[1].message or "") < 5000
 
 
 async def test_an_error_of_the_body_reaches_the_test_unchanged() -> None:
