@@ -1,8 +1,18 @@
-"""Rules for the URLs fastproc fetches (input references) or calls (callbacks).
+"""Rules for the URLs fastproc fetches (input references) or calls (callbacks), and the one
+HTTP client that obeys them.
 
 By default only http(s) URLs whose host resolves to public addresses are allowed, so a
 request cannot make a worker read the cloud metadata service, Redis or anything else on the
-private network (SSRF). Every resolved address is checked, not just the first.
+private network (SSRF). Every resolved address is checked, not just the first, and an IPv6
+address that carries an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by the
+IPv4 it carries too.
+
+Checking a name and then letting the HTTP client resolve it again to connect would let a
+name answer a public address to the check and a private one to the connect (DNS
+rebinding). So the check lives in the client's network backend: a host is resolved once,
+when a connection opens, and the socket goes to an address that was checked. The Host
+header, TLS SNI and certificate verification still use the name. Every request of a fetch
+or callback client goes through it: references, each redirect hop, and callbacks.
 """
 
 from __future__ import annotations
@@ -10,18 +20,66 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
+import anyio
+import httpcore
+import httpx
+
 from fastproc.settings import Settings
+
+#: Answers the addresses (IP strings, preferred first) a host name has for a TCP port.
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+#: IPv6 ranges whose last 32 bits are an IPv4 address the packet really goes to.
+_IPV4_IN_LAST_32_BITS = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated, RFC 4291)
+    ipaddress.IPv6Network("::ffff:0:0/96"),  # IPv4-mapped
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+)
+#: Local-use NAT64 (RFC 8215): never global, and the IPv4 sits at an operator-chosen offset.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 class AddressNotAllowed(ValueError):
     """A URL whose scheme or host this server refuses to contact."""
 
 
-def _is_public(address: str) -> bool:
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The system's answer for `host`, in its order of preference, without repeats."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def is_public_address(address: str) -> bool:
+    """Whether `address` is globally routable and reaches no private IPv4 through IPv6.
+
+    >>> is_public_address("93.184.216.34"), is_public_address("::ffff:127.0.0.1")
+    (True, False)
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _is_public_ip(ip)
+    if ip in _LOCAL_NAT64:
+        return False
+    return _is_public_ip(ip) and all(_is_public_ip(v4) for v4 in _embedded_ipv4(ip))
+
+
+def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return bool(ip.is_global) and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    found = [ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+             for network in _IPV4_IN_LAST_32_BITS if ip in network]
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # the Teredo server and the client it relays to
+    return found
 
 
 def check_url_syntax(url: str, settings: Settings) -> str:
@@ -40,23 +98,103 @@ def check_url_syntax(url: str, settings: Settings) -> str:
             literal = ipaddress.ip_address(host)
         except ValueError:
             return host
-        if not _is_public(str(literal)):
+        if not is_public_address(str(literal)):
             raise AddressNotAllowed(f"address {host} is not a public address")
     return host
 
 
-async def check_url(url: str, settings: Settings) -> None:
-    """Syntax checks, then every address the host resolves to must be public."""
+def vet_addresses(host: str, addresses: Sequence[str], settings: Settings) -> list[str]:
+    """`addresses` if this server may connect to every one of them (one bad answer spoils all:
+    the client would otherwise fall back to it when the good ones fail)."""
+    if not addresses:
+        raise AddressNotAllowed(f"host '{host}' has no address")
+    if not settings.allow_private_addresses:
+        for address in addresses:
+            if not is_public_address(address):
+                raise AddressNotAllowed(
+                    f"host '{host}' resolves to {address}, not a public address")
+    return list(addresses)
+
+
+async def check_url(url: str, settings: Settings,
+                    resolver: Resolver = system_resolver) -> None:
+    """Syntax checks, then every address the host resolves to must be public.
+
+    A check ahead of a request only; the client of `pinned_client` repeats it on the very
+    addresses it connects to.
+    """
     host = check_url_syntax(url, settings)
     if settings.allow_private_addresses:
         return
-    port = urlsplit(url).port or 443
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
-                                                             type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
+        parts = urlsplit(url)
+        addresses = await resolver(host, parts.port or (80 if parts.scheme == "http" else 443))
+    except OSError as exc:
         raise AddressNotAllowed(f"host '{host}' does not resolve: {exc}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if not _is_public(address):
-            raise AddressNotAllowed(f"host '{host}' resolves to {address}, not a public address")
+    vet_addresses(host, addresses, settings)
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens every TCP connection of a client to an address that passed `vet_addresses`."""
+
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
+        self._settings = settings
+        self._resolver = resolver
+        self._network = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self, host: str, port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                found = await self._resolver(host, port)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(f"host '{host}' does not resolve: {exc}") from exc
+        addresses = vet_addresses(host, found, self._settings)
+        failures: list[httpcore.ConnectError | httpcore.ConnectTimeout] = []
+        for address in addresses:
+            try:
+                return await self._network.connect_tcp(
+                    address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failures.append(exc)
+        tried = "; ".join(f"{address}: {type(exc).__name__} {exc}"
+                          for address, exc in zip(addresses, failures, strict=True))
+        raise type(failures[-1])(
+            f"cannot connect to {host} port {port} ({tried})") from failures[-1]
+
+    async def sleep(self, seconds: float) -> None:
+        await self._network.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a `PinnedBackend`.
+
+    httpx takes no network backend, and its transport keeps all its state in one attribute,
+    `_pool`: the pool is built here instead of by `super().__init__` (the pinning tests fail
+    if a new httpx moves it). Proxies from the environment are not used (`pinned_client`):
+    a proxy would resolve the name itself, past the check.
+    """
+
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        self._pool = httpcore.AsyncConnectionPool(  # the limits are httpx's defaults
+            ssl_context=httpx.create_ssl_context(verify=verify),  # honours SSL_CERT_FILE
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+            network_backend=PinnedBackend(settings, resolver),
+        )
+
+
+def pinned_client(settings: Settings, timeout: float, resolver: Resolver = system_resolver,
+                  verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The client for references and callbacks: it connects only where the rules allow.
+
+    It never follows redirects itself: the caller checks each hop's scheme first.
+    """
+    return httpx.AsyncClient(transport=PinnedTransport(settings, resolver, verify),
+                             timeout=timeout, follow_redirects=False, trust_env=False)

@@ -2,6 +2,7 @@
 
 Deliveries run in background tasks owned by the worker: a slow or dead subscriber never
 delays a job, and each delivery is retried with backoff before it is given up (logged).
+They go through `fastproc.net`'s client, which connects only to addresses it checked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import httpx
 import orjson
 from loguru import logger
 
-from fastproc.net import AddressNotAllowed, check_url
+from fastproc.net import (
+    AddressNotAllowed,
+    Resolver,
+    check_url_syntax,
+    pinned_client,
+    system_resolver,
+)
 from fastproc.settings import Settings
 
 #: Which subscriber URI each outcome goes to.
@@ -24,8 +31,9 @@ FAILED = "failedUri"
 
 
 class Notifier:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
         self.settings = settings
+        self._resolver = resolver
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -40,11 +48,11 @@ class Notifier:
 
     async def _deliver(self, url: str, body: bytes) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10, follow_redirects=False)
+            self._client = pinned_client(self.settings, timeout=10, resolver=self._resolver)
         delay = 0.5
         for attempt in range(self.settings.callback_retries + 1):
             try:
-                await check_url(url, self.settings)
+                check_url_syntax(url, self.settings)
                 response = await self._client.post(
                     url, content=body, headers={"Content-Type": "application/json"})
                 if response.is_success:

@@ -1,19 +1,28 @@
 """Inputs given by reference (`{"href": ...}`): fetched by the worker, then validated.
 
 A fetch is bounded (time, size, redirects) and every URL on the way, redirects included,
-obeys the address rules of `fastproc.net`. What arrives is read as the input's schema says:
-bytes for a binary string, text for a string, JSON for anything else.
+obeys the address rules of `fastproc.net` (its client connects only to checked addresses).
+What arrives is read as the input's schema says: bytes for a binary string, text for a
+string, JSON for anything else.
+
+A download is held in memory only up to `fetch_memory_bytes`; past that it goes to a
+temporary file until it is complete. Otherwise every job of a worker could hold up to
+`fetch_max_bytes` of chunks at once while its references trickle in.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+import tempfile
+from types import TracebackType
+from typing import IO, Any
 
+import anyio
+import anyio.to_thread
 import httpx
 import orjson
 
-from fastproc.net import AddressNotAllowed, check_url
+from fastproc.net import AddressNotAllowed, check_url_syntax, pinned_client
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.inputs import InputValidator, is_reference
 from fastproc.ogc.models import ProcessDescription
@@ -22,9 +31,59 @@ from fastproc.settings import Settings
 MAX_REDIRECTS = 5
 
 
-async def fetch_bytes(client: httpx.AsyncClient, url: str, settings: Settings) -> bytes:
+class Spool:
+    """A download kept in memory up to `memory_bytes`, then in a temporary file."""
+
+    def __init__(self, memory_bytes: int) -> None:
+        self.memory_bytes = memory_bytes
+        self.size = 0
+        #: The most this spool ever held in memory while the download ran.
+        self.peak_in_memory = 0
+        self._memory = bytearray()
+        self._file: anyio.AsyncFile[bytes] | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        return self._file is not None
+
+    async def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._file is None and len(self._memory) + len(chunk) <= self.memory_bytes:
+            self._memory += chunk
+            self.peak_in_memory = max(self.peak_in_memory, len(self._memory))
+            return
+        if self._file is None:
+            self._file = anyio.wrap_file(await anyio.to_thread.run_sync(_temporary_file))
+            await self._file.write(bytes(self._memory))
+            self._memory = bytearray()
+        await self._file.write(chunk)
+
+    async def read(self) -> bytes:
+        """Everything written: the one full copy in memory, which the input needs anyway."""
+        if self._file is None:
+            return bytes(self._memory)
+        await self._file.seek(0)
+        return await self._file.read()
+
+    async def __aenter__(self) -> Spool:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        if self._file is not None:
+            await self._file.aclose()
+        self._memory = bytearray()
+
+
+def _temporary_file() -> IO[bytes]:
+    return tempfile.TemporaryFile(prefix="fastproc-fetch-")
+
+
+async def fetch_into(spool: Spool, client: httpx.AsyncClient, url: str,
+                     settings: Settings) -> None:
+    """The body `url` answers with, after redirects, into `spool` (size-capped)."""
     for _ in range(MAX_REDIRECTS + 1):
-        await check_url(url, settings)
+        check_url_syntax(url, settings)
         async with client.stream("GET", url) as response:
             if response.is_redirect:
                 url = str(response.url.join(response.headers["location"]))
@@ -33,14 +92,11 @@ async def fetch_bytes(client: httpx.AsyncClient, url: str, settings: Settings) -
             declared = int(response.headers.get("content-length") or 0)
             if declared > settings.fetch_max_bytes:
                 raise ValueError(f"it is {declared} bytes, over {settings.fetch_max_bytes} bytes")
-            chunks: list[bytes] = []
-            size = 0
             async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > settings.fetch_max_bytes:
+                if spool.size + len(chunk) > settings.fetch_max_bytes:
                     raise ValueError(f"it is over {settings.fetch_max_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
+                await spool.write(chunk)
+            return
     raise ValueError(f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -60,13 +116,13 @@ async def resolve_references(
 ) -> dict[str, Any]:
     """The inputs with every reference replaced by its validated content."""
     resolved = dict(inputs)
-    async with httpx.AsyncClient(timeout=settings.fetch_timeout, follow_redirects=False) as c:
+    async with pinned_client(settings, timeout=settings.fetch_timeout) as client:
         for name, value in inputs.items():
             many = isinstance(value, list)
             occurrences = []
             for occurrence in value if many else [value]:
                 if is_reference(occurrence):
-                    occurrence = await _fetch_one(c, name, str(occurrence["href"]),
+                    occurrence = await _fetch_one(client, name, str(occurrence["href"]),
                                                   description, validator, settings)
                 occurrences.append(occurrence)
             resolved[name] = occurrences if many else occurrences[0]
@@ -77,10 +133,20 @@ async def _fetch_one(client: httpx.AsyncClient, name: str, href: str,
                      description: ProcessDescription, validator: InputValidator,
                      settings: Settings) -> Any:
     try:
-        data = await fetch_bytes(client, href, settings)
-        value = _as_schema_says(data, description.inputs[name].schema_)
+        async with Spool(settings.fetch_memory_bytes) as spool:
+            await fetch_into(spool, client, href, settings)
+            value = await _read_as_schema_says(spool, description.inputs[name].schema_)
     except (httpx.HTTPError, AddressNotAllowed, ValueError) as exc:
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, httpx.HTTPError) else str(exc)
         raise InvalidParameterValue(f"input '{name}': cannot use {href}: {reason}") from exc
     validator.checks[name].check_occurrence(value)
     return value
+
+
+async def _read_as_schema_says(spool: Spool, schema: dict[str, Any]) -> Any:
+    """Small downloads are converted on the loop; a spooled one is big enough that decoding
+    it there would stall every other job of the worker."""
+    data = await spool.read()
+    if not spool.on_disk:
+        return _as_schema_says(data, schema)
+    return await anyio.to_thread.run_sync(_as_schema_says, data, schema)
