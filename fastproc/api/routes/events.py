@@ -54,6 +54,13 @@ def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
     return record
 
 
+def _older(event: dict[str, Any], record: JobRecord) -> bool:
+    """An event the stream's first read of the record already reflects (timestamps share
+    one ISO format, so they compare as text)."""
+    updated = event.get("updated")
+    return bool(isinstance(updated, str) and record.updated and updated < record.updated)
+
+
 async def _next_event(queue: asyncio.Queue[dict[str, Any] | None]
                       ) -> AsyncIterator[dict[str, Any] | bytes | None]:
     """The next event, preceded by keep-alive comments while the job is quiet."""
@@ -78,21 +85,27 @@ async def job_events(job_id: str, request: Request, state: State) -> StreamingRe
         async with state.events.stream(job_id) as queue:
             record = await state.store.get(job_id)  # read after subscribing: no gap
             seq = 0
+            changed = True
             while record is not None:
-                seq += 1
-                yield _message(status_info(record, base), seq)
-                if record.status.terminal:
-                    return
+                if changed:
+                    seq += 1
+                    yield _message(status_info(record, base), seq)
+                    if record.status.terminal:
+                        return
                 event: dict[str, Any] | None = None
                 async for item in _next_event(queue):
                     if isinstance(item, bytes):
                         yield item
                     else:
                         event = item
+                # An event published before the record was read is already shown.
                 if event is None or event.get("status") in _TERMINAL:
                     record = await state.store.get(job_id)  # resync, or the final record
+                    changed = True
                 else:
-                    record = _apply(record, event)
+                    changed = not _older(event, record)
+                    if changed:
+                        record = _apply(record, event)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
