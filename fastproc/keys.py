@@ -17,7 +17,19 @@ class Keys:
 
     @property
     def jobs(self) -> str:
-        return f"{self.prefix}:jobs"
+        """Every job without an owner (created while access control was off)."""
+        return self.job_index()
+
+    def job_index(self, owner: str | None = None, process_id: str | None = None) -> str:
+        """Job ids by creation time, as one listing reads them: an owner's jobs (or the
+        jobs without an owner), optionally of one process. Owner names never contain `:`
+        (see `fastproc.api.auth`), so no owner's keys can be another's."""
+        scope = f"{self.prefix}:jobs" if owner is None else f"{self.prefix}:jobs:owner:{owner}"
+        return scope if process_id is None else f"{scope}:process:{process_id}"
+
+    def job_indexes(self, owner: str | None, process_id: str) -> list[str]:
+        """The indexes a new job is added to."""
+        return [self.job_index(owner), self.job_index(owner, process_id)]
 
     @property
     def stats(self) -> str:

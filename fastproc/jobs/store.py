@@ -8,14 +8,15 @@ terminal state never changes.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from fastproc.jobs.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
 from fastproc.jobs.results import EncodedResult, decode_results, is_apart
 from fastproc.jobs.scripts import ADMIT, BEGIN, PROGRESS, RELEASE, TRANSITION
@@ -29,42 +30,6 @@ STATS_TTL = 90 * 86_400
 
 def _states(states: Sequence[StatusCode]) -> str:
     return "," + ",".join(s.value for s in states) + ","
-
-
-@dataclass(frozen=True, slots=True)
-class JobFilter:
-    process_ids: frozenset[str] = frozenset()
-    statuses: frozenset[str] = frozenset()
-    min_duration: float | None = None
-    max_duration: float | None = None
-    created_after: float | None = None
-    created_before: float | None = None
-    owner: str | None = None
-
-    def matches(self, record: JobRecord) -> bool:
-        if self.owner is not None and record.owner != self.owner:
-            return False
-        if self.process_ids and record.process_id not in self.process_ids:
-            return False
-        if self.statuses and record.status.value not in self.statuses:
-            return False
-        if self.created_after is not None or self.created_before is not None:
-            created = parse_iso(record.created).timestamp() if record.created else None
-            if created is None:
-                return False
-            if self.created_after is not None and created < self.created_after:
-                return False
-            if self.created_before is not None and created > self.created_before:
-                return False
-        if self.min_duration is not None or self.max_duration is not None:
-            duration = record.duration
-            if duration is None:
-                return False
-            if self.min_duration is not None and duration < self.min_duration:
-                return False
-            if self.max_duration is not None and duration > self.max_duration:
-                return False
-        return True
 
 
 class JobStore:
@@ -127,8 +92,9 @@ class JobStore:
             pipe.expire(key, ttl)
             if cached_result is not None:
                 pipe.set(self.keys.result(job_id), cached_result, ex=ttl)
-            pipe.zadd(self.keys.jobs, {job_id: _score(now)})
-            pipe.expire(self.keys.jobs, self.active_ttl)
+            for index in self.keys.job_indexes(owner, process_id):
+                pipe.zadd(index, {job_id: _score(now)})
+                pipe.expire(index, self.active_ttl)
             if cached_result is None:  # cache hits are counted by the lookup
                 pipe.hincrby(self.keys.stats, f"submitted|{process_id}", 1)
             if also is not None:
@@ -148,34 +114,52 @@ class JobStore:
             raw, result = await pipe.execute()
         return (JobRecord.from_hash(job_id, raw) if raw else None), result
 
-    async def find(
-        self, flt: JobFilter, *, offset: int, limit: int, batch: int = 500
-    ) -> tuple[list[JobRecord], bool]:
-        """Newest first; returns the page and whether more matching jobs follow it."""
-        matched: list[JobRecord] = []
-        start = 0
-        while True:
-            ids = await self.redis.zrevrange(self.keys.jobs, start, start + batch - 1)
-            if not ids:
-                return matched[offset:offset + limit], False
-            start += len(ids)
+    async def find(self, flt: JobFilter, *, limit: int, offset: int = 0,
+                   after: Cursor | None = None, before: Cursor | None = None) -> JobPage:
+        """Newest first: the page after `after` (or from the newest), or with `before`
+        the `limit` jobs just before it. It reads the indexes of the filter's owner and
+        processes only, so it costs the page and the jobs the other filters step over."""
+        newest_first = before is None
+        wanted = offset + limit + 1
+        batch = min(max(wanted, 16), 1000)
+        walk = MergedWalk([
+            IndexWalk(self.redis, key, newest_first=newest_first,
+                      start=after if newest_first else before, lowest=flt.created_after,
+                      highest=flt.created_before, batch=batch)
+            for key in flt.indexes(self.keys)], newest_first)
+        found: list[tuple[JobRecord, Cursor]] = []
+        gone: dict[str, list[str]] = defaultdict(list)
+        while len(found) < wanted:
+            members = await walk.take(min(max(wanted - len(found), 16), 500))
+            if not members:
+                break
             async with self.redis.pipeline(transaction=False) as pipe:
-                for raw_id in ids:
-                    pipe.hmget(self.keys.job(raw_id.decode()), list(STATUS_FIELDS))
+                for _, member in members:
+                    pipe.hmget(self.keys.job(member.job_id), list(STATUS_FIELDS))
                 rows = await pipe.execute()
-            gone = []
-            for raw_id, row in zip(ids, rows, strict=True):
-                if row[1] is None:
-                    gone.append(raw_id)
+            for (index, member), row in zip(members, rows, strict=True):
+                if row[1] is None:  # the record has expired
+                    gone[index].append(member.job_id)
                     continue
                 data = {k: v.decode() for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
-                record = JobRecord.from_fields(raw_id.decode(), data)
+                record = JobRecord.from_fields(member.job_id, data)
                 if flt.matches(record):
-                    matched.append(record)
-                    if len(matched) > offset + limit:
-                        return matched[offset:offset + limit], True
-            if gone:
-                await self.redis.zrem(self.keys.jobs, *gone)
+                    found.append((record, member))
+        await self._prune(gone)
+        page = found[offset:offset + limit]
+        if not newest_first:
+            page.reverse()
+        return JobPage([record for record, _ in page], [cursor for _, cursor in page],
+                       more=len(found) > offset + limit)
+
+    async def _prune(self, gone: dict[str, list[str]]) -> None:
+        """Drop index members whose record has expired (after the walk: see listing)."""
+        if not gone:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for index, job_ids in gone.items():
+                pipe.zrem(index, *job_ids)
+            await pipe.execute()
 
     # -- transitions ------------------------------------------------------------------------
 
@@ -199,7 +183,7 @@ class JobStore:
             keys=[job_key, self.keys.result(job_id), cache_key or job_key, self.keys.stats,
                   *delete],
             args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
-                  result, cache_ttl, _now_ms(), len(pairs) // 2, *pairs],
+                  result, cache_ttl, _now_ms(), len(pairs) // 2, STATS_TTL, *pairs],
         )
         if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
             return outcome[3:].decode()
@@ -271,9 +255,12 @@ class JobStore:
         outputs = [self.keys.output(job_id, name)
                    for name, stored in (decode_results(blob) if blob else {}).items()
                    if is_apart(stored)]
+        process_id, owner = await self.redis.hmget(self.keys.job(job_id), ["processID", "owner"])
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.delete(*self.keys.all_of_job(job_id), *outputs)
-            pipe.zrem(self.keys.jobs, job_id)
+            if process_id is not None:
+                for index in self.keys.job_indexes(owner and owner.decode(), process_id.decode()):
+                    pipe.zrem(index, job_id)
             await pipe.execute()
 
     async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
@@ -23,10 +25,10 @@ from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.results import output_content, stream_apart
 from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.state import AppState, get_state
-from fastproc.api.views import paging_links, status_info
+from fastproc.api.views import status_info
+from fastproc.jobs.listing import Cursor, JobFilter, JobPage
 from fastproc.jobs.record import JobRecord, parse_iso
 from fastproc.jobs.results import decode_results, is_apart
-from fastproc.jobs.store import JobFilter
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
     InvalidParameterValue,
@@ -66,6 +68,11 @@ def _datetime_bounds(value: str | None) -> tuple[float | None, float | None]:
             None if end in ("", "..") else _instant(end))
 
 
+_CURSOR_DOC = ("A place in the list, as `next` (after) and `prev` (before) links carry it: "
+               "paging from it never skips a job, even while records expire.")
+_PAGING = ("offset", "limit", "after", "before")
+
+
 @router.get("/jobs", summary="List jobs",
             responses={200: {"model": JobList, "content": HTML_TOO}})
 async def list_jobs(
@@ -80,25 +87,27 @@ async def list_jobs(
     maxDuration: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[str | None, Query(description=_CURSOR_DOC)] = None,
+    before: Annotated[str | None, Query(description=_CURSOR_DOC)] = None,
 ) -> Response:
     caller = authenticate(request, state.auth, execute=False)
     if type and "process" not in type:
-        jobs: list[JobRecord] = []
-        more = False
+        listed = _Listed(JobPage([], [], more=False), first=True, older=False)
     else:
-        after, before = _datetime_bounds(datetime)
+        since, until = _datetime_bounds(datetime)
         flt = JobFilter(
             process_ids=frozenset(_split(processID)),
             statuses=frozenset(s.value for s in status or ()),
             min_duration=minDuration, max_duration=maxDuration,
-            created_after=after, created_before=before,
+            created_after=since, created_before=until,
             owner=caller.name if caller else None,
         )
-        jobs, more = await state.store.find(flt, offset=offset, limit=limit)
+        listed = await _read_page(state, flt, limit=limit, offset=offset,
+                                  after=_cursor("after", after), before=_cursor("before", before))
     base = base_url(request, state.settings.base_url)
-    links = paging_links(request, base, "/jobs", offset=offset, limit=limit, more=more)
-    doc = add_alternate({"jobs": [status_info(job, base) for job in jobs], "links": links},
-                        links[0]["href"], fmt)
+    links = _list_links(request, base, listed, limit=limit, offset=offset)
+    doc = add_alternate({"jobs": [status_info(job, base) for job in listed.page.jobs],
+                         "links": links}, links[0]["href"], fmt)
     if fmt is Format.JSON:
         return JSONResponse(doc)
     return page(
@@ -108,6 +117,63 @@ async def list_jobs(
         chosen_processes=set(_split(processID)),
         chosen_statuses={s.value for s in status or ()},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    page: JobPage
+    #: No job is listed before this page.
+    first: bool
+    #: Jobs may be listed after this page.
+    older: bool
+
+
+def _cursor(name: str, value: str | None) -> Cursor | None:
+    if value is None:
+        return None
+    try:
+        return Cursor.parse(value)
+    except ValueError as exc:
+        raise InvalidParameterValue(
+            f"{name}: '{value}' is not a place from a next or prev link") from exc
+
+
+async def _read_page(state: AppState, flt: JobFilter, *, limit: int, offset: int,
+                     after: Cursor | None, before: Cursor | None) -> _Listed:
+    if after is not None and before is not None:
+        raise InvalidParameterValue("after and before cannot be given together")
+    if before is None:
+        found = await state.store.find(flt, limit=limit, offset=offset, after=after)
+        return _Listed(found, first=after is None and offset == 0, older=found.more)
+    found = await state.store.find(flt, limit=limit, offset=offset, before=before)
+    if found.more:
+        return _Listed(found, first=False, older=True)
+    # Nothing newer than this page: it is the first one, filled from the newest job.
+    found = await state.store.find(flt, limit=limit)
+    return _Listed(found, first=True, older=found.more)
+
+
+def _list_links(request: Request, base: str, listed: _Listed, *, limit: int,
+                offset: int) -> list[dict[str, str]]:
+    """self, and next and prev links that keep every filter. They page by cursor, not by
+    offset: an offset counts jobs that may have expired since the last page."""
+    given = request.query_params.multi_items()
+    filters = [(k, v) for k, v in given if k not in _PAGING]
+
+    def at(*place: tuple[str, str]) -> str:
+        return f"{base}/jobs?{urlencode([*filters, ('limit', str(limit)), *place])}"
+
+    links = [link(at(*[(k, v) for k, v in given if k in ("offset", "after", "before")]),
+                  media.REL_SELF)]
+    cursors = listed.page.cursors
+    if listed.older and cursors:
+        links.append(link(at(("after", cursors[-1].token())), media.REL_NEXT))
+    if not listed.first:
+        if cursors:
+            links.append(link(at(("before", cursors[0].token())), media.REL_PREV))
+        else:
+            links.append(link(at(("offset", str(max(0, offset - limit)))), media.REL_PREV))
+    return links
 
 
 def _split(values: list[str] | None) -> list[str]:
