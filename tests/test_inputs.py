@@ -138,7 +138,7 @@ def test_fetch_limits_fail_the_job(procs: Processes, r: redis.Redis, key_prefix:
     big = local_http.serve(f"big-{uuid.uuid4().hex}", b"x" * 5000, "text/plain")
     with stack.client() as client:
         for href, reason in ((big, "over 1000 bytes"),
-                             (f"{local_http.url}/slow", "Timeout")):
+                             (f"{local_http.url}/slow", "FASTPROC_FETCH_TIMEOUT")):
             job_id = submit_async(client, "echo", {"value": {"href": href}})
             status = wait_job(client, job_id)
             assert status["status"] == "failed"
