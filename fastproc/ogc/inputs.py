@@ -6,6 +6,7 @@ so an API replica checks inputs of processes it cannot import.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -87,6 +88,17 @@ class InputValidator:
     def __init__(self, description: ProcessDescription) -> None:
         self.process_id = description.id
         self.checks = {name: _InputCheck(name, d) for name, d in description.inputs.items()}
+
+    def check_wrapped(self, members: Iterable[str]) -> None:
+        """Refuse a body whose top level holds this process's inputs (`{"a": 1}` rather than
+        `{"inputs": {"a": 1}}`): validating its empty `inputs` would blame a missing input."""
+        misplaced = sorted(set(members) & set(self.checks))
+        if misplaced:
+            names = ", ".join(f"'{name}'" for name in misplaced)
+            raise InvalidParameterValue(
+                f"{names} at the top of the request "
+                f"{'is an input' if len(misplaced) == 1 else 'are inputs'} of process "
+                f"'{self.process_id}': inputs go under \"inputs\": {{…}}")
 
     def validate(self, inputs: dict[str, Any]) -> None:
         unknown = sorted(set(inputs) - set(self.checks))

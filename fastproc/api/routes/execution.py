@@ -33,6 +33,7 @@ from fastproc.ogc.exceptions import (
     UnsupportedMediaType,
 )
 from fastproc.ogc.inputs import references
+from fastproc.ogc.limits import Limits
 from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode
 from fastproc.queue.enqueue import enqueue_in, nudge
 from fastproc.settings import Settings
@@ -63,15 +64,21 @@ _EXECUTE_BODY = {
 }
 
 
-#: Bodies read as JSON. Form and text/plain bodies are refused: a web page elsewhere could
-#: send those cross-site without a CORS preflight (the HTML forms have their own route).
-_JSONISH = frozenset({"", "application/json"})
-
-
-async def _parse_body(request: Request) -> ExecuteRequest:
+def _check_content_type(request: Request) -> None:
+    """Only JSON (`application/json` or an `application/*+json` type) is read. A form, a
+    text/plain or an untyped body is refused: a web page elsewhere could send any of those
+    cross-site without a CORS preflight (the HTML forms have their own, guarded route)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in _JSONISH and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(f"execute requests are application/json, not {content_type}")
+    if content_type == media.JSON or (
+            content_type.startswith("application/") and content_type.endswith("+json")):
+        return
+    raise UnsupportedMediaType(
+        f"execute requests are {media.JSON}, not {content_type or 'an untyped body'}")
+
+
+async def _read_json(request: Request, limits: Limits) -> dict[str, Any]:
+    """The body as a JSON object, bounded by `limits` before any model or schema sees it."""
+    _check_content_type(request)
     raw = await request.body()
     try:
         data = orjson.loads(raw)
@@ -79,12 +86,21 @@ async def _parse_body(request: Request) -> ExecuteRequest:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object (an execute request)")
+    limits.check_request(data)
+    return data
+
+
+async def _parse_body(request: Request, limits: Limits,
+                      proc: CataloguedProcess) -> ExecuteRequest:
+    data = await _read_json(request, limits)
     try:
-        return ExecuteRequest.model_validate(data)
+        body = ExecuteRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidRequest(f"execute request member '{where}': {first['msg']}") from exc
+    proc.validator.check_wrapped(body.model_extra or {})
+    return body
 
 
 def _wants_async(request: Request, body: ExecuteRequest, proc: CataloguedProcess) -> bool:
@@ -152,8 +168,7 @@ def _check_addresses(body: ExecuteRequest, settings: Settings) -> None:
 async def execute(process_id: str, request: Request, state: State) -> Response:
     caller = authenticate(request, state.auth, execute=True)
     proc = await find_process(state, process_id)
-    body = await _parse_body(request)
-    state.limits.check(body.inputs)
+    body = await _parse_body(request, state.limits, proc)
     proc.validator.validate(body.inputs)
     _check_outputs(body, proc)
     _check_addresses(body, state.settings)
