@@ -21,6 +21,7 @@ from starlette.types import Message
 from fastproc.api.html.forms import fields_of, inputs_from_form
 from fastproc.api.html.render import DISMISS_FORM_PATH, RUN_FORM_PATH
 from fastproc.api.negotiation import Format, with_format
+from fastproc.api.origin import refuse_cross_site
 from fastproc.api.responses import base_url
 from fastproc.api.routes.execution import execute
 from fastproc.api.routes.jobs import stop_job, visible_record
@@ -29,7 +30,9 @@ from fastproc.api.state import AppState, get_state
 from fastproc.ogc import media
 from fastproc.ogc.models import JobControlOption
 
-router = APIRouter(tags=["HTML forms"], include_in_schema=False)
+#: Forms post without a CORS preflight, so a page elsewhere could post them: see `origin`.
+router = APIRouter(tags=["HTML forms"], include_in_schema=False,
+                   dependencies=[Depends(refuse_cross_site)])
 State = Annotated[AppState, Depends(get_state)]
 
 #: Headers of the form post that must not describe the JSON request made from it.
