@@ -7,16 +7,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from loguru import logger
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from fastproc.api.auth import KeyRing
 from fastproc.api.errors import install_error_handlers
+from fastproc.api.hosts import TrustedHosts, trusted_hosts
 from fastproc.api.html import STATIC_DIR
 from fastproc.api.html.errors import install_html_errors
 from fastproc.api.html.render import STATIC_PATH, SWAGGER_UI_PATH
 from fastproc.api.limits import BodyLimit
-from fastproc.api.openapi import openapi_30
+from fastproc.api.openapi import Security, openapi_30
 from fastproc.api.routes import events, execution, html_forms, jobs, landing, ops, processes
 from fastproc.api.state import AppState
 from fastproc.cache import ResultCache
@@ -75,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_html_errors(app, settings.base_url)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrustedHosts, patterns=trusted_hosts(settings))  # outermost: first
     for module in (landing, processes, execution, jobs, events, html_forms, ops):
         app.include_router(module.router)
     # Swagger UI's assets first: its mount lies inside the one of the pages' own assets.
@@ -83,7 +89,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:
-        return openapi_30(app)
+        return openapi_30(app, Security(keys=KeyRing(settings).enabled,
+                                        metrics_key=bool(settings.metrics_key)))
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that hangs up mid-request is routine, not a server error: one line, no
+    traceback, and an answer nobody will read."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    logger.info("{} disconnected before its request to {} {} was read",
+                client, request.method, request.url.path)
+    return Response(status_code=400)

@@ -3,7 +3,8 @@
 Off unless keys are configured. Then execution and job routes need a key; a read-only key
 may list and describe processes but not execute or see jobs; every job belongs to the
 caller that created it, and another caller's job answers 404, as if it did not exist, so
-job ids leak nothing. Keys are compared in constant time and never logged.
+job ids leak nothing. Keys are compared in constant time and never logged. `/metrics` has
+a key of its own (`FASTPROC_METRICS_KEY`): a scraper is not a tenant.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def authenticate(request: Request, ring: KeyRing, *, execute: bool) -> Caller | 
         what = "execute processes" if execute else "see jobs"
         raise Forbidden(f"a read-only key cannot {what}")
     return caller
+
+
+def require_metrics_key(request: Request, metrics_key: str | None) -> None:
+    """`/metrics` needs its own key when one is set (a scraper is not a tenant), else none."""
+    if not metrics_key:
+        return
+    presented = presented_key(request) or ""
+    if not hmac.compare_digest(presented.encode(), metrics_key.encode()):
+        raise Unauthorized("/metrics needs the metrics key (Authorization: Bearer <key>)",
+                           headers={"WWW-Authenticate": 'Bearer realm="fastproc-metrics"'})
 
 
 def visible(record_owner: str | None, caller: Caller | None) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastproc.api.responses import ProblemResponse
 from fastproc.ogc.exceptions import PayloadTooLarge
 
 
@@ -19,7 +19,7 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, send)
+                await self._reject(scope, receive, send)
                 return
         seen = 0
 
@@ -35,16 +35,12 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._reject(scope, send)
+            await self._reject(scope, receive, send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         exc = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
-        body = orjson.dumps(exc.to_dict(scope.get("path")))
-        await send({"type": "http.response.start", "status": exc.status, "headers": [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+        await ProblemResponse(exc.to_dict(scope.get("path")), status_code=exc.status)(
+            scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -62,7 +63,47 @@ def _describe_errors(doc: dict[str, Any]) -> None:
                 responses.setdefault("410", {**_PROBLEM, "description": "Dismissed"})
 
 
-def openapi_30(app: FastAPI) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Security:
+    """Which keys the server asks for: API keys on execution and job routes, and its own
+    key on `/metrics`."""
+
+    keys: bool = False
+    metrics_key: bool = False
+
+
+#: How a key is presented (see `fastproc.api.auth.presented_key`): either scheme will do.
+_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "`Authorization: Bearer <key>`"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "`X-API-Key: <key>`"},
+}
+_EITHER_SCHEME: list[dict[str, list[str]]] = [{name: []} for name in _SCHEMES]
+
+#: Tags of the routers whose operations call `authenticate` (execution, jobs, job events).
+_KEYED_TAGS = frozenset({"Execution", "Jobs"})
+
+
+def _describe_security(doc: dict[str, Any], security: Security) -> None:
+    """Declare the key schemes and put them on the operations that need a key, with the
+    401 and 403 those answer, so a client generated from the document sends its key."""
+    if not (security.keys or security.metrics_key):
+        return
+    doc.setdefault("components", {})["securitySchemes"] = _SCHEMES
+    for path, item in doc.get("paths", {}).items():
+        for operation in item.values():
+            keyed = security.keys and _KEYED_TAGS & set(operation.get("tags", ()))
+            if keyed or (security.metrics_key and path == "/metrics"):
+                operation["security"] = _EITHER_SCHEME
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", {**_PROBLEM, "description": "No valid key"})
+                if keyed:
+                    responses.setdefault("403", {**_PROBLEM,
+                                                 "description": "A read-only key"})
+
+
+def openapi_30(app: FastAPI, security: Security | None = None) -> dict[str, Any]:
     if app.openapi_schema is None:
         doc = get_openapi(title=app.title, version=app.version, description=app.description,
                           routes=app.routes, openapi_version="3.0.3")
@@ -70,5 +111,6 @@ def openapi_30(app: FastAPI) -> dict[str, Any]:
         for name, schema in _extra_components().items():
             components.setdefault(name, schema)
         _describe_errors(doc)
+        _describe_security(doc, security or Security())
         app.openapi_schema = to_oas30(doc)
     return app.openapi_schema

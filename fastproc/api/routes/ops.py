@@ -13,8 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
+from starlette.requests import Request
 from starlette.responses import Response
 
+from fastproc.api.auth import require_metrics_key
 from fastproc.api.responses import JSONResponse
 from fastproc.api.state import AppState, get_state
 from fastproc.jobs.scripts import DURATION_BUCKETS
@@ -66,7 +68,8 @@ def _label(value: str) -> str:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(state: State) -> Response:
+async def metrics(request: Request, state: State) -> Response:
+    require_metrics_key(request, state.settings.metrics_key)
     queues = await _queues(state)
     async with state.redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(state.keys.stats)
