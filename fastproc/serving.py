@@ -76,14 +76,17 @@ def dev(settings: Settings) -> None:
 
 
 def serve(settings: Settings, workers: int) -> None:
-    from fastproc.api.app import create_app  # only API processes load the web stack
+    # Only API processes load the web stack.
+    from fastproc.api.app import create_app
+    from fastproc.api.server import http_protocol
 
+    http = http_protocol(settings)  # read timeouts against slow clients
     if workers > 1:
         uvicorn.run("fastproc.api.app:create_app", factory=True, host=settings.host,
-                    port=settings.port, workers=workers, log_config=None, loop=LOOP, http=HTTP)
+                    port=settings.port, workers=workers, log_config=None, loop=LOOP, http=http)
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_config=None, loop=LOOP, http=HTTP)
+                    log_config=None, loop=LOOP, http=http)
 
 
 def worker(settings: Settings) -> None:
