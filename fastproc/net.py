@@ -13,6 +13,10 @@ rebinding). So the check lives in the client's network backend: a host is resolv
 when a connection opens, and the socket goes to an address that was checked. The Host
 header, TLS SNI and certificate verification still use the name. Every request of a fetch
 or callback client goes through it: references, each redirect hop, and callbacks.
+
+The socket itself is opened by a lower-level network backend, httpcore's AnyIO one unless
+another is given (`network`): tests must observe which vetted address a connection goes to
+without reaching it when that address is not on loopback.
 """
 
 from __future__ import annotations
@@ -137,10 +141,13 @@ async def check_url(url: str, settings: Settings,
 class PinnedBackend(httpcore.AsyncNetworkBackend):
     """Opens every TCP connection of a client to an address that passed `vet_addresses`."""
 
-    def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver,
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._settings = settings
         self._resolver = resolver
-        self._network = httpcore.AnyIOBackend()
+        # Only ever asked for vetted addresses. Replaceable so that tests can see the
+        # target of a connection without sending a packet to a non-loopback address.
+        self._network = network or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self, host: str, port: int,
@@ -182,19 +189,22 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     """
 
     def __init__(self, settings: Settings, resolver: Resolver = system_resolver,
-                 verify: ssl.SSLContext | bool = True) -> None:
+                 verify: ssl.SSLContext | bool = True,
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._pool = httpcore.AsyncConnectionPool(  # the limits are httpx's defaults
             ssl_context=httpx.create_ssl_context(verify=verify),  # honours SSL_CERT_FILE
             max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
-            network_backend=PinnedBackend(settings, resolver),
+            network_backend=PinnedBackend(settings, resolver, network),
         )
 
 
 def pinned_client(settings: Settings, timeout: float, resolver: Resolver = system_resolver,
-                  verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+                  verify: ssl.SSLContext | bool = True,
+                  network: httpcore.AsyncNetworkBackend | None = None) -> httpx.AsyncClient:
     """The client for references and callbacks: it connects only where the rules allow.
 
     It never follows redirects itself: the caller checks each hop's scheme first.
+    `network` opens the sockets to vetted addresses (`PinnedBackend`; tests only).
     """
-    return httpx.AsyncClient(transport=PinnedTransport(settings, resolver, verify),
+    return httpx.AsyncClient(transport=PinnedTransport(settings, resolver, verify, network),
                              timeout=timeout, follow_redirects=False, trust_env=False)

@@ -1,14 +1,53 @@
 """A loopback HTTP(S) server that notes every connection and request it gets, so a test can
-prove a server was never contacted, and which name (Host, TLS SNI) a client asked it for."""
+prove a server was never contacted, and which name (Host, TLS SNI) a client asked it for.
+
+And `LoopbackOnlyNetwork`, the network under `fastproc.net`'s pinned client in tests: it
+notes where each connection was to go and opens it only on loopback, so a test can prove a
+connection went to a vetted public address without a packet ever leaving the machine."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import socketserver
 import ssl
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import httpcore
+
+
+class LoopbackOnlyNetwork(httpcore.AsyncNetworkBackend):
+    """Notes every (address, port) it is asked to connect to; connects for real to loopback
+    addresses and fails any other with `httpcore.ConnectError` before sending anything."""
+
+    def __init__(self) -> None:
+        self.targets: list[tuple[str, int]] = []
+        self._real = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self, host: str, port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.targets.append((host, port))
+        if not _is_loopback(host):
+            raise httpcore.ConnectError(f"{host} is not loopback: tests connect nowhere else")
+        return await self._real.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real.sleep(seconds)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: the pinned backend should have passed an address
 
 
 class RecordingHTTP:
@@ -45,6 +84,13 @@ class RecordingHTTP:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: RecordingHTTP
+
+    def server_bind(self) -> None:
+        """Bind without `HTTPServer`'s reverse lookup of the address: for 127.0.0.2, which
+        no hosts file names, that lookup is a DNS query sent off the machine."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, client = self.socket.accept()

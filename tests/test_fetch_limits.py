@@ -15,6 +15,7 @@ from fastproc.net import pinned_client
 from fastproc.queue.fetch import Spool, fetch_into
 from fastproc.settings import Settings
 from tests.localhttp import LocalHTTP
+from tests.recording_http import LoopbackOnlyNetwork
 from tests.support import Processes
 
 MEMORY = 64 * 1024
@@ -30,9 +31,10 @@ class Fetched:
 
 def _fetch(url: str, memory_bytes: int) -> Fetched:
     settings = Settings(allow_private_addresses=True, fetch_memory_bytes=memory_bytes)
+    network = LoopbackOnlyNetwork()  # private addresses are allowed: keep it to loopback
 
     async def run() -> Fetched:
-        async with pinned_client(settings, timeout=20) as client, \
+        async with pinned_client(settings, timeout=20, network=network) as client, \
                 Spool(settings.fetch_memory_bytes) as spool:
             await fetch_into(spool, client, url, settings)
             return Fetched(await spool.read(), spool.on_disk, spool.peak_in_memory)

@@ -2,8 +2,11 @@
 and the connection goes to an address that was checked (no DNS rebinding), for references,
 each redirect hop and callbacks; IPv6 addresses that carry a private IPv4 are refused.
 
-The DNS answers come from an injected resolver (`fastproc.net.Resolver`); everything else
-is real: httpx, sockets, TLS and loopback servers that count their connections.
+The DNS answers come from an injected resolver (`fastproc.net.Resolver`), and the sockets
+are opened by `LoopbackOnlyNetwork`: it notes each address a connection goes to and opens
+only loopback ones, so a test proves a connection went to the vetted public address without
+sending it a packet. Everything else is real: httpx, sockets, TLS and loopback servers that
+count their connections.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import ipaddress
 import re
 import ssl
 from collections.abc import Iterator, Sequence
+from functools import partial
 from urllib.parse import quote
 
 import anyio
@@ -20,7 +24,9 @@ import pytest
 import trustme
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from loguru import logger
 
+import fastproc.queue.callbacks
 from fastproc.net import (
     AddressNotAllowed,
     check_url,
@@ -31,9 +37,9 @@ from fastproc.net import (
 from fastproc.queue.callbacks import SUCCESS, Notifier
 from fastproc.queue.fetch import Spool, fetch_into
 from fastproc.settings import Settings
-from tests.recording_http import RecordingHTTP
+from tests.recording_http import LoopbackOnlyNetwork, RecordingHTTP
 
-PUBLIC = "93.184.216.34"
+PUBLIC = "93.184.216.34"  # never contacted: `LoopbackOnlyNetwork` refuses it
 OPEN = Settings(allow_private_addresses=True, callback_retries=0)
 STRICT = Settings(allow_private_addresses=False, callback_retries=0)
 
@@ -54,6 +60,11 @@ class FakeDNS:
 
 
 @pytest.fixture
+def network() -> LoopbackOnlyNetwork:
+    return LoopbackOnlyNetwork()
+
+
+@pytest.fixture
 def victim() -> Iterator[RecordingHTTP]:
     """The loopback server a rebinding name points to once it has passed the check."""
     with RecordingHTTP("127.0.0.1") as server:
@@ -67,10 +78,11 @@ def checked(victim: RecordingHTTP) -> Iterator[RecordingHTTP]:
         yield server
 
 
-def _fetch(url: str, settings: Settings, dns: FakeDNS,
+def _fetch(url: str, settings: Settings, dns: FakeDNS, network: LoopbackOnlyNetwork,
            verify: ssl.SSLContext | bool = True) -> bytes:
     async def run() -> bytes:
-        async with pinned_client(settings, timeout=5, resolver=dns, verify=verify) as http, \
+        async with pinned_client(settings, timeout=5, resolver=dns, verify=verify,
+                                 network=network) as http, \
                 Spool(settings.fetch_memory_bytes) as spool:
             await fetch_into(spool, http, url, settings)
             return await spool.read()
@@ -78,79 +90,108 @@ def _fetch(url: str, settings: Settings, dns: FakeDNS,
     return anyio.run(run)
 
 
-def test_a_name_that_rebinds_from_public_to_loopback_never_reaches_loopback(
-        victim: RecordingHTTP) -> None:
+def test_a_name_that_rebinds_from_public_to_loopback_connects_only_to_the_public_address(
+        victim: RecordingHTTP, network: LoopbackOnlyNetwork) -> None:
     dns = FakeDNS({"rebind.example": ([PUBLIC], ["127.0.0.1"])})
-    with pytest.raises(httpx.HTTPError) as failed:
-        _fetch(f"http://rebind.example:{victim.port}/files/secret", STRICT, dns)
-    if isinstance(failed.value, httpx.TransportError):  # offline: nothing answers there
-        assert PUBLIC in str(failed.value)
-    assert victim.connections == 0
+    with pytest.raises(httpx.ConnectError) as failed:
+        _fetch(f"http://rebind.example:{victim.port}/files/secret", STRICT, dns, network)
+    assert f"cannot connect to rebind.example port {victim.port} ({PUBLIC}: " in str(
+        failed.value)
+    assert network.targets == [(PUBLIC, victim.port)]
+    assert victim.connections == 0 and victim.requests == []
     assert dns.lookups == ["rebind.example"], "one lookup: the connection used its answer"
 
 
 def test_the_connection_goes_to_the_address_the_check_saw(
-        victim: RecordingHTTP, checked: RecordingHTTP) -> None:
+        victim: RecordingHTTP, checked: RecordingHTTP, network: LoopbackOnlyNetwork) -> None:
     dns = FakeDNS({"rebind.test": (["127.0.0.2"], ["127.0.0.1"])})
-    body = _fetch(f"http://rebind.test:{victim.port}/files/x", OPEN, dns)
+    body = _fetch(f"http://rebind.test:{victim.port}/files/x", OPEN, dns, network)
     assert body == b"from 127.0.0.2" and victim.connections == 0
+    assert network.targets == [("127.0.0.2", victim.port)]
     assert [host for _, _, host, _ in checked.requests] == [f"rebind.test:{victim.port}"]
 
 
 def test_a_redirect_to_a_name_that_rebinds_is_pinned_too(
-        victim: RecordingHTTP, checked: RecordingHTTP) -> None:
+        victim: RecordingHTTP, checked: RecordingHTTP, network: LoopbackOnlyNetwork) -> None:
     target = f"http://rebind.test:{victim.port}/files/x"
     dns = FakeDNS({"start.test": (["127.0.0.2"], ["127.0.0.2"]),
                    "rebind.test": (["127.0.0.2"], ["127.0.0.1"])})
-    body = _fetch(f"http://start.test:{victim.port}/redirect?to={quote(target)}", OPEN, dns)
+    body = _fetch(f"http://start.test:{victim.port}/redirect?to={quote(target)}", OPEN, dns,
+                  network)
     assert body == b"from 127.0.0.2" and victim.connections == 0
     assert dns.lookups == ["start.test", "rebind.test"]
     assert [host for _, _, host, _ in checked.requests] == [
         f"start.test:{victim.port}", f"rebind.test:{victim.port}"]
 
 
-def test_a_name_resolving_to_loopback_is_refused_at_connect_when_private_is_off() -> None:
+def test_a_name_resolving_to_loopback_is_refused_at_connect_when_private_is_off(
+        network: LoopbackOnlyNetwork) -> None:
     async def run() -> None:
         dns = FakeDNS({"inside.example": (["127.0.0.1"], ["127.0.0.1"])})
-        async with pinned_client(STRICT, timeout=5, resolver=dns) as http:
+        async with pinned_client(STRICT, timeout=5, resolver=dns, network=network) as http:
             with pytest.raises(AddressNotAllowed, match=re.escape("resolves to 127.0.0.1")):
                 await http.get("http://inside.example/")
 
     anyio.run(run)
+    assert network.targets == []
 
 
-def test_one_private_answer_among_public_ones_refuses_the_name() -> None:
+def test_one_private_answer_among_public_ones_refuses_the_name_before_any_connection(
+        network: LoopbackOnlyNetwork) -> None:
     dns = FakeDNS({"mixed.example": ([PUBLIC, "10.0.0.7"], [PUBLIC])})
     with pytest.raises(AddressNotAllowed, match=re.escape("10.0.0.7")):
-        _fetch("http://mixed.example/", STRICT, dns)
+        _fetch("http://mixed.example/", STRICT, dns, network)
+    assert network.targets == []
 
 
-def _notify(settings: Settings, dns: FakeDNS, url: str) -> None:
+def _notify(settings: Settings, dns: FakeDNS, url: str, network: LoopbackOnlyNetwork,
+            monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Deliver one callback through `network`; the warnings the notifier logged."""
+    # The notifier builds its client itself: the real `pinned_client`, given the network.
+    monkeypatch.setattr(fastproc.queue.callbacks, "pinned_client",
+                        partial(pinned_client, network=network))
+    warnings: list[str] = []
+
     async def run() -> None:
         notifier = Notifier(settings, resolver=dns)
         notifier.notify({"successUri": url}, SUCCESS, {"sum": 3})
         await notifier.drain(grace=60)
 
-    anyio.run(run)
+    sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
+    try:
+        anyio.run(run)
+    finally:
+        logger.remove(sink)
+    return warnings
 
 
 def test_callbacks_connect_to_the_checked_address(
-        victim: RecordingHTTP, checked: RecordingHTTP) -> None:
+        victim: RecordingHTTP, checked: RecordingHTTP, network: LoopbackOnlyNetwork,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     dns = FakeDNS({"hook.test": (["127.0.0.2"], ["127.0.0.1"])})
-    _notify(OPEN, dns, f"http://hook.test:{victim.port}/hooks/done")
+    warnings = _notify(OPEN, dns, f"http://hook.test:{victim.port}/hooks/done", network,
+                       monkeypatch)
     assert checked.requests == [("POST", "/hooks/done", f"hook.test:{victim.port}",
                                  b'{"sum":3}')]
-    assert victim.connections == 0
+    assert victim.connections == 0 and warnings == []
+    assert network.targets == [("127.0.0.2", victim.port)]
 
 
-def test_a_callback_name_that_rebinds_to_loopback_never_reaches_it(
-        victim: RecordingHTTP) -> None:
+def test_a_callback_name_that_rebinds_to_loopback_connects_only_to_the_public_address(
+        victim: RecordingHTTP, network: LoopbackOnlyNetwork,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     dns = FakeDNS({"hook.example": ([PUBLIC], ["127.0.0.1"])})
-    _notify(STRICT, dns, f"http://hook.example:{victim.port}/hooks/done")
+    url = f"http://hook.example:{victim.port}/hooks/done"
+    warnings = _notify(STRICT, dns, url, network, monkeypatch)
+    assert network.targets == [(PUBLIC, victim.port)]
     assert dns.lookups == ["hook.example"] and victim.connections == 0
+    assert len(warnings) == 1
+    assert f"callback to {url} given up after 1 tries: ConnectError" in warnings[0]
+    assert f"({PUBLIC}: ConnectError" in warnings[0]
 
 
-def test_tls_sni_host_and_certificate_use_the_name_not_the_address() -> None:
+def test_tls_sni_host_and_certificate_use_the_name_not_the_address(
+        network: LoopbackOnlyNetwork) -> None:
     ca = trustme.CA()
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("pinned.test").configure_cert(served)
@@ -159,13 +200,16 @@ def test_tls_sni_host_and_certificate_use_the_name_not_the_address() -> None:
     with RecordingHTTP("127.0.0.1", tls=served) as server:
         dns = FakeDNS({"pinned.test": (["127.0.0.1"], ["127.0.0.1"]),
                        "other.test": (["127.0.0.1"], ["127.0.0.1"])})
-        body = _fetch(f"https://pinned.test:{server.port}/files/x", OPEN, dns, verify=trusting)
+        body = _fetch(f"https://pinned.test:{server.port}/files/x", OPEN, dns, network,
+                      verify=trusting)
         assert body == b"from 127.0.0.1"
         assert server.server_names == ["pinned.test"]
         assert server.requests[0][2] == f"pinned.test:{server.port}"
         with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
-            _fetch(f"https://other.test:{server.port}/files/x", OPEN, dns, verify=trusting)
+            _fetch(f"https://other.test:{server.port}/files/x", OPEN, dns, network,
+                   verify=trusting)
         assert len(server.requests) == 1
+        assert network.targets == [("127.0.0.1", server.port)] * 2
 
 
 # IPv6 forms that carry an IPv4 address.
