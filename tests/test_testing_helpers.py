@@ -113,7 +113,7 @@ async def test_progress_of_a_sync_body_in_a_thread_is_captured() -> None:
     assert run.progress == [(25, "1 of 4"), (50, "2 of 4"), (75, "3 of 4"), (100, "4 of 4")]
 
 
-def test_progress_is_recorded_as_the_job_record_would_show_it() -> None:
+async def test_progress_is_recorded_as_the_job_record_would_show_it() -> None:
     progress = ProgressRecorder()
     progress(150, b"caf\xc3\xa9")
     progress("not a number", "x" * 5000)
