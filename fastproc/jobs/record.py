@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,14 @@ STATUS_FIELDS = (
     "processID", "status", "progress", "message", "created", "started", "finished", "updated",
     "error", "owner",
 )
+
+#: Job ids as the API makes them (`uuid.uuid4().hex`). Anything else names no job; checked
+#: before an id becomes part of a key, so `/jobs/{id}:result` never reads the result string.
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
 
 
 def now_iso() -> str:

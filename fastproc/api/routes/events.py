@@ -12,12 +12,11 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from fastproc.api.auth import authenticate, visible
 from fastproc.api.responses import base_url
+from fastproc.api.routes.jobs import visible_record
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.jobs.record import JobRecord
-from fastproc.ogc.exceptions import NoSuchJob
 from fastproc.ogc.models import StatusCode
 
 _TERMINAL = {"successful", "failed", "dismissed"}
@@ -76,10 +75,7 @@ async def _next_event(queue: asyncio.Queue[dict[str, Any] | None]
             openapi_extra=_DOC, response_class=StreamingResponse)
 async def job_events(job_id: str, request: Request, state: State) -> StreamingResponse:
     base = base_url(request, state.settings.base_url)
-    caller = authenticate(request, state.auth, execute=False)
-    found = await state.store.get(job_id)
-    if found is None or not visible(found.owner, caller):
-        raise NoSuchJob(f"no job with id '{job_id}'")
+    await visible_record(state, job_id, request)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         async with state.events.stream(job_id) as queue:

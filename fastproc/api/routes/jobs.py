@@ -27,7 +27,7 @@ from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.jobs.listing import Cursor, JobFilter, JobPage
-from fastproc.jobs.record import JobRecord, parse_iso
+from fastproc.jobs.record import JobRecord, is_job_id, parse_iso
 from fastproc.jobs.results import decode_results, is_apart
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
@@ -180,12 +180,23 @@ def _split(values: list[str] | None) -> list[str]:
     return [v for value in values or () for v in value.split(",") if v]
 
 
+def _no_such_job(job_id: str) -> NoSuchJob:
+    return NoSuchJob(f"no job with id '{job_id}'")
+
+
+def _checked_id(job_id: str) -> str:
+    """The id of a route, if it can name a job at all (then it is safe in a key)."""
+    if not is_job_id(job_id):
+        raise _no_such_job(job_id)
+    return job_id
+
+
 async def visible_record(state: AppState, job_id: str, request: Request) -> JobRecord:
     """The job, if this caller may see it (404 otherwise, also for other callers' jobs)."""
     caller = authenticate(request, state.auth, execute=False)
-    record = await state.store.get(job_id)
+    record = await state.store.get(_checked_id(job_id))
     if record is None or not visible(record.owner, caller):
-        raise NoSuchJob(f"no job with id '{job_id}'")
+        raise _no_such_job(job_id)
     return record
 
 
@@ -243,9 +254,9 @@ async def stop_job(state: AppState, record: JobRecord) -> bool:
 async def _finished(state: AppState, job_id: str, request: Request
                     ) -> tuple[JobRecord, bytes | None]:
     caller = authenticate(request, state.auth, execute=False)
-    record, result = await state.store.get_with_result(job_id)
+    record, result = await state.store.get_with_result(_checked_id(job_id))
     if record is None or not visible(record.owner, caller):
-        raise NoSuchJob(f"no job with id '{job_id}'")
+        raise _no_such_job(job_id)
     if record.status is StatusCode.FAILED:
         raise failure_of(record)
     if record.status is StatusCode.DISMISSED:
