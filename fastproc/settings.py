@@ -87,9 +87,12 @@ class Settings(BaseSettings):
     max_queued_per_process: int = Field(
         0, ge=0, description="Queued jobs a process may have before 429 (0: no cap)."
     )
-    max_inputs: int = Field(100, ge=1, description="Inputs one execute request may carry.")
+    max_inputs: int = Field(
+        100, ge=1, description="Inputs (and requested outputs) one execute request may carry."
+    )
     max_array_items: int = Field(
-        100_000, ge=1, description="Items of any one array in an execute request."
+        100_000, ge=1,
+        description="Items of any one array (members of any object) in an execute request.",
     )
     max_string_bytes: int = Field(
         8 * 1024 * 1024, ge=1, description="Bytes of any one string in an execute request."
