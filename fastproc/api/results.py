@@ -20,7 +20,7 @@ from fastproc.jobs.results import (
 )
 from fastproc.jobs.store import JobStore
 from fastproc.ogc import media
-from fastproc.ogc.exceptions import JobDismissed
+from fastproc.ogc.exceptions import NoSuchJob
 from fastproc.ogc.models import ResponseMode, TransmissionMode
 
 
@@ -47,7 +47,7 @@ async def output_content(stored: StoredOutput, job_id: str, name: str, store: Jo
         return output_bytes(stored)
     data = await store.load_output(job_id, name)
     if data is None:
-        raise JobDismissed(f"output '{name}' of job {job_id} is gone (expired or removed)")
+        raise NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
     return data, str(stored.get("mediaType") or "application/octet-stream")
 
 
@@ -84,7 +84,7 @@ async def stream_apart(stored: StoredOutput, job_id: str, name: str, store: JobS
     presence is checked first: after the headers, a failure could only cut the body short."""
     size = int(stored.get("size", 0))
     if await store.output_size(job_id, name) < size:
-        raise JobDismissed(f"output '{name}' of job {job_id} is gone (expired or removed)")
+        raise NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
     return StreamingResponse(
         store.stream_output(job_id, name, size),
         media_type=str(stored.get("mediaType") or "application/octet-stream"),

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
 
 from fastproc.jobs.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
@@ -249,19 +250,40 @@ class JobStore:
                 raise LookupError(f"output '{name}' of job {job_id} is gone")
             yield part
 
-    async def delete(self, job_id: str) -> None:
-        """Remove a job and everything it owns (its record, results, outputs, join state)."""
-        blob = await self.redis.get(self.keys.result(job_id))
-        outputs = [self.keys.output(job_id, name)
-                   for name, stored in (decode_results(blob) if blob else {}).items()
-                   if is_apart(stored)]
-        process_id, owner = await self.redis.hmget(self.keys.job(job_id), ["processID", "owner"])
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.delete(*self.keys.all_of_job(job_id), *outputs)
-            if process_id is not None:
-                for index in self.keys.job_indexes(owner and owner.decode(), process_id.decode()):
-                    pipe.zrem(index, job_id)
-            await pipe.execute()
+    async def dismiss_finished(self, job_id: str) -> bool:
+        """successful|failed -> dismissed, removing the results (and outputs stored apart)
+        and the error: the record stays, `dismissed`, like that of a job dismissed while
+        it ran. A compare-and-set of its own rather than TRANSITION: the job was counted
+        in the metrics when it ended, and dismissing it later must not count it again.
+        False if the job is not (or no longer) finished."""
+        key, result_key = self.keys.job(job_id), self.keys.result(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key, result_key)
+                    status, progress = await pipe.hmget(key, ["status", "progress"])
+                    if status not in (b"successful", b"failed"):
+                        return False
+                    outputs = self._outputs_apart(job_id, await pipe.get(result_key))
+                    now = now_iso()
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={"status": StatusCode.DISMISSED.value,
+                                            "message": "dismissed", "updated": now})
+                    pipe.hdel(key, "error")
+                    pipe.expire(key, self.job_ttl)
+                    pipe.delete(result_key, *outputs)
+                    pipe.publish(self.keys.events, orjson.dumps({
+                        "jobID": job_id, "status": StatusCode.DISMISSED.value,
+                        "message": "dismissed", "updated": now,
+                        **({"progress": int(float(progress))} if progress else {})}))
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue  # the record changed meanwhile: look again
+
+    def _outputs_apart(self, job_id: str, blob: bytes | None) -> list[str]:
+        stored = decode_results(blob) if blob else {}
+        return [self.keys.output(job_id, name) for name, out in stored.items() if is_apart(out)]
 
     async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:
         before = await self._move(

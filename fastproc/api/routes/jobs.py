@@ -221,22 +221,26 @@ async def job_status(job_id: str, request: Request, state: State, fmt: Negotiate
 @router.delete("/jobs/{job_id}", summary="Dismiss a job",
                responses={200: {"model": StatusInfo, "content": HTML_TOO}})
 async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
-    """Cancel a queued or running job and drop its results; a finished job is removed."""
+    """Dismiss a job whatever its state (OGC 1.0, clause 13): a queued or running job is
+    cancelled, a finished one loses its results. Either way the job then reads `dismissed`
+    (until `FASTPROC_JOB_TTL` has passed), its results answer 404 `no-such-job`, and a
+    second dismissal answers 410."""
     record = await visible_record(state, job_id, request)
-    if record.status is StatusCode.DISMISSED:
+    if not await _dismiss(state, record):
+        if await state.store.get(record.job_id) is None:
+            raise _no_such_job(job_id)
         raise JobDismissed(f"job {job_id} is already dismissed")
-    if record.status.terminal:
-        await state.store.delete(job_id)
-    elif not await stop_job(state, record):  # it ended meanwhile: dismissing removes it
-            now = await state.store.get(job_id)
-            if now is None or now.status is StatusCode.DISMISSED:
-                raise JobDismissed(f"job {job_id} is already dismissed")
-            await state.store.delete(job_id)
-    record = await state.store.get(job_id) or record
-    if record.status is not StatusCode.DISMISSED:
-        record.status = StatusCode.DISMISSED
-        record.message = "dismissed"
+    record = await state.store.get(record.job_id) or record
+    record.status, record.message = StatusCode.DISMISSED, "dismissed"
     return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
+
+
+async def _dismiss(state: AppState, record: JobRecord) -> bool:
+    """Stop the job if it has not ended, else (or if it ended meanwhile) drop its results;
+    False if it was dismissed already."""
+    if not record.status.terminal and await stop_job(state, record):
+        return True
+    return await state.store.dismiss_finished(record.job_id)
 
 
 async def stop_job(state: AppState, record: JobRecord) -> bool:
@@ -252,7 +256,7 @@ async def stop_job(state: AppState, record: JobRecord) -> bool:
 
 
 async def _finished(state: AppState, job_id: str, request: Request
-                    ) -> tuple[JobRecord, bytes | None]:
+                    ) -> tuple[JobRecord, bytes]:
     caller = authenticate(request, state.auth, execute=False)
     record, result = await state.store.get_with_result(_checked_id(job_id))
     if record is None or not visible(record.owner, caller):
@@ -260,9 +264,11 @@ async def _finished(state: AppState, job_id: str, request: Request
     if record.status is StatusCode.FAILED:
         raise failure_of(record)
     if record.status is StatusCode.DISMISSED:
-        raise JobDismissed(f"job {job_id} was dismissed; it has no results")
+        raise NoSuchJob(f"job {job_id} was dismissed: it has no results any more")
     if record.status is not StatusCode.SUCCESSFUL:
         raise ResultNotReady(f"job {job_id} is {record.status.value}; results are not ready")
+    if result is None:  # dismissed (or expired) since the record was read
+        raise NoSuchJob(f"the results of job {job_id} are gone")
     return record, result
 
 
@@ -273,7 +279,7 @@ async def job_results(job_id: str, request: Request, state: State) -> Response:
     `f=html`). Clients asking for an output's own media type are never refused (no 406)."""
     record, result = await _finished(state, job_id, request)
     base = base_url(request, state.settings.base_url)
-    if preferred_format(request) is Format.HTML and result is not None:
+    if preferred_format(request) is Format.HTML:
         return await _results_page(request, state, record, result, base)
     return await finished_job_response(state, record, result, record.request, base, job_id)
 
@@ -298,8 +304,6 @@ async def _results_page(request: Request, state: AppState, record: JobRecord, re
 @router.get("/jobs/{job_id}/results/{output_id}", summary="One output of a job, as bytes")
 async def job_output(job_id: str, output_id: str, request: Request, state: State) -> Response:
     _, result = await _finished(state, job_id, request)
-    if result is None:
-        raise JobDismissed(f"the results of job {job_id} are gone")
     stored = decode_results(result)
     if output_id not in stored:
         raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
