@@ -48,7 +48,8 @@ def env(redis_url: str, key_prefix: str) -> dict[str, str]:
         "FASTPROC_REDIS_URL": redis_url,
         "FASTPROC_KEY_PREFIX": key_prefix,
         "FASTPROC_QUEUE_NAME": f"{key_prefix}:queue",
-        "FASTPROC_PROCESSES": "workers.examples,tests.processes,tests.ported_fastprocesses",
+        "FASTPROC_PROCESSES": ("workers.examples,tests.processes,tests.ported_fastprocesses,"
+                               "tests.gated"),
         "FASTPROC_SYNC_WAIT": "20",
         "FASTPROC_POLL_DELAY": "0.01",
         "FASTPROC_CATALOGUE_REFRESH": "0.2",
