@@ -122,14 +122,21 @@ def expire(r: redis.Redis, prefix: str, job_ids: list[str]) -> None:
              "the records to expire")
 
 
+def jobs_of_a_new_process(client: httpx.Client, redis_url: str, prefix: str, n: int
+                          ) -> tuple[str, list[str]]:
+    """`n` jobs of a process of their own, and their ids as the API lists them."""
+    process = f"listed-{uuid.uuid4().hex[:8]}"
+    write_jobs(redis_url, prefix, [None] * n, process)
+    everything = ids_of(listed(client, processID=process, limit=10_000))
+    assert len(everything) == n
+    return process, everything
+
+
 def test_records_expiring_between_pages_never_make_a_live_job_skip(
     bare_api: tuple[httpx.Client, str], r: redis.Redis, redis_url: str,
 ) -> None:
     client, prefix = bare_api
-    process = f"listed-{uuid.uuid4().hex[:8]}"
-    write_jobs(redis_url, prefix, [None] * 30, process)
-    everything = ids_of(listed(client, processID=process, limit=100))
-    assert len(everything) == 30
+    process, everything = jobs_of_a_new_process(client, redis_url, prefix, 30)
     first = listed(client, processID=process, limit=10)
     assert ids_of(first) == everything[:10]
     expire(r, prefix, everything[:10])
@@ -145,10 +152,7 @@ def test_the_first_page_lists_the_newest_live_jobs_when_many_newer_records_expir
     bare_api: tuple[httpx.Client, str], r: redis.Redis, redis_url: str,
 ) -> None:
     client, prefix = bare_api
-    process = f"listed-{uuid.uuid4().hex[:8]}"
-    write_jobs(redis_url, prefix, [None] * 1000, process)
-    everything = ids_of(listed(client, processID=process, limit=10_000))
-    assert len(everything) == 1000
+    process, everything = jobs_of_a_new_process(client, redis_url, prefix, 1000)
     expire(r, prefix, everything[:600])
     page = listed(client, processID=process, limit=100)
     assert ids_of(page) == everything[600:700]
@@ -159,8 +163,7 @@ def test_prev_links_page_back_over_the_same_jobs(
     bare_api: tuple[httpx.Client, str], redis_url: str,
 ) -> None:
     client, prefix = bare_api
-    process = f"listed-{uuid.uuid4().hex[:8]}"
-    write_jobs(redis_url, prefix, [None] * 11, process)
+    process, everything = jobs_of_a_new_process(client, redis_url, prefix, 11)
     forward = [listed(client, processID=process, limit=3)]
     while links_by_rel(forward[-1], "next"):
         forward.append(listed(client, one_link(forward[-1], "next")["href"]))
@@ -170,6 +173,7 @@ def test_prev_links_page_back_over_the_same_jobs(
     while links_by_rel(back[-1], "prev"):
         back.append(listed(client, one_link(back[-1], "prev")["href"]))
     assert [ids_of(doc) for doc in back] == [ids_of(doc) for doc in reversed(forward)]
+    assert [job for doc in forward for job in ids_of(doc)] == everything
 
 
 @pytest.mark.parametrize("params", [

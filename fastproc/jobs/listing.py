@@ -47,21 +47,17 @@ class JobFilter:
             return False
         if self.created_after is not None or self.created_before is not None:
             created = parse_iso(record.created).timestamp() if record.created else None
-            if created is None:
+            if not _within(created, self.created_after, self.created_before):
                 return False
-            if self.created_after is not None and created < self.created_after:
-                return False
-            if self.created_before is not None and created > self.created_before:
-                return False
-        if self.min_duration is not None or self.max_duration is not None:
-            duration = record.duration
-            if duration is None:
-                return False
-            if self.min_duration is not None and duration < self.min_duration:
-                return False
-            if self.max_duration is not None and duration > self.max_duration:
-                return False
-        return True
+        return (self.min_duration is None and self.max_duration is None) or _within(
+            record.duration, self.min_duration, self.max_duration)
+
+
+def _within(value: float | None, low: float | None, high: float | None) -> bool:
+    """Whether a value is known and inside the bounds that are given."""
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 @dataclass(frozen=True, slots=True, order=True)
