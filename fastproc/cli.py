@@ -4,7 +4,10 @@ of any OGC API - Processes server."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastproc.client.commands import COMMANDS as CLIENT_COMMANDS
@@ -27,7 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="an arq worker running processes")
     worker.add_argument("--queue", help="queue to serve (default FASTPROC_QUEUE_NAME)")
     for sub in (dev, worker):
-        sub.add_argument("--processes", help="comma-separated modules of processes")
+        sub.add_argument("--processes", help="comma-separated modules of processes "
+                                             "(the current directory is importable)")
+    dev.add_argument("--reload", action="store_true",
+                     help="restart API and worker when a Python file changes")
+    data = dev.add_mutually_exclusive_group()
+    data.add_argument("--data-dir", type=Path,
+                      help="where the embedded Valkey keeps its data, in an append-only file "
+                           "(default: .fastproc in the current directory)")
+    data.add_argument("--ephemeral", action="store_true",
+                      help="keep the embedded Valkey's data in a temporary directory, "
+                           "removed at exit")
     add_client_commands(commands)
     return parser
 
@@ -44,22 +57,43 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    if args.command in CLIENT_COMMANDS:
-        code = run_client(args)
-        if code:
-            raise SystemExit(code)
-        return
+    code = run_client(args) if args.command in CLIENT_COMMANDS else _run_server(args)
+    if code:
+        raise SystemExit(code)
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    """dev, serve or worker; a configuration error is one line on stderr, not a traceback."""
+    # Processes are modules next to the user, as for uvicorn and arq: `fastproc` started
+    # from its console script would otherwise not see the current directory.
+    if sys.path[0] not in ("", os.getcwd()):
+        sys.path.insert(0, os.getcwd())
     settings = _settings(args)
     configure_logging(settings)
     from fastproc import serving  # the server stack loads only for server commands
+    from fastproc.authoring.registry import DuplicateProcessError, ProcessModuleError
+    from fastproc.embedded import EmbeddedValkeyError
 
     serving.use_fast_event_loop()
-    if args.command == "dev":
-        serving.dev(settings)
-    elif args.command == "serve":
-        serving.serve(settings, args.workers)
-    else:
-        serving.worker(settings)
+    try:
+        if args.command == "dev":
+            from fastproc.devserver import DEFAULT_DATA_DIR, DevOptions, dev
+
+            data_dir = None if args.ephemeral else args.data_dir or DEFAULT_DATA_DIR
+            return dev(settings, DevOptions(data_dir=data_dir, reload=args.reload))
+        if args.command == "serve":
+            serving.serve(settings, args.workers)
+        else:
+            serving.worker(settings)
+    except (ProcessModuleError, DuplicateProcessError) as exc:
+        print(f"fastproc {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except EmbeddedValkeyError as exc:
+        print(f"fastproc {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the server took over the signals
+        return 0
+    return 0
 
 
 if __name__ == "__main__":

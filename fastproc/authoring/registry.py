@@ -4,13 +4,48 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import traceback
 from collections.abc import Iterable, Iterator
+from types import ModuleType
 
 from fastproc.authoring.process import BaseProcess
 
 
 class DuplicateProcessError(ValueError):
     """Two different processes claim one id: a configuration error, caught at start-up."""
+
+
+class ProcessModuleError(ImportError):
+    """A module of processes cannot be imported: a configuration error, caught at start-up
+    and told in one line that names the module and the reason."""
+
+    def __init__(self, module: str, reason: str) -> None:
+        super().__init__(f"cannot import process module '{module}': {reason}")
+        self.module = module
+        self.reason = reason
+
+
+def _import_module(name: str) -> ModuleType:
+    """Import a module of processes, or raise `ProcessModuleError` saying why not."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise ProcessModuleError(name, _why_not(name, exc)) from exc
+
+
+def _why_not(module: str, exc: Exception) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        if module == exc.name or module.startswith(f"{exc.name}."):
+            return (f"no module named '{exc.name}' in the current directory or the "
+                    "installed packages")
+        return f"it imports '{exc.name}', which is not installed"
+    if isinstance(exc, SyntaxError):
+        return f"{exc.msg} ({exc.filename}, line {exc.lineno})"
+    if isinstance(exc, ImportError):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def _processes_in(module: object) -> Iterator[BaseProcess]:
@@ -47,7 +82,7 @@ class Registry:
     def from_modules(cls, modules: Iterable[str]) -> Registry:
         registry = cls()
         for name in modules:
-            for proc in _processes_in(importlib.import_module(name)):
+            for proc in _processes_in(_import_module(name)):
                 registry.add(proc)
         return registry
 

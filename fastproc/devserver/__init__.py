@@ -1,0 +1,62 @@
+"""`fastproc dev`: the whole service in one command, for writing processes.
+
+An embedded Valkey (unless FASTPROC_REDIS_URL is set) keeps its data in a directory, so
+jobs and results outlive a restart; the API and a worker share one event loop (`inloop`).
+With `--reload` a supervisor (`reload`) owns the Valkey and restarts the API and worker in
+a child process whenever a watched Python file changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from fastproc.authoring.registry import Registry
+from fastproc.embedded import DEFAULT_DATA_DIR, embedded_valkey
+from fastproc.settings import Settings
+
+__all__ = ["DEFAULT_DATA_DIR", "DevOptions", "dev"]
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """How `fastproc dev` runs: where the embedded Valkey keeps its data (None: a temporary
+    directory, removed at exit) and whether code changes restart the server."""
+
+    data_dir: Path | None = DEFAULT_DATA_DIR
+    reload: bool = False
+
+
+def dev(settings: Settings, options: DevOptions) -> int:
+    """Run until Ctrl-C / SIGTERM; returns the exit code."""
+    if options.reload:
+        from fastproc.devserver.reload import Reloader
+
+        # The supervisor imports no process: its child does, on every restart.
+        with _redis(settings, options):
+            return Reloader(settings).run()
+    from fastproc.devserver.inloop import run_dev
+
+    # Imported before anything starts: a module that cannot be imported stops here.
+    registry = Registry.from_modules(settings.processes)
+    with _redis(settings, options):
+        logger.info("fastproc dev on http://{}:{}", settings.host, settings.port)
+        return asyncio.run(run_dev(settings, registry))
+
+
+@contextlib.contextmanager
+def _redis(settings: Settings, options: DevOptions) -> Iterator[None]:
+    """The embedded Valkey, unless FASTPROC_REDIS_URL names a server; it stops last."""
+    if settings.redis_url:
+        yield
+        return
+    with embedded_valkey(options.data_dir) as url:
+        settings.redis_url = url
+        where = options.data_dir or "a temporary directory (--ephemeral)"
+        logger.info("embedded Valkey at {}, data in {}", url, where)
+        yield

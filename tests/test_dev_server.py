@@ -1,0 +1,293 @@
+"""`fastproc dev` as a process author meets it: started from the console script in the
+folder of their module, stopped with Ctrl-C in a terminal, restarted with its data kept,
+reloaded when a module changes."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pexpect
+import pytest
+import redis
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
+
+from fastproc.keys import Keys
+from tests.support import free_port, own_env, submit_async, wait_for, wait_job
+
+#: The console script, as a user runs it: unlike `python -m`, it does not put the current
+#: directory on sys.path by itself.
+FASTPROC = str(Path(sys.executable).with_name("fastproc"))
+START = 60  # seconds a dev server may take to answer, on a busy machine
+
+VERSIONED = '''from fastproc import process
+
+
+@process()
+async def version() -> str:
+    """Which version of this module runs."""
+    return "{version}"
+'''
+
+
+def dev_env(**settings: str) -> dict[str, str]:
+    """The environment of a user with no FASTPROC_* settings but these."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTPROC_")}
+    return {**env, "FASTPROC_POLL_DELAY": "0.05", "FASTPROC_CATALOGUE_REFRESH": "0.2",
+            **settings}
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (the embedded Valkey, a reloading child...)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        todo += children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def answer(base: str, process_id: str, inputs: dict[str, Any] | None = None) -> str | None:
+    """The raw output of a sync execution, or None while the server is not (yet) there."""
+    try:
+        response = httpx.post(f"{base}/processes/{process_id}/execution", timeout=10,
+                              json={"inputs": inputs or {}})
+    except httpx.TransportError:
+        return None
+    return response.text if response.status_code == 200 else None
+
+
+@dataclass
+class Dev:
+    child: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=20)
+
+    def wait_serving(self, process_id: str) -> None:
+        def serving() -> bool:
+            assert self.child.poll() is None, f"fastproc dev exited:\n{self.output()}"
+            try:
+                return httpx.get(f"{self.url}/processes/{process_id}", timeout=2).is_success
+            except httpx.TransportError:
+                return False
+
+        wait_for(serving, START, f"fastproc dev to serve '{process_id}'")
+
+    def job(self, client: httpx.Client, job_id: str, status: str | None = None
+            ) -> dict[str, Any]:
+        """The job's statusInfo once it has `status` (default: once it ended)."""
+        until = None if status is None else (lambda s: s["status"] == status)
+        try:
+            return wait_job(client, job_id, timeout=START, until=until)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; fastproc dev said:\n{self.output()}") from None
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.child.send_signal(sig)
+        return self.child.wait(timeout=START)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def dev_server(cwd: Path, *args: str, **settings: str) -> Iterator[Dev]:
+    """`fastproc dev` in `cwd` on a free port; stopped (and anything it left, killed) after."""
+    port = free_port()
+    log = cwd / f"dev-{port}.log"
+    with log.open("wb") as out:
+        child = subprocess.Popen([FASTPROC, "dev", "--port", str(port), *args], cwd=cwd,
+                                 env=dev_env(**settings), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield Dev(child, f"http://127.0.0.1:{port}", log)
+    finally:
+        below = descendants(child.pid)
+        if child.poll() is None:
+            child.terminate()
+        try:
+            child.wait(timeout=START)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        for pid in below:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+# --- Ctrl-C and SIGTERM ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [[], ["--reload"]], ids=["plain", "reload"])
+def test_ctrl_c_in_a_terminal_stops_everything_quietly(tmp_path: Path, mode: list[str]) -> None:
+    port = free_port()
+    transcript = io.StringIO()
+    child = pexpect.spawn(FASTPROC, ["dev", "--port", str(port), "--ephemeral", *mode],
+                          cwd=str(tmp_path), env=dev_env(), encoding="utf-8",
+                          codec_errors="replace", timeout=START)
+    child.logfile_read = transcript
+    below: list[int] = []
+    try:
+        def serving() -> bool:
+            # Read what it printed, so that a full terminal never blocks it.
+            child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.05)
+            assert child.isalive(), transcript.getvalue()
+            return answer(f"http://127.0.0.1:{port}", "echo", {"value": "up"}) == "up"
+
+        wait_for(serving, START, "fastproc dev to run echo")
+        below = descendants(child.pid)
+        valkey = [pid for pid in below if "valkey-server" in command_of(pid)]
+        assert valkey, "the embedded Valkey runs below fastproc dev"
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=START)
+    finally:
+        child.close(force=True)
+        for pid in below:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    output = transcript.getvalue()
+    assert child.exitstatus == 0, output
+    assert "Traceback" not in output
+    assert "subscription lost" not in output
+    assert "shutdown on SIGINT" in output
+    assert not [pid for pid in below if alive(pid)], "fastproc dev left processes running"
+
+
+def test_job_running_at_sigterm_finishes_within_the_grace(
+    tmp_path: Path, redis_url: str, r: redis.Redis, key_prefix: str
+) -> None:
+    settings = own_env(key_prefix, FASTPROC_REDIS_URL=redis_url, FASTPROC_SHUTDOWN_GRACE="60")
+    with dev_server(tmp_path, **settings) as dev, dev.client() as client:
+        dev.wait_serving("sleep")
+        job_id = submit_async(client, "sleep", {"seconds": 1.5})
+        dev.job(client, job_id, "running")
+        assert dev.stop(signal.SIGTERM) == 0, dev.output()
+    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
+    assert record[b"status"] == b"successful", dev.output()
+    assert "Traceback" not in dev.output()
+
+
+def test_job_outliving_the_grace_is_handed_back_to_the_queue(
+    tmp_path: Path, redis_url: str, r: redis.Redis, key_prefix: str
+) -> None:
+    settings = own_env(key_prefix, FASTPROC_REDIS_URL=redis_url, FASTPROC_SHUTDOWN_GRACE="1")
+    prefix = settings["FASTPROC_KEY_PREFIX"]
+    job_id = ""
+    try:
+        with dev_server(tmp_path, **settings) as dev, dev.client() as client:
+            dev.wait_serving("sleep")
+            job_id = submit_async(client, "sleep", {"seconds": 3600})
+            dev.job(client, job_id, "running")
+            assert dev.stop(signal.SIGTERM) == 0, dev.output()
+        # Still queued, claimed by no one: the next worker runs it again.
+        assert r.zscore(settings["FASTPROC_QUEUE_NAME"], job_id) is not None
+        assert not r.exists(in_progress_key_prefix + job_id)
+        assert r.hget(Keys(prefix).job(job_id), "status") == b"running"
+    finally:  # no worker comes back for this job: its keys go now
+        arq_keys = [key + job_id for key in (job_key_prefix, retry_key_prefix)]
+        r.delete(*r.keys(f"{prefix}*"), *arq_keys)
+
+
+# --- your own module -----------------------------------------------------------------------
+
+
+def test_dev_serves_a_module_from_the_current_directory(tmp_path: Path) -> None:
+    (tmp_path / "wordcount.py").write_text(
+        "from fastproc import process\n\n\n@process()\n"
+        "async def wordcount(text: str) -> int:\n    return len(text.split())\n")
+    with dev_server(tmp_path, FASTPROC_PROCESSES="wordcount") as dev:
+        dev.wait_serving("wordcount")
+        assert answer(dev.url, "wordcount", {"text": "one two three"}) == "3"
+    # By default the embedded Valkey keeps its data next to the module, out of git.
+    assert (tmp_path / ".fastproc" / "appendonlydir").is_dir()
+    assert (tmp_path / ".fastproc" / ".gitignore").read_text().strip().endswith("*")
+
+
+@pytest.mark.parametrize("command", [["dev", "--ephemeral"], ["worker"]], ids=["dev", "worker"])
+@pytest.mark.parametrize(("source", "expected"), [
+    (None, "no module named 'wordcount'"),
+    ("import fastproc_nowhere_to_be_found\n", "'fastproc_nowhere_to_be_found'"),
+    ("raise RuntimeError('bad config')\n", "RuntimeError: bad config"),
+], ids=["module-missing", "its-import-missing", "raises"])
+def test_process_module_that_cannot_be_imported_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], source: str | None, expected: str
+) -> None:
+    if source is not None:
+        (tmp_path / "wordcount.py").write_text(source)
+    done = subprocess.run([FASTPROC, *command, "--processes", "wordcount"], cwd=tmp_path,
+                          env=dev_env(), capture_output=True, text=True, timeout=START)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "process module 'wordcount'" in lines[0] and expected in lines[0]
+
+
+# --- persistence and reload ----------------------------------------------------------------
+
+
+def test_jobs_survive_a_dev_restart_with_a_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with dev_server(tmp_path, "--data-dir", str(data)) as dev, dev.client() as client:
+        dev.wait_serving("echo")
+        job_id = submit_async(client, "echo", {"value": "kept"})
+        assert dev.job(client, job_id)["status"] == "successful"
+        assert dev.stop() == 0, dev.output()
+    with dev_server(tmp_path, "--data-dir", str(data)) as dev, dev.client() as client:
+        dev.wait_serving("echo")
+        listing = client.get("/jobs", params={"processID": "echo"})
+        assert listing.status_code == 200, listing.text
+        assert job_id in [job["jobID"] for job in listing.json()["jobs"]]
+        results = client.get(f"/jobs/{job_id}/results")
+        assert results.status_code == 200 and results.text == "kept"
+
+
+def test_reload_serves_the_edited_module_and_keeps_the_jobs(tmp_path: Path) -> None:
+    module = tmp_path / "versioned.py"
+    module.write_text(VERSIONED.format(version="v1"))
+    with dev_server(tmp_path, "--reload", "--ephemeral",
+                    FASTPROC_PROCESSES="versioned") as dev, dev.client() as client:
+        dev.wait_serving("version")
+        assert answer(dev.url, "version") == "v1"
+        job_id = submit_async(client, "version", {})
+        assert dev.job(client, job_id)["status"] == "successful"
+        # A different size too: a stale .pyc of the same size and second is never used.
+        module.write_text(VERSIONED.format(version="v2") + "# edited\n")
+        wait_for(lambda: answer(dev.url, "version") == "v2", START, "the edit to be served")
+        assert client.get(f"/jobs/{job_id}").json()["status"] == "successful"
+        assert dev.stop() == 0, dev.output()
+    assert "Traceback" not in dev.output()
