@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from fastproc import (
     BaseParallelProcess,
+    BaseProcess,
     BaseScatterProcess,
     BBox,
     Binary,
@@ -24,13 +25,65 @@ from fastproc import (
     parallel_step,
     process,
 )
+from fastproc.authoring.types import BBOX_SCHEMA
+
+_ECHO_ARRAY = {"type": "array", "items": {"type": "integer"}}
+# `format: ogc-bbox` first: the OGC test suite reads each `allOf` member's `format` and
+# stops at the first `ogc-bbox`; a member without one before it breaks its parser.
+_ECHO_BBOX = {"allOf": [{"format": "ogc-bbox"}, BBOX_SCHEMA]}
+_ECHO_OBJECT = {"type": "object", "additionalProperties": True}
+_ECHO_MIXED = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 
 
-@process(version="1.0.0", deterministic=True, output="value", keywords=["test"])
-async def echo(value: Annotated[str, Field(description="Any text; it comes back unchanged.")]
-               ) -> str:
-    """Echo: returns its input."""
-    return value
+class Echo(BaseProcess):
+    """Echo: every input comes back unchanged as the output of the same id.
+
+    It is the process the OGC API - Processes test suite executes (docs/conformance.md), so
+    it offers one input of each kind the suite looks for: a plain string first, `pause`, an
+    array, a bounding box, an object and a mixed-type (`oneOf`) one. Only inputs given
+    become outputs, so `{"value": "ok"}` alone still answers the raw text `ok`.
+    """
+
+    description = ProcessDescription(
+        id="echo",
+        title="Echo",
+        description="Returns its inputs: each one given comes back as the output of the same "
+                    "id. `pause` waits that many seconds first, so a client can watch a "
+                    "running job.",
+        keywords=["test"],
+        inputs={
+            "value": InputDescription(
+                title="value", description="Any text; it comes back unchanged.",
+                schema={"type": "string"}),
+            "pause": InputDescription(
+                title="pause", description="Seconds to wait before answering (default: none).",
+                schema={"type": "integer", "minimum": 0, "maximum": 60}, minOccurs=0),
+            "array": InputDescription(
+                title="array", description="A list of integers.", schema=_ECHO_ARRAY,
+                minOccurs=0),
+            "bbox": InputDescription(
+                title="bbox", description="A bounding box.", schema=_ECHO_BBOX, minOccurs=0),
+            "object": InputDescription(
+                title="object", description="Any JSON object.", schema=_ECHO_OBJECT,
+                minOccurs=0),
+            "mixed": InputDescription(
+                title="mixed", description="A string, a number or a boolean.",
+                schema=_ECHO_MIXED, minOccurs=0),
+        },
+        outputs={
+            "value": OutputDescription(title="value", schema={"type": "string"}),
+            "array": OutputDescription(title="array", schema=_ECHO_ARRAY),
+            "bbox": OutputDescription(title="bbox", schema=_ECHO_BBOX),
+            "object": OutputDescription(title="object", schema=_ECHO_OBJECT),
+            "mixed": OutputDescription(title="mixed", schema=_ECHO_MIXED),
+        },
+    )
+    deterministic = True
+
+    async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        if inputs.get("pause"):
+            await asyncio.sleep(inputs["pause"])
+        return {name: inputs[name] for name in self.description.outputs if name in inputs}
 
 
 @process(version="1.0.0", output="slept", job_control=("async-execute", "dismiss"),
