@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from fastproc.jobs.store import STATS_TTL
 from fastproc.keys import Keys
 
 
@@ -37,10 +38,14 @@ def cache_digest(
     return hashlib.sha256(canonical).hexdigest()
 
 
-# KEYS: 1 entry, 2 stats; ARGV: 1 stats field. The entry, counting the hit in the same call.
+# KEYS: 1 entry, 2 stats; ARGV: 1 stats field, 2 stats TTL. The entry, counting the hit in
+# the same call (the count may create the stats hash, so it gets its TTL too).
 _LOOKUP = """
 local value = redis.call('GET', KEYS[1])
-if value then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end
+if value then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 return value
 """
 
@@ -58,5 +63,6 @@ class ResultCache:
 
     async def get(self, digest: str, process_id: str) -> bytes | None:
         value: bytes | None = await self._lookup(
-            keys=[self.keys.cache(digest), self.keys.stats], args=[f"cachehit|{process_id}"])
+            keys=[self.keys.cache(digest), self.keys.stats],
+            args=[f"cachehit|{process_id}", STATS_TTL])
         return value

@@ -184,3 +184,17 @@ def test_a_malformed_or_contradictory_cursor_is_400(
     client: httpx.Client, params: dict[str, str],
 ) -> None:
     assert_exception(client.get("/jobs", params=params), 400, "InvalidParameterValue")
+
+
+def test_every_key_of_submitted_and_listed_jobs_has_a_ttl(
+    bare_api: tuple[httpx.Client, str], r: redis.Redis, redis_url: str,
+) -> None:
+    """Indexes, records and the submit counters: nothing written for a job lives forever,
+    even when no worker ever runs it."""
+    client, prefix = bare_api
+    write_jobs(redis_url, prefix, ["alice", "bob", None], "echo")
+    assert len(ids_of(listed(client, processID="echo"))) == 1  # the job without an owner
+    keys = [key.decode() for key in r.scan_iter(match=f"{prefix}:*", count=1000)]
+    assert f"{prefix}:jobs:owner:alice:process:echo" in keys
+    forever = [key for key in keys if r.ttl(key) < 0]
+    assert not forever, f"keys without a TTL: {forever}"

@@ -98,6 +98,7 @@ class JobStore:
                 pipe.expire(index, self.active_ttl)
             if cached_result is None:  # cache hits are counted by the lookup
                 pipe.hincrby(self.keys.stats, f"submitted|{process_id}", 1)
+                pipe.expire(self.keys.stats, STATS_TTL)  # this may have created the hash
             if also is not None:
                 also(pipe)
             await pipe.execute()
