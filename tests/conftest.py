@@ -37,9 +37,16 @@ def key_prefix() -> str:
 def r(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     yield client
+    # Once the session's jobs have ended, every key has a TTL but the documented few:
+    # the process catalogue (rewritten by workers) and arq's queues (emptied by them).
+    forever = []
     for key in client.scan_iter(match=f"{key_prefix}*", count=1000):
+        name = key.decode()
+        if client.ttl(key) == -1 and not name.endswith((":processes", ":queue")):
+            forever.append(name)
         client.delete(key)
     client.close()
+    assert not forever, f"keys left without a TTL: {sorted(forever)[:20]}"
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,16 @@ from __future__ import annotations
 #       5.. keys to delete
 # ARGV: 1 ",from,states,", 2 new status, 3 now, 4 record ttl (0 keeps it), 5 channel,
 #       6 job id, 7 result payload ('' for none), 8 cache ttl, 9 now (ms),
-#       10 n field pairs, 11.. pairs
-# A terminal step also counts the job and its run time in the stats hash (see metrics).
+#       10 n field pairs, 11 stats ttl, 12.. pairs
+# A terminal step also counts the job and its run time in the stats hash (see metrics),
+# giving the hash its TTL if it has none (an API's submit counter may have created it).
 TRANSITION = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return false end
 if not string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return cur end
 local n = tonumber(ARGV[10])
 if n > 0 then
-  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3], unpack(ARGV, 11, 10 + 2 * n))
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3], unpack(ARGV, 12, 11 + 2 * n))
 else
   redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
 end
@@ -33,6 +34,7 @@ local pm = redis.call('HMGET', KEYS[1], 'progress', 'message', 'processID', 'sta
 if ARGV[2] == 'successful' or ARGV[2] == 'failed' or ARGV[2] == 'dismissed' then
   local proc = pm[3] or '?'
   redis.call('HINCRBY', KEYS[4], 'jobs|' .. proc .. '|' .. ARGV[2], 1)
+  if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], ARGV[11]) end
   if pm[4] then
     local d = (tonumber(ARGV[9]) - tonumber(pm[4])) / 1000
     local le = '+Inf'

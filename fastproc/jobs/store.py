@@ -185,7 +185,7 @@ class JobStore:
             keys=[job_key, self.keys.result(job_id), cache_key or job_key, self.keys.stats,
                   *delete],
             args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
-                  result, cache_ttl, _now_ms(), len(pairs) // 2, *pairs],
+                  result, cache_ttl, _now_ms(), len(pairs) // 2, STATS_TTL, *pairs],
         )
         if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
             return outcome[3:].decode()
