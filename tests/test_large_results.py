@@ -36,14 +36,16 @@ def test_a_large_binary_output_is_stored_raw_and_served_every_way(
     assert base64.b64decode(value["value"]) == bytes(int(1.5 * MB))
 
 
-def test_removing_a_finished_job_removes_its_outputs(client: httpx.Client, r: redis.Redis,
+def test_dismissing_a_finished_job_removes_its_outputs(client: httpx.Client, r: redis.Redis,
                                                       key_prefix: str) -> None:
     job_id = submit_async(client, "big_blob", {"megabytes": 2})
     assert wait_job(client, job_id)["status"] == "successful"
     output = f"{key_prefix}:job:{job_id}:output:data"
     assert r.exists(output)
     assert client.delete(f"/jobs/{job_id}").status_code == 200
-    assert not r.exists(output) and not r.exists(f"{key_prefix}:job:{job_id}")
+    assert not r.exists(output)
+    assert r.hget(f"{key_prefix}:job:{job_id}", "status") == b"dismissed"
+    assert client.get(f"/jobs/{job_id}/results").status_code == 404
 
 
 def test_a_result_over_the_maximum_fails_the_job_clearly(procs: Processes, r: redis.Redis,
