@@ -1,5 +1,5 @@
 """`fastproc dev | serve | worker` run a server; `fastproc run | processes | jobs` are a client
-of any OGC API - Processes server."""
+of any OGC API - Processes server; `fastproc init` starts a project of processes."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--ephemeral", action="store_true",
                       help="keep the embedded Valkey's data in a temporary directory, "
                            "removed at exit")
+    init = commands.add_parser("init", help="create a project: a module with a process, "
+                                             "its test and a README")
+    init.add_argument("name", type=Path, help="folder to create (it must not exist)")
     add_client_commands(commands)
     return parser
 
@@ -57,9 +60,28 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    code = run_client(args) if args.command in CLIENT_COMMANDS else _run_server(args)
+    if args.command == "init":
+        code = _init(args.name)
+    elif args.command in CLIENT_COMMANDS:
+        code = run_client(args)
+    else:
+        code = _run_server(args)
     if code:
         raise SystemExit(code)
+
+
+def _init(target: Path) -> int:
+    from fastproc.scaffold import ScaffoldError, create_project, module_name
+
+    try:
+        written = create_project(target)
+    except ScaffoldError as exc:
+        print(f"fastproc init: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {target}/: " + ", ".join(str(p.relative_to(target)) for p in written))
+    print(f"next:\n  cd {target}\n  fastproc dev --processes {module_name(target.name)} "
+          "--reload\n  python -m pytest")
+    return 0
 
 
 def _run_server(args: argparse.Namespace) -> int:
