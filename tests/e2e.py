@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.ogc import validate
-from tests.support import wait_for
+from tests.support import start_job, wait_for
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
@@ -127,18 +127,10 @@ def submit_async(
     client: httpx.Client, process_id: str, body: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> tuple[httpx.Response, dict[str, Any], str]:
-    """POST an execution that must be answered asynchronously: 201, Location, statusInfo.
-
-    Returns the response, its statusInfo and the (absolute) Location of the job.
-    """
-    response = client.post(f"/processes/{process_id}/execution", json=body,
-                           headers=ASYNC if headers is None else headers)
-    doc = json_doc(response, "statusInfo", status=201)
-    location = response.headers.get("location")
-    assert location, f"201 without Location: {show(response)}"
-    assert location.rstrip("/").endswith(f"/jobs/{doc['jobID']}"), show(response)
-    assert doc["processID"] == process_id, doc
-    return response, doc, location
+    """`tests.support.start_job` as (response, statusInfo, Location), with a whole execute
+    request as `body` and `Prefer: respond-async` alone by default (a cache hit may answer)."""
+    job = start_job(client, process_id, headers=ASYNC if headers is None else headers, **body)
+    return job.response, job.status, job.location
 
 
 def parse_link_header(value: str) -> list[dict[str, str]]:

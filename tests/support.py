@@ -8,13 +8,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
+
+from tests.ogc import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,14 +130,45 @@ class Processes:
                 child.wait()
 
 
+#: An async execution computed afresh (a cached result would give a job that already ended).
+ASYNC_FRESH = {"Prefer": "respond-async", "Cache-Control": "no-cache"}
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """A job created by an execute request: the 201 answer, its statusInfo and its URL."""
+
+    response: httpx.Response
+    status: dict[str, Any]
+    location: str
+
+    @property
+    def id(self) -> str:
+        return str(self.status["jobID"])
+
+
+def start_job(client: httpx.Client, process_id: str, inputs: dict[str, Any] | None = None,
+              *, headers: Mapping[str, str] = ASYNC_FRESH, **body: Any) -> StartedJob:
+    """POST an execution that must create a job (`body` adds members such as `response` or
+    `subscriber`; `headers` replaces the Prefer and Cache-Control defaults): 201 with a
+    statusInfo of this process valid against the OGC schema, at a Location naming the job."""
+    document = body if inputs is None else {"inputs": inputs, **body}
+    response = client.post(f"/processes/{process_id}/execution", json=document,
+                           headers=dict(headers))
+    assert response.status_code == 201, f"{response.status_code} {response.text}"
+    assert response.headers.get("content-type", "").startswith("application/json"), \
+        response.headers
+    status: dict[str, Any] = validate(response.json(), "statusInfo")
+    assert status["processID"] == process_id, status
+    location = response.headers.get("location", "")
+    assert location.rstrip("/").endswith(f"/jobs/{status['jobID']}"), response.headers
+    return StartedJob(response, status, location)
+
+
 def submit_async(client: httpx.Client, process_id: str, inputs: dict[str, Any],
                  **body: Any) -> str:
-    """Start an async job; returns its id."""
-    response = client.post(f"/processes/{process_id}/execution",
-                           json={"inputs": inputs, **body},
-                           headers={"Prefer": "respond-async", "Cache-Control": "no-cache"})
-    assert response.status_code == 201, response.text
-    return str(response.json()["jobID"])
+    """The id of a job from `start_job`, for callers that need nothing else."""
+    return start_job(client, process_id, inputs, **body).id
 
 
 def job_status(client: httpx.Client, job_id: str) -> dict[str, Any]:

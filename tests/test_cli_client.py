@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from fastproc.cli import main
 from fastproc.client import OGCClient, Watch, follow, parse_inputs
 from fastproc.client.progress import BarView
 from fastproc.ogc.models import InputDescription, ProcessDescription, StatusCode, StatusInfo
-from tests.support import ROOT, free_port, submit_async
+from tests.gated import Gates, step_gate, step_message
+from tests.support import ROOT, free_port, start_job, wait_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PERCENT = re.compile(r" +(\d+)% ")
@@ -38,11 +40,52 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "FASTPROC_URL"}
+
+
 def cli_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run `python -m fastproc ARGS` as a child process (no FASTPROC_URL from outside)."""
-    env = {k: v for k, v in os.environ.items() if k != "FASTPROC_URL"}
-    return subprocess.run([sys.executable, "-m", "fastproc", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "fastproc", *args], cwd=ROOT, env=_child_env(),
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_stepwise(api_url: str, gates: Gates, steps: int, *options: str
+                 ) -> tuple[int, str, list[str]]:
+    """`fastproc run --plain OPTIONS stepwise` as a child process that lets the job past
+    each step only once the command has printed it: (exit code, stdout, stderr lines)."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fastproc", "run", "--plain", *options, "stepwise",
+         f"gate={gates.path}", f"steps={steps}", "--url", api_url],
+        cwd=ROOT, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = child.stdout, child.stderr
+    assert stdout is not None and stderr is not None
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in stderr:
+            lines.append(line)
+
+    def printed(message: str) -> bool:
+        return any(message in line for line in lines)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for step in range(1, steps + 1):
+            message = step_message(step, steps)
+            wait_for(lambda m=message: child.poll() is not None or printed(m), 60,
+                     f"the command to print {message!r}")
+            assert printed(message), "".join(lines)
+            gates.open(step_gate(step))
+        child.wait(timeout=60)
+    finally:
+        gates.open_all()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        reader.join(timeout=30)
+    return child.returncode, stdout.read(), [line.rstrip("\n") for line in lines]
 
 
 def unique(prefix: str) -> str:
@@ -132,50 +175,86 @@ def test_text_in_a_media_type_is_saved_with_its_extension(
 
 # -- asynchronous jobs and their progress -----------------------------------------------------
 
+def _step_lines(err: list[str]) -> list[str]:
+    """The messages of the lines that report a `stepwise` step, in order."""
+    return [line.split("% ", 1)[1] for line in err if "% step " in line]
+
+
 def test_async_only_process_shows_progress_from_the_event_stream(
-    capsys: pytest.CaptureFixture[str], api_url: str,
+    api_url: str, tmp_path: Path,
 ) -> None:
-    code, out, err = cli(capsys, "run", "sleep", "seconds=0.5", "--url", api_url, "--plain")
+    """Polls an hour apart could not show the next step within a minute: every step the
+    command prints after the first comes from the event stream."""
+    gates = Gates(tmp_path / "gates")
+    code, out, err = run_stepwise(api_url, gates, 3, "--interval", "3600")
     assert code == 0, err
-    assert out == "slept: 0.5\n"
-    lines = err.splitlines()
-    assert lines[0].endswith(": accepted"), err
-    assert lines[-1].endswith(": successful 100% finished"), err
-    # One line per event: ten progress reports cannot all fall between half-second polls.
-    assert len(set(progress_values(err))) >= 5, err
+    assert out == "steps: 3\n"
+    assert err[0].endswith(": accepted"), err
+    assert err[-1].endswith(": successful 100% finished"), err
+    assert _step_lines(err) == [step_message(step, 3) for step in (1, 2, 3)], err
+    assert progress_values("\n".join(err)) == [0, 33, 66, 100], err
 
 
-def test_polling_follows_a_job_when_events_are_not_used(
-    capsys: pytest.CaptureFixture[str], api_url: str,
-) -> None:
-    code, out, err = cli(capsys, "run", "--no-events", "--interval", "0.02", "--plain",
-                         "sleep", "seconds=1", "--url", api_url)
+def test_polling_follows_a_job_when_events_are_not_used(api_url: str, tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    code, out, err = run_stepwise(api_url, gates, 3, "--no-events", "--interval", "0.02")
     assert code == 0, err
-    assert out == "slept: 1.0\n"
-    assert err.splitlines()[-1].endswith(": successful 100% finished"), err
-    assert len(set(progress_values(err))) >= 3, err
+    assert out == "steps: 3\n"
+    assert err[-1].endswith(": successful 100% finished"), err
+    assert _step_lines(err) == [step_message(step, 3) for step in (1, 2, 3)], err
 
 
-def test_the_poller_alone_reaches_the_end_of_a_real_job(client: httpx.Client,
-                                                        api_url: str) -> None:
-    job_id = submit_async(client, "sleep", {"seconds": 0.3})
-    start = StatusInfo(jobID=job_id, status=StatusCode.ACCEPTED)
-    with OGCClient(api_url) as ogc:
-        seen = list(follow(ogc, start, Watch(events=False, interval=0.02, timeout=30)))
+def _steps_seen(seen: list[StatusInfo]) -> list[str]:
+    """The `stepwise` steps among these statuses, each once, in order."""
+    return list(dict.fromkeys(s.message for s in seen
+                              if s.message and s.message.startswith("step ")))
+
+
+def _follow_stepwise(api_url: str, client: httpx.Client, gates: Gates, steps: int,
+                     watch: Watch) -> list[StatusInfo]:
+    """Every status `follow` gives of a `stepwise` job let past each step once seen."""
+    job_id = start_job(client, "stepwise", {"gate": gates.path, "steps": steps}).id
+    seen = []
+    try:
+        with OGCClient(api_url) as ogc:
+            for status in follow(ogc, StatusInfo(jobID=job_id, status=StatusCode.ACCEPTED),
+                                 watch):
+                seen.append(status)
+                gates.pass_step(status.message, steps)
+    finally:
+        gates.open_all()
+    return seen
+
+
+def test_the_poller_alone_reaches_the_end_of_a_real_job(client: httpx.Client, api_url: str,
+                                                        tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    seen = _follow_stepwise(api_url, client, gates, 3,
+                            Watch(events=False, interval=0.02, timeout=60))
     assert seen[-1].status is StatusCode.SUCCESSFUL
     assert all(not s.status.terminal for s in seen[:-1])
-    assert len(seen) > 3  # it polled while the job ran
+    # It polled while the job ran: the job could not end before the poller saw each step.
+    assert _steps_seen(seen) == [step_message(step, 3) for step in (1, 2, 3)]
 
 
 def test_the_event_stream_gives_every_status_up_to_the_end(client: httpx.Client,
-                                                           api_url: str) -> None:
-    job_id = submit_async(client, "sleep", {"seconds": 0.3})
-    with OGCClient(api_url) as ogc:
-        seen = [s for s in ogc.events(job_id, read_timeout=30) if s is not None]
+                                                           api_url: str, tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    job_id = start_job(client, "stepwise", {"gate": gates.path, "steps": 3}).id
+    seen = []
+    try:
+        with OGCClient(api_url) as ogc:
+            for status in ogc.events(job_id, read_timeout=60):
+                if status is not None:
+                    seen.append(status)
+                    gates.pass_step(status.message, 3)
+    finally:
+        gates.open_all()
     assert seen[-1].status is StatusCode.SUCCESSFUL
     assert seen[-1].progress == 100
     assert all(s.jobID == job_id for s in seen)
-    assert len({s.progress for s in seen}) >= 5
+    assert _steps_seen(seen) == [step_message(step, 3) for step in (1, 2, 3)]
+    assert {s.progress for s in seen} >= {0, 33, 66, 100}
 
 
 def test_async_flag_makes_a_job_of_a_sync_process(capsys: pytest.CaptureFixture[str],
@@ -189,18 +268,20 @@ def test_async_flag_makes_a_job_of_a_sync_process(capsys: pytest.CaptureFixture[
 
 
 def test_a_job_still_running_at_the_timeout_is_reported(
-    capsys: pytest.CaptureFixture[str], client: httpx.Client, api_url: str,
+    capsys: pytest.CaptureFixture[str], client: httpx.Client, api_url: str, tmp_path: Path,
 ) -> None:
-    code, _, err = cli(capsys, "run", "--plain", "--timeout", "0.3", "sleep", "seconds=30",
-                       "--url", api_url)
-    job_id = err.split()[1].rstrip(":")
+    gates = Gates(tmp_path / "gates")  # never opened while the command waits
     try:
+        code, _, err = cli(capsys, "run", "--plain", "--timeout", "0.3", "stepwise",
+                           f"gate={gates.path}", "steps=1", "--url", api_url)
+        job_id = err.split()[1].rstrip(":")
         assert code == 1
         last = err.splitlines()[-1]
         assert last.startswith(f"error: job {job_id} is still "), err
         assert "after 0.3 s" in last
+        assert client.delete(f"/jobs/{job_id}").status_code == 200
     finally:
-        client.delete(f"/jobs/{job_id}")
+        gates.open_all()
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -237,7 +318,7 @@ def test_an_input_the_process_does_not_have_is_refused(capsys: pytest.CaptureFix
                                                        api_url: str) -> None:
     code, _, err = cli(capsys, "run", "echo", "text=hi", "--url", api_url)
     assert code == 1
-    assert_one_error_line(err, "process 'echo' has no input 'text' (its inputs: value)")
+    assert_one_error_line(err, "process 'echo' has no input 'text' (its inputs: value")
 
 
 def test_a_value_that_is_not_a_number_is_refused(capsys: pytest.CaptureFixture[str],
@@ -278,7 +359,7 @@ def test_processes_table_lists_the_example_processes(capsys: pytest.CaptureFixtu
 
 def test_jobs_table_lists_a_job_just_run(capsys: pytest.CaptureFixture[str],
                                          client: httpx.Client, api_url: str) -> None:
-    job_id = submit_async(client, "echo", {"value": unique("listed")})
+    job_id = start_job(client, "echo", {"value": unique("listed")}).id
     code, out, _ = cli(capsys, "jobs", "--process", "echo", "--limit", "1000", "--url", api_url)
     assert code == 0
     row = next((line for line in out.splitlines() if job_id in line), None)
@@ -311,7 +392,7 @@ def test_a_file_for_a_binary_input_becomes_a_base64_qualified_value(tmp_path: Pa
 
 def test_the_bar_on_a_terminal_ends_full_with_the_last_message(client: httpx.Client,
                                                                api_url: str) -> None:
-    job_id = submit_async(client, "sleep", {"seconds": 0.2})
+    job_id = start_job(client, "sleep", {"seconds": 0.2}).id
     screen = io.StringIO()
     terminal = Console(file=screen, force_terminal=True, width=120)
     start = StatusInfo(jobID=job_id, status=StatusCode.ACCEPTED)

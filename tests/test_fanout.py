@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import orjson
 import pytest
@@ -9,7 +11,8 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import submit_async, wait_for, wait_job
+from tests.gated import Gates, part_gate
+from tests.support import job_status, start_job, wait_for, wait_job
 
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -50,24 +53,24 @@ def test_text_stats_sync_and_async_agree(client: httpx.Client) -> None:
     expected = {"word_count": 11, "char_count": len(text),
                 "unique_words": sorted(set(text.lower().split()))}
     assert sync.json() == expected
-    job_id = submit_async(client, "text_stats", {"text": text}, response="document")
+    job_id = start_job(client, "text_stats", {"text": text}, response="document").id
     assert wait_job(client, job_id)["status"] == "successful"
     assert client.get(f"/jobs/{job_id}/results").json() == expected
 
 
 def test_ported_fastprocesses_batch_upper_runs_unchanged(client: httpx.Client) -> None:
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"]
-    job_id = submit_async(client, "batch_upper_process", {"words": words},
-                          outputs={"words": {}}, mode="async", response="document")
+    job_id = start_job(client, "batch_upper_process", {"words": words},
+                       outputs={"words": {}}, mode="async", response="document").id
     assert wait_job(client, job_id)["status"] == "successful"
     assert client.get(f"/jobs/{job_id}/results").json() == {"words": [w.upper() for w in words]}
 
 
 def test_ported_fastprocesses_text_analysis_runs_unchanged(client: httpx.Client) -> None:
     text = "the quick brown fox jumps over the lazy dog"
-    job_id = submit_async(client, "text_analysis_process", {"text": text},
-                          outputs={"word_count": {}, "char_count": {}, "unique_words": {}},
-                          mode="async", response="document")
+    job_id = start_job(client, "text_analysis_process", {"text": text},
+                       outputs={"word_count": {}, "char_count": {}, "unique_words": {}},
+                       mode="async", response="document").id
     assert wait_job(client, job_id)["status"] == "successful"
     assert client.get(f"/jobs/{job_id}/results").json() == {
         "word_count": 9, "char_count": 43,
@@ -82,7 +85,7 @@ def _join_keys(r: redis.Redis, prefix: str, job_id: str) -> list[bytes]:
 def test_failing_part_fails_the_job_and_never_merges(
     client: httpx.Client, r: redis.Redis, key_prefix: str
 ) -> None:
-    job_id = submit_async(client, "slow_parts", {"n": 6, "fail_on": 3}, response="document")
+    job_id = start_job(client, "slow_parts", {"n": 6, "fail_on": 3}, response="document").id
     status = wait_job(client, job_id)
     assert status["status"] == "failed"
     assert "part 3" in status["message"] and "told to fail" in status["message"]
@@ -97,40 +100,66 @@ def test_failing_part_fails_the_job_and_never_merges(
 def test_exception_in_split_or_merge_fails_the_job(
     client: httpx.Client, r: redis.Redis, key_prefix: str, process_id: str, where: str
 ) -> None:
-    job_id = submit_async(client, process_id, {})
+    job_id = start_job(client, process_id, {}).id
     status = wait_job(client, job_id)
     assert status["status"] == "failed"
     assert where in status["message"] and "cannot" in status["message"]
     assert _join_keys(r, key_prefix, job_id) == []
 
 
-def test_progress_counts_parts_done_live(client: httpx.Client) -> None:
-    job_id = submit_async(client, "slow_parts", {"n": 20, "delay": 0.15})
+def test_progress_counts_parts_done_live(client: httpx.Client, tmp_path: Path) -> None:
+    """Each part waits at its gate until the stream has shown the part before it done, so
+    every count reaches the subscriber, whatever the machine's load."""
+    parts = 5
+    gates = Gates(tmp_path / "gates")
+    job_id = start_job(client, "gated_parts", {"n": parts, "gate": gates.path}).id
     updates = []
-    with client.stream("GET", f"/jobs/{job_id}/events", timeout=30) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                updates.append(orjson.loads(line[5:]))
+    opened = 0
+    try:
+        with client.stream("GET", f"/jobs/{job_id}/events", timeout=60) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                update = orjson.loads(line[5:])
+                updates.append(update)
+                # The first message means the stream is subscribed; after it, each part done.
+                if opened < parts and (opened == 0 or update.get("message") ==
+                                       f"{opened} of {parts} parts done"):
+                    gates.open(part_gate(opened))
+                    opened += 1
+    finally:
+        gates.open_all()
     running = [u for u in updates if u["status"] == "running" and "parts done" in
                u.get("message", "")]
-    assert [u["message"] for u in running][-1] == "20 of 20 parts done"
-    progress = [u["progress"] for u in running]
-    assert progress == sorted(progress) and any(0 < p < 100 for p in progress)
+    assert [u["message"] for u in running] == [f"{done} of {parts} parts done"
+                                               for done in range(1, parts + 1)], updates
+    assert [u["progress"] for u in running] == [done * 100 // parts
+                                                for done in range(1, parts + 1)]
     assert updates[-1]["status"] == "successful"
+    assert client.get(f"/jobs/{job_id}/results").json() == list(range(parts))
 
 
 def test_dismissed_fanout_never_merges_and_leaves_no_join_keys(
-    client: httpx.Client, r: redis.Redis, key_prefix: str
+    client: httpx.Client, r: redis.Redis, key_prefix: str, tmp_path: Path
 ) -> None:
-    job_id = submit_async(client, "slow_parts", {"n": 40, "delay": 0.3})
-    wait_job(client, job_id, until=lambda s: s.get("progress", 0) > 0)
-    dismissed = client.delete(f"/jobs/{job_id}")
-    assert dismissed.status_code == 200
-    assert dismissed.json()["status"] == "dismissed"
-    # Every part that was running has been aborted or has found the job dismissed once no
-    # part task of this job is left in arq; then the record must still say dismissed.
-    wait_for(lambda: not list(r.scan_iter(match=f"arq:job:{job_id}:*")), 20,
+    parts = 6
+    gates = Gates(tmp_path / "gates")
+    job_id = start_job(client, "gated_parts", {"n": parts, "gate": gates.path}).id
+    try:
+        # A part waiting at its closed gate: the job is running and cannot end before the
+        # DELETE, however slow the machine is.
+        wait_for(lambda: any(gates.reached(part_gate(i)) for i in range(parts)), 60,
+                 "a part of the job to start")
+        assert job_status(client, job_id)["status"] == "running"
+        dismissed = client.delete(f"/jobs/{job_id}")
+        assert dismissed.status_code == 200, dismissed.text
+        assert dismissed.json()["status"] == "dismissed"
+    finally:
+        # Parts the abort has not cancelled (or not yet started) go on and finish now: each
+        # must find the job dismissed instead of storing its result or merging.
+        gates.open_all()
+    wait_for(lambda: not list(r.scan_iter(match=f"arq:job:{job_id}:*")), 60,
              "the job's part tasks to drain")
-    assert client.get(f"/jobs/{job_id}").json()["status"] == "dismissed"
+    assert job_status(client, job_id)["status"] == "dismissed"
     assert _join_keys(r, key_prefix, job_id) == []
     assert r.exists(f"{key_prefix}:job:{job_id}:result") == 0

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e import assert_exception, show, unique
+from tests.e2e import assert_exception, response_links, show, unique
+from tests.support import Processes, free_port
 
 INVALID = "InvalidParameterValue"
 #: FASTPROC_MAX_BODY_BYTES of the test session (tests/conftest.py).
@@ -58,9 +60,31 @@ def test_invalid_input_is_refused_before_a_job_is_created(client: httpx.Client) 
     assert "location" not in response.headers
 
 
-def test_input_by_reference_is_refused_with_400(client: httpx.Client) -> None:
-    body = {"inputs": {"value": {"href": "http://example.com/text.txt"}}}
-    assert_exception(execute(client, "echo", body), 400, INVALID, mentions=["'value'"])
+@pytest.fixture(scope="module")
+def strict_api(procs: Processes, worker: object) -> Iterator[httpx.Client]:
+    """An API on the session's Valkey and worker that refuses private addresses (the
+    default; the session allows them so that tests can serve references on loopback)."""
+    port = free_port()
+    api = procs.api(port, FASTPROC_ALLOW_PRIVATE_ADDRESSES="false")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield client
+    api.terminate()
+    api.wait(timeout=30)
+
+
+def test_input_by_reference_to_a_private_address_is_refused_with_400(
+    strict_api: httpx.Client,
+) -> None:
+    """Refused up front, naming the input: no job is created and nothing is fetched."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        href = f"http://127.0.0.1:{listener.getsockname()[1]}/text.txt"
+        response = execute(strict_api, "echo", {"inputs": {"value": {"href": href}}})
+        assert_exception(response, 400, INVALID, mentions=["'value'"])
+        assert "location" not in response.headers, show(response)
+        assert not [link for link in response_links(response) if link.get("rel") == "monitor"]
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no connection is waiting: nobody tried to fetch the href
 
 
 def test_body_that_is_not_json_is_400(client: httpx.Client) -> None:
