@@ -36,6 +36,7 @@ def test_two_workers_share_the_parts_of_one_job(cluster: tuple[httpx.Client, lis
     assert result["pids"] == sorted(w.pid for w in workers)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_job_survives_a_worker_killed_mid_job(cluster: tuple[httpx.Client, list[object], str],
                                              r: redis.Redis) -> None:
     client, workers, prefix = cluster

