@@ -1,5 +1,5 @@
 """What the OGC's Executable Test Suite for OGC API - Processes 1.0 (ets-ogcapi-processes10,
-release 1.3) assumes of a server, checked end to end against the session stack.
+release 1.3) assumes of a server, checked end to end against the test API and worker.
 
 The suite executes one process, `echo`, builds its requests from echo's description and
 skips what echo does not offer. `ets_reading` and `ets_generic_inputs` port the few lines of
