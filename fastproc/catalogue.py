@@ -24,6 +24,7 @@ class CatalogueEntry(BaseModel):
     description: ProcessDescription
     queue: str
     deterministic: bool = False
+    uncached_inputs: list[str] = []
 
 
 @dataclass(slots=True)

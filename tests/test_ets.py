@@ -311,17 +311,7 @@ def test_each_input_comes_back_raw_as_the_output_of_its_id(
         assert response.json() == value
 
 
-#: results.yaml has no plain JSON object: an object output must be a qualified value there.
-OBJECT_UNQUALIFIED = pytest.mark.xfail(strict=True, reason=(
-    "a results document carries an object output as a plain object, which results.yaml "
-    "does not allow; see docs/conformance.md, 'Changes needed outside echo'"))
-DOCUMENT_ROUND_TRIPS = [
-    pytest.param(*p.values, id=p.id, marks=OBJECT_UNQUALIFIED if p.id == "object" else ())
-    for p in ROUND_TRIPS
-]
-
-
-@pytest.mark.parametrize(("name", "value"), DOCUMENT_ROUND_TRIPS)
+@pytest.mark.parametrize(("name", "value"), ROUND_TRIPS)
 def test_each_input_comes_back_in_the_results_document(
     client: httpx.Client, name: str, value: Any,
 ) -> None:
@@ -430,10 +420,6 @@ def test_a_paused_echo_still_echoes(client: httpx.Client) -> None:
     assert (response.status_code, response.text) == (200, text), show(response)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "echo is deterministic, so the same pause request is answered from the result cache "
-    "(FASTPROC_CACHE_TTL) by a job that is already successful; see docs/conformance.md, "
-    "'Running the suite twice'"))
 def test_the_same_pause_request_again_is_still_not_ready_at_first(
     client: httpx.Client,
 ) -> None:

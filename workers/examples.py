@@ -79,6 +79,8 @@ class Echo(BaseProcess):
         },
     )
     deterministic = True
+    #: A caller that asks for a pause wants to watch a running job, never a cached answer.
+    uncached_inputs = frozenset({"pause"})
 
     async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
         if inputs.get("pause"):

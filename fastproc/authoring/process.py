@@ -67,6 +67,9 @@ class BaseProcess:
     description: ClassVar[ProcessDescription]
     #: Results may be cached: same inputs, same version -> same outputs.
     deterministic: ClassVar[bool] = False
+    #: Inputs that make a request of a deterministic process bypass the cache when given
+    #: (e.g. a pause: the caller wants to watch the job run, not an instant answer).
+    uncached_inputs: ClassVar[frozenset[str]] = frozenset()
     #: Soft time limit in seconds (default: the `job_timeout` setting).
     timeout: ClassVar[float | None] = None
     #: Extra runs after the body raised (crash re-runs are governed by `max_tries`).

@@ -100,9 +100,15 @@ def decode_results(blob: bytes) -> dict[str, StoredOutput]:
 
 
 def document_value(stored: StoredOutput) -> Any:
-    """An output in a results document: plain JSON values stay plain; text in a media type
-    and binary stay qualified values."""
-    return stored if set(stored) != {"value"} else stored["value"]
+    """An output in a results document: plain JSON values stay plain; text in a media type,
+    binary and JSON objects stay qualified values (results.yaml has no bare object but a
+    bounding box: a bare one could not be told from a qualified value or a link)."""
+    if set(stored) != {"value"}:
+        return stored
+    value = stored["value"]
+    if isinstance(value, dict) and "bbox" not in value:
+        return stored
+    return value
 
 
 def results_document(blob: bytes) -> dict[str, Any]:

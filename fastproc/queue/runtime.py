@@ -143,6 +143,7 @@ class Runtime:
     def catalogue_entries(self) -> list[CatalogueEntry]:
         return [
             CatalogueEntry(description=p.description, queue=self.queue_of(p),
-                           deterministic=p.deterministic)
+                           deterministic=p.deterministic,
+                           uncached_inputs=sorted(p.uncached_inputs))
             for p in self.registry
         ]

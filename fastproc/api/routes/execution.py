@@ -183,8 +183,7 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
     base = base_url(request, state.settings.base_url)
     digest = None
     no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
-    # References may change behind their URL, so their results are never cached.
-    if proc.entry.deterministic and state.cache.enabled and not references(body.inputs):
+    if _cacheable(proc, state, body.inputs):
         # Scoped to the caller: another caller's hit would reveal what they submitted.
         digest = cache_digest(process_id, proc.description.version, body.inputs,
                               job_request["outputs"], body.response.value,
@@ -296,6 +295,14 @@ async def finished_job_response(
     if result is None:
         raise JobDismissed(f"the results of job {job_id} are gone (expired or dismissed)")
     return await render_results(job_request, result, base, job_id, state.store)
+
+
+def _cacheable(proc: CataloguedProcess, state: AppState, inputs: dict[str, Any]) -> bool:
+    """Whether a request may be answered from (and its result written to) the cache:
+    references may change behind their URL, and a process may name inputs that want a
+    computed run (e.g. a pause)."""
+    return (proc.entry.deterministic and state.cache.enabled and not references(inputs)
+            and not set(proc.entry.uncached_inputs) & inputs.keys())
 
 
 def with_monitor_link(response: Response, base: str, job_id: str) -> Response:
