@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class DevOptions:
 
 def dev(settings: Settings, options: DevOptions) -> int:
     """Run until Ctrl-C / SIGTERM; returns the exit code."""
+    _interrupt_on_sigterm()
     if options.reload:
         from fastproc.devserver.reload import Reloader
 
@@ -46,7 +48,17 @@ def dev(settings: Settings, options: DevOptions) -> int:
     registry = Registry.from_modules(settings.processes)
     with _redis(settings, options):
         logger.info("fastproc dev on http://{}:{}", settings.host, settings.port)
-        return asyncio.run(run_dev(settings, registry))
+        try:
+            return asyncio.run(run_dev(settings, registry))
+        finally:
+            _interrupt_on_sigterm()  # closing the event loop reset it
+
+
+def _interrupt_on_sigterm() -> None:
+    """Outside the servers' own handlers, SIGTERM interrupts as Ctrl-C does (instead of
+    ending the process at once), so that the embedded Valkey, which runs in a session of
+    its own, is still stopped on the way out."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ Valkey does. A second Ctrl-C is passed on too: the child then stops at once.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import signal
 import subprocess
@@ -44,6 +45,7 @@ class Reloader:
 
     def run(self) -> int:
         paths = watched_paths(self._settings.processes, self._cwd)
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)  # we say what changed
         logger.info("reloading on changes to Python files in {}",
                     ", ".join(str(p) for p in paths))
         previous = {sig: signal.signal(sig, self._on_signal)
