@@ -20,7 +20,6 @@ from redis.exceptions import RedisError
 
 from fastproc.authoring.registry import Registry
 from fastproc.queue.worker import create_worker
-from fastproc.serving import HTTP
 from fastproc.settings import Settings
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -83,12 +82,14 @@ async def _serve(server: uvicorn.Server) -> int:
 async def run_dev(settings: Settings, registry: Registry) -> int:
     """API and an in-loop worker until Ctrl-C / SIGTERM; returns the exit code."""
     from fastproc.api.app import create_app
+    from fastproc.api.server import http_protocol
 
     # arq installs its signal handlers on this loop; `_Shutdown` replaces them right away
     # (no await in between), so that one signal stops API and worker together.
     worker = create_worker(settings, registry)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                            log_config=None, lifespan="on", loop="none", http=HTTP,
+                            log_config=None, lifespan="on", loop="none",
+                            http=http_protocol(settings),
                             timeout_graceful_shutdown=settings.shutdown_grace)
     server = _DevServer(config)
     shutdown = _Shutdown(worker, server, settings.shutdown_grace)
