@@ -40,6 +40,14 @@ class Keys:
     def events(self) -> str:
         return f"{self.prefix}:events"
 
+    def health(self, queue: str) -> str:
+        """The last health report of a worker of `queue` (arq's health check key)."""
+        return f"{self.prefix}:health:{queue}"
+
+    def wake(self, queue: str) -> str:
+        """The pub/sub channel on which enqueuers nudge the idle workers of `queue`."""
+        return f"{self.prefix}:wake:{queue}"
+
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
 

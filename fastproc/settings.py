@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="Seconds a worker keeps retrying to store a finished job's outcome while "
                     "Redis is away, before it hands the job back for a re-run.",
     )
+    worker_lease: float = Field(
+        60.0, gt=0,
+        description="Seconds a `fastproc worker`'s claim on a task lasts unless renewed: a "
+                    "task whose worker died runs again after at most this long.",
+    )
     max_tries: int = Field(
         3, ge=1, description="Runs of a job whose worker died before it gives up as failed."
     )

