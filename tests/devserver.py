@@ -56,6 +56,13 @@ def alive(pid: int) -> bool:
         return False
 
 
+def kill_leftovers(pids: list[int]) -> None:
+    """SIGKILL what a failed test left running (the test has asserted on it already)."""
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def command_of(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -128,6 +135,4 @@ def dev_server(cwd: Path, *args: str, **settings: str) -> Iterator[Dev]:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-        for pid in below:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_leftovers(below)

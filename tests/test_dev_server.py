@@ -5,7 +5,6 @@ reloaded when a module changes."""
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.devserver import (
     descendants,
     dev_env,
     dev_server,
+    kill_leftovers,
 )
 from tests.support import free_port, own_env, submit_async, wait_for
 
@@ -65,9 +65,7 @@ def test_ctrl_c_in_a_terminal_stops_everything_quietly(tmp_path: Path, mode: lis
         child.expect(pexpect.EOF, timeout=START)
     finally:
         child.close(force=True)
-        for pid in below:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_leftovers(below)
     output = transcript.getvalue()
     assert child.exitstatus == 0, output
     assert "Traceback" not in output
