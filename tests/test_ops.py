@@ -22,10 +22,12 @@ def test_health_reports_redis_workers_and_queue_depth(client: httpx.Client,
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    match = re.search(rf"^{name}{{{re.escape(wanted)}}} (\S+)$", text, re.MULTILINE)
-    assert match, f"{name}{{{wanted}}} not in metrics"
-    return float(match.group(1))
+    """The value of the sample `name` with exactly `labels` (in any order, as Prometheus
+    reads them)."""
+    for match in re.finditer(rf"^{name}{{(.*)}} (\S+)$", text, re.MULTILINE):
+        if dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(1))) == labels:
+            return float(match.group(2))
+    raise AssertionError(f"{name}{labels} not in metrics")
 
 
 def test_metrics_count_jobs_durations_and_cache_hits(client: httpx.Client) -> None:
@@ -44,4 +46,4 @@ def test_metrics_count_jobs_durations_and_cache_hits(client: httpx.Client) -> No
     assert _metric(text, "fastproc_job_duration_seconds_count", process="add") >= 1
     assert _metric(text, "fastproc_job_duration_seconds_bucket", process="add", le="+Inf") >= 1
     assert _metric(text, "fastproc_cache_hits_total", process="echo") >= 1
-    assert re.search(r'^fastproc_queue_depth\{queue="[^"]+"\} \d+$', text, re.MULTILINE)
+    assert re.search(r'^fastproc_queue_depth\{queue="[^"]+"\} \d+(\.0)?$', text, re.MULTILINE)
