@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq.connections import ArqRedis
+from redis.asyncio import Redis
 from starlette.requests import Request
 
 from fastproc.api.auth import KeyRing
@@ -20,7 +20,7 @@ from fastproc.settings import Settings
 @dataclass(slots=True)
 class AppState:
     settings: Settings
-    redis: ArqRedis
+    redis: Redis
     keys: Keys
     store: JobStore
     cache: ResultCache

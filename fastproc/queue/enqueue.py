@@ -1,34 +1,30 @@
-"""Putting jobs on arq queues and taking them back (abort).
+"""Putting jobs on arq queues and taking them back (abort), for the API and the workers.
 
-arq pickles its job messages by default, so anyone who can write to Redis could run code on
-every worker. fastproc's messages are JSON (`dump_job` / `load_job`, used by enqueuers and
-workers alike): a Redis write is data, never code.
+This side never imports arq (see `arq_format`): it writes the keys and messages arq's worker
+reads, in the caller's pipeline, so a job's record and its task are one round trip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-import orjson
-from arq.connections import ArqRedis
-from arq.constants import abort_job_max_age, abort_jobs_ss, expires_extra_ms, job_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from fastproc.queue.arq_format import (
+    ABORT_JOB_MAX_AGE,
+    ABORT_JOBS_SS,
+    EXPIRES_EXTRA_MS,
+    JOB_KEY_PREFIX,
+    dump_job,
+    job_message,
+    load_job,
+    timestamp_ms,
+)
+from fastproc.queue.lua import lua
 from fastproc.queue.names import RUN_TASK, wake_channel
 
-
-def dump_job(message: Any) -> bytes:
-    """arq's job (and result) serializer: JSON. Values JSON cannot carry (an exception in a
-    failed task's result) become their text, which is all a reader of arq's result needs."""
-    return orjson.dumps(message, default=str)
-
-
-def load_job(data: bytes) -> Any:
-    """arq's job deserializer: JSON only; a pickled message fails to load and never runs."""
-    return orjson.loads(data)
+__all__ = ["abort_tasks", "dump_job", "enqueue_in", "load_job", "nudge"]
 
 
 def nudge(pipe: Pipeline, prefix: str, queue: str) -> None:
@@ -46,37 +42,12 @@ def enqueue_in(pipe: Pipeline, task_id: str, queue: str, function: str = RUN_TAS
     fixed ids of fan-out parts and merges: a retry or a race cannot queue them twice).
     """
     now = timestamp_ms()
-    pipe.set(job_key_prefix + task_id,
-             serialize_job(function, (), {}, None, now, serializer=dump_job),
-             px=expires_extra_ms, nx=only_new)
+    pipe.set(JOB_KEY_PREFIX + task_id, job_message(function, now), px=EXPIRES_EXTRA_MS,
+             nx=only_new)
     pipe.zadd(queue, {task_id: now}, nx=only_new)
 
 
-# Ask workers to cancel tasks, but only tasks that still exist (queued or running): arq
-# removes an entry when its task ends, so an entry for a task that already ended would stay
-# forever and be read by every busy worker ten times a second. Entries older than arq's own
-# abort age, or whose task is gone, are pruned on the way.
-# KEYS: 1 arq's abort set; ARGV: 1 now (ms), 2 oldest score kept, 3 job key prefix, 4.. ids
-# Returns how many entries were added.
-_ABORT = """
-local added = 0
-for i = 4, #ARGV do
-  if redis.call('EXISTS', ARGV[3] .. ARGV[i]) == 1 then
-    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
-    added = added + 1
-  end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
-local stale = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, 99)) do
-  if redis.call('EXISTS', ARGV[3] .. id) == 0 then stale[#stale + 1] = id end
-end
-if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
-return added
-"""
-
-
-async def abort_tasks(redis: ArqRedis, task_ids: Iterable[str]) -> int:
+async def abort_tasks(redis: Redis, task_ids: Iterable[str]) -> int:
     """Ask workers to cancel these arq tasks (running ones are cancelled, queued ones
     skipped); returns how many of them still existed.
 
@@ -89,7 +60,7 @@ async def abort_tasks(redis: ArqRedis, task_ids: Iterable[str]) -> int:
     now = timestamp_ms()
     # A running task is cancelled within a poll (0.1 s) of its worker; an entry older than
     # arq's abort age (or the longest poll delay) has done its work.
-    oldest = now - max(abort_job_max_age, 60) * 1000
-    added: int = await redis.eval(_ABORT, 1, abort_jobs_ss, now, oldest,  # type: ignore[arg-type]
-                                  job_key_prefix, *ids)
+    oldest = now - max(ABORT_JOB_MAX_AGE, 60) * 1000
+    added: int = await redis.eval(lua("abort"), 1, ABORT_JOBS_SS, now, oldest,  # type: ignore[arg-type]
+                                  JOB_KEY_PREFIX, *ids)
     return added

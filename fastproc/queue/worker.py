@@ -13,7 +13,8 @@ from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
 from fastproc.jobs.store import STATS_TTL
 from fastproc.keys import Keys
-from fastproc.queue.enqueue import dump_job, load_job
+from fastproc.queue.arq import connect_worker
+from fastproc.queue.arq_format import dump_job, load_job
 from fastproc.queue.loop import NudgedWorker
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
@@ -58,10 +59,7 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "functions": _functions(settings, procs),
         "on_shutdown": on_shutdown,
         "job_completion_wait": settings.shutdown_grace,
-        # No read timeout, as arq's own pools: a cancelled read under `asyncio.timeout` can
-        # lose the cancellation on Python 3.11 and leave a stopping worker running. Dead
-        # peers are still noticed (TCP keepalive, health checks, connect timeout).
-        "redis_pool": connect(settings, socket_timeout=None),
+        "redis_pool": connect_worker(settings),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,
         "poll_delay": settings.poll_delay,

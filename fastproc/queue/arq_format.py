@@ -1,0 +1,57 @@
+"""arq's Redis layout and job message, as fastproc writes them, without importing arq.
+
+Importing any part of arq runs `arq/__init__`, which loads its worker; the API enqueues
+jobs but must not load worker code (nor pay for it at start-up). So what an enqueuer needs
+to write a job arq's worker will run — the key names and the message format — is spelled
+here, and `tests/test_arq_contract.py` checks it against the installed arq: if arq changes
+its layout, that test fails before a job is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+#: `arq.constants.job_key_prefix`: the message of a queued or running task.
+JOB_KEY_PREFIX = "arq:job:"
+#: `arq.constants.in_progress_key_prefix`: a worker's claim on a task (fastproc's lease).
+IN_PROGRESS_KEY_PREFIX = "arq:in-progress:"
+#: `arq.constants.retry_key_prefix`: how many times a task was started.
+RETRY_KEY_PREFIX = "arq:retry:"
+#: `arq.constants.result_key_prefix`: a task's result (fastproc keeps none).
+RESULT_KEY_PREFIX = "arq:result:"
+#: `arq.constants.abort_jobs_ss`: the sorted set of tasks workers are asked to cancel.
+ABORT_JOBS_SS = "arq:abort"
+#: `arq.constants.abort_job_max_age`: seconds an abort request is worth keeping.
+ABORT_JOB_MAX_AGE = 60
+#: `arq.constants.expires_extra_ms`: how long a queued message lives, in ms.
+EXPIRES_EXTRA_MS = 86_400_000
+
+
+def timestamp_ms() -> int:
+    """Now in ms since the epoch, the unit of arq's queue scores (`arq.utils.timestamp_ms`)."""
+    return round(time.time() * 1000)
+
+
+def dump_job(message: Any) -> bytes:
+    """arq's job (and result) serializer: JSON. Values JSON cannot carry (an exception in a
+    failed task's result) become their text, which is all a reader of arq's result needs.
+
+    arq pickles its messages by default, so anyone who can write to Redis could run code on
+    every worker; with JSON a Redis write is data, never code.
+    """
+    return orjson.dumps(message, default=str)
+
+
+def load_job(data: bytes) -> Any:
+    """arq's job deserializer: JSON only; a pickled message fails to load and never runs."""
+    return orjson.loads(data)
+
+
+def job_message(function: str, enqueue_time_ms: int) -> bytes:
+    """The message of a task calling `function` with no arguments, as
+    `arq.jobs.serialize_job(function, (), {}, None, enqueue_time_ms, serializer=dump_job)`
+    writes it: `t` try (none yet), `f` function, `a` args, `k` kwargs, `et` enqueue time."""
+    return dump_job({"t": None, "f": function, "a": (), "k": {}, "et": enqueue_time_ms})
