@@ -71,12 +71,11 @@ def follow(client: OGCClient, job: StatusInfo, watch: Watch) -> Iterator[StatusI
 def _streamed(client: OGCClient, last: StatusInfo, deadline: _Deadline
               ) -> Iterator[StatusInfo]:
     read_timeout = max(0.1, min(STREAM_READ_TIMEOUT, deadline.remaining()))
-    for item in client.events(last.jobID, read_timeout=read_timeout):
-        if item is not None:
-            last = item
-            yield item
-            if item.status.terminal:
-                return
+    for status in client.events(last.jobID, read_timeout=read_timeout, until=deadline.at):
+        last = status
+        yield status
+        if status.status.terminal:
+            return
         deadline.check(last)
 
 

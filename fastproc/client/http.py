@@ -17,8 +17,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from fastproc.client import sse
 from fastproc.client.errors import ServerError, UnexpectedAnswer, Unreachable
-from fastproc.client.sse import messages
 from fastproc.ogc import media
 from fastproc.ogc.models import (
     JobList,
@@ -151,11 +151,12 @@ class OGCClient:
             "GET", f"jobs/{_segment(job_id)}/results",
             headers={"Accept": f"{media.JSON}, */*;q=0.5"})))
 
-    def events(self, job_id: str, *, read_timeout: float) -> Iterator[StatusInfo | None]:
-        """The job's statuses from its event stream; `None` for each keep-alive.
+    def events(self, job_id: str, *, read_timeout: float, until: float | None = None
+               ) -> Iterator[StatusInfo]:
+        """The job's statuses from its event stream, until the monotonic time `until`.
 
-        Raises `EventsUnavailable` when the server answers anything but an event stream, or
-        when the stream breaks: the caller polls instead.
+        Raises `EventsUnavailable` when the server answers anything but an event stream,
+        when the stream breaks, or at `until`: the caller polls instead, or gives up.
         """
         request = self._http.build_request(
             "GET", f"jobs/{_segment(job_id)}/events", headers={"Accept": EVENT_STREAM},
@@ -164,12 +165,12 @@ class OGCClient:
         try:
             if response.status_code != 200 or _media_type(response) != EVENT_STREAM:
                 raise EventsUnavailable(f"{response.status_code} {_media_type(response)}")
-            for message in messages(response.iter_lines()):
-                if message is None:
-                    yield None
-                elif message.event == "status":
-                    yield _parse(StatusInfo, _loads(message.data, request.url),
+            for event in sse.events(response, until=until):
+                if event.event == "status":
+                    yield _parse(StatusInfo, _loads(event.data, request.url),
                                  f"an event of job {job_id}")
+        except sse.DeadlinePassed as exc:
+            raise EventsUnavailable("the deadline passed") from exc
         except httpx.RequestError as exc:
             raise EventsUnavailable(str(exc) or type(exc).__name__) from exc
         finally:

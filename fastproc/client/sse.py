@@ -1,48 +1,51 @@
-"""Reading a Server-Sent Events stream (the WHATWG `text/event-stream` format) line by line.
+"""Reading a Server-Sent Events stream with `httpx-sse`, within a deadline.
 
-Only what a job's event stream needs: `event`, `data` (several lines joined by newlines) and
-`id` fields; comment lines (keep-alives) are surfaced as `None` so a caller can look at its
-clock while a quiet job sends nothing else.
+`httpx-sse` parses the stream (fields, multi-line data, ids). It swallows comment lines,
+which is where a quiet job's keep-alives go, so a reader of its events alone never wakes
+up while the job says nothing, however long past its deadline. `events` therefore watches
+the bytes under the parser: the first chunk (a keep-alive included) that arrives after
+`until` ends the stream with `DeadlinePassed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
 
 
-@dataclass(frozen=True)
-class Message:
-    """One dispatched event; `event` is "message" when the server named none."""
-
-    event: str
-    data: str
-    id: str | None = None
+class DeadlinePassed(Exception):
+    """The stream was still open at the caller's deadline."""
 
 
-def messages(lines: Iterable[str]) -> Iterator[Message | None]:
-    """Messages of the stream whose lines (without line ends) are `lines`.
+class _Until(httpx.SyncByteStream):
+    """A response body that raises `DeadlinePassed` once a chunk arrives after `until`."""
 
-    >>> list(messages(["event: status", 'data: {"a": 1}', "", ": keepalive", ""]))
-    [Message(event='status', data='{"a": 1}', id=None), None]
+    def __init__(self, stream: httpx.SyncByteStream, until: float) -> None:
+        self._stream = stream
+        self._until = until
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() >= self._until:
+                raise DeadlinePassed
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def events(response: httpx.Response, *, until: float | None = None
+           ) -> Iterator[ServerSentEvent]:
+    """The events of a streamed `text/event-stream` response, until the monotonic time
+    `until` when given.
+
+    >>> with client.stream("GET", "/jobs/abc/events") as response:  # doctest: +SKIP
+    ...     for event in events(response, until=time.monotonic() + 60):
+    ...         print(event.event, event.json())
     """
-    event = ""
-    data: list[str] = []
-    last_id: str | None = None
-    for line in lines:
-        if not line:
-            if data:
-                yield Message(event or "message", "\n".join(data), last_id)
-            event, data = "", []
-            continue
-        if line.startswith(":"):
-            yield None
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            event = value
-        elif name == "data":
-            data.append(value)
-        elif name == "id":
-            last_id = value
+    if until is not None and isinstance(response.stream, httpx.SyncByteStream):
+        response.stream = _Until(response.stream, until)
+    return EventSource(response).iter_sse()
