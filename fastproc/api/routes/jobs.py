@@ -13,7 +13,7 @@ from starlette.responses import Response
 from fastproc.api.auth import authenticate, visible
 from fastproc.api.html import page
 from fastproc.api.html.render import DISMISS_FORM_PATH
-from fastproc.api.html.results import output_views
+from fastproc.api.html.results import first_bytes_of, output_views
 from fastproc.api.negotiation import (
     HTML_TOO,
     Format,
@@ -42,6 +42,9 @@ from fastproc.queue.enqueue import abort_tasks
 from fastproc.queue.names import merge_job_id, part_job_id
 
 router = APIRouter(tags=["Jobs"])
+#: An output is a process's data, shown by the results page (an SVG in an `<img>`): opened
+#: on its own, it must run no script with the API's origin, whatever its media type.
+UNTRUSTED_CONTENT = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 State = Annotated[AppState, Depends(get_state)]
 
 
@@ -296,7 +299,8 @@ async def _results_page(request: Request, state: AppState, record: JobRecord, re
              "process"),
     ]
     return page(request, "results.html", base=base, title=f"Results of {record.process_id}",
-                outputs=output_views(decode_results(result), descriptions, job_href),
+                outputs=await output_views(decode_results(result), descriptions, job_href,
+                                           first_bytes_of(state.store, record.job_id)),
                 job_id=record.job_id, job_href=job_href, process_id=record.process_id,
                 links=links, rel_results=media.REL_RESULTS)
 
@@ -308,9 +312,12 @@ async def job_output(job_id: str, output_id: str, request: Request, state: State
     if output_id not in stored:
         raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
     if is_apart(stored[output_id]):
-        return await stream_apart(stored[output_id], job_id, output_id, state.store)
-    data, media_type = await output_content(stored[output_id], job_id, output_id,
-                                            state.store)
-    return Response(data, media_type=media_type)
+        response = await stream_apart(stored[output_id], job_id, output_id, state.store)
+    else:
+        data, media_type = await output_content(stored[output_id], job_id, output_id,
+                                                state.store)
+        response = Response(data, media_type=media_type)
+    response.headers.update(UNTRUSTED_CONTENT)
+    return response
 
 

@@ -1,0 +1,88 @@
+"""Processes whose outputs the results-page preview tests look at: one of every kind a page
+previews, and the same kinds filled with markup and script that must show as text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastproc import BaseProcess, Binary, OutputDescription, ProcessDescription, Progress
+
+#: Markup in every output of `hostile_outputs`; the tests look for it escaped on the page.
+HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
+HOSTILE_JSON = '</script><script>document.title="pwned"</script>'
+#: An SVG that would change the page if its script ran.
+HOSTILE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
+               '<script>parent.document.title="pwned";document.title="pwned"</script>'
+               '<rect width="40" height="40" fill="#c33"/></svg>')
+
+GALLERY_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="240" height="90">
+<rect width="240" height="90" fill="#f6f8fa"/>
+<g fill="#2457c5">
+<rect x="10" y="50" width="30" height="30"/><rect x="50" y="30" width="30" height="50"/>
+<rect x="90" y="40" width="30" height="40"/><rect x="130" y="15" width="30" height="65"/>
+<rect x="170" y="25" width="30" height="55"/>
+</g></svg>
+"""
+
+GALLERY_TEXT = """2024-05-01 12:00:00 started: 3 tiles
+2024-05-01 12:00:01 tile 1 of 3 done
+2024-05-01 12:00:02 tile 2 of 3 done
+2024-05-01 12:00:03 tile 3 of 3 done
+"""
+
+
+def _outputs(**media_types: str) -> dict[str, OutputDescription]:
+    return {name: OutputDescription(schema={"type": "string", "contentMediaType": media})
+            for name, media in media_types.items()}
+
+
+class PreviewGallery(BaseProcess):
+    """One output of each kind the results page previews besides images, tables and GeoJSON
+    (the example processes make those): JSON, text, SVG and bytes no browser can show."""
+
+    description = ProcessDescription(
+        id="preview_gallery", title="Preview gallery",
+        outputs={
+            "summary": OutputDescription(title="Run summary", schema={"type": "object"}),
+            **_outputs(log="text/plain", chart="image/svg+xml",
+                       archive="application/octet-stream"),
+        },
+    )
+
+    async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        return {
+            "summary": {"tiles": 3, "ok": True, "extent": [-1.5, 0.0, 2.5, 4.0],
+                        "tiles_done": [{"id": i, "seconds": 0.5 + i / 10} for i in range(3)],
+                        "source": {"name": "survey", "year": 2024, "licence": None}},
+            "log": Binary(GALLERY_TEXT.encode(), "text/plain"),
+            "chart": Binary(GALLERY_SVG.encode(), "image/svg+xml"),
+            "archive": Binary(bytes(range(256)) * 40, "application/octet-stream"),
+        }
+
+
+class HostileOutputs(BaseProcess):
+    """Outputs carrying markup and script in every place a preview shows text: a CSV cell,
+    a GeoJSON property name and value, a JSON string, plain text, and a scripted SVG."""
+
+    description = ProcessDescription(
+        id="hostile_outputs",
+        outputs={
+            "doc": OutputDescription(schema={"type": "object"}),
+            **_outputs(table="text/csv", places="application/geo+json", notes="text/plain",
+                       drawing="image/svg+xml"),
+        },
+    )
+
+    async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        quoted = HOSTILE.replace('"', '""')  # a CSV field quotes its quotes
+        places = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]},
+             "properties": {"name": HOSTILE, HOSTILE: "key"}}]}
+        return {
+            "doc": {"title": HOSTILE_JSON, HOSTILE: [HOSTILE_JSON]},
+            "table": Binary(f'name,value\n"{quoted}",1\n'.encode(), "text/csv"),
+            "places": Binary(json.dumps(places).encode(), "application/geo+json"),
+            "notes": Binary(HOSTILE.encode(), "text/plain"),
+            "drawing": Binary(HOSTILE_SVG.encode(), "image/svg+xml"),
+        }
