@@ -21,7 +21,7 @@ from fastproc.client.errors import (
     EXIT_INTERRUPTED,
     ClientError,
     Interrupted,
-    JobFailed,
+    JobUnsuccessful,
     ServerError,
 )
 from fastproc.client.follow import Watch, follow
@@ -124,7 +124,7 @@ def _run(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -
 
 
 def _follow(ogc: OGCClient, job: StatusInfo, args: argparse.Namespace, err: Console) -> Answer:
-    """Follow the job with a view until it ends; its results, or `JobFailed`."""
+    """Follow the job with a view until it ends; its results, or `JobUnsuccessful`."""
     watch = Watch(events=args.events, interval=args.interval, timeout=args.timeout)
     last = job
     try:
@@ -138,8 +138,8 @@ def _follow(ogc: OGCClient, job: StatusInfo, args: argparse.Namespace, err: Cons
     if last.status is StatusCode.SUCCESSFUL:
         return ogc.results(job.jobID)
     if last.status is StatusCode.FAILED:
-        raise JobFailed(job.jobID, f"failed: {_failure(ogc, last)}")
-    raise JobFailed(job.jobID, "was dismissed")
+        raise JobUnsuccessful(job.jobID, f"failed: {_failure(ogc, last)}")
+    raise JobUnsuccessful(job.jobID, "was dismissed")
 
 
 def _failure(ogc: OGCClient, status: StatusInfo) -> str:

@@ -60,7 +60,7 @@ class UnexpectedAnswer(ClientError):
     """A 2xx answer that is not the document the standard promises (another server's bug)."""
 
 
-class JobFailed(ClientError):
+class JobUnsuccessful(ClientError):
     """The job ended `failed` or `dismissed`; the line says why, from its exception."""
 
     def __init__(self, job_id: str, reason: str) -> None:
