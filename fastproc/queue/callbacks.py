@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 from loguru import logger
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from fastproc.net import (
     AddressNotAllowed,
@@ -23,6 +24,12 @@ from fastproc.net import (
     system_resolver,
 )
 from fastproc.settings import Settings
+
+
+class _Undelivered(Exception):
+    """A delivery that failed in a way worth retrying (the subscriber's answer or the
+    network), as opposed to a refused address."""
+
 
 #: Which subscriber URI each outcome goes to.
 IN_PROGRESS = "inProgressUri"
@@ -49,25 +56,27 @@ class Notifier:
     async def _deliver(self, url: str, body: bytes) -> None:
         if self._client is None:
             self._client = pinned_client(self.settings, timeout=10, resolver=self._resolver)
-        delay = 0.5
-        for attempt in range(self.settings.callback_retries + 1):
-            try:
-                check_url_syntax(url, self.settings)
-                response = await self._client.post(
-                    url, content=body, headers={"Content-Type": "application/json"})
-                if response.is_success:
-                    return
-                problem = f"HTTP {response.status_code}"
-            except AddressNotAllowed as exc:
-                logger.warning("callback to {} refused: {}", url, exc)
-                return
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            if attempt < self.settings.callback_retries:
-                await asyncio.sleep(delay)
-                delay *= 2
-        logger.warning("callback to {} given up after {} tries: {}", url,
-                       self.settings.callback_retries + 1, problem)
+        tries = self.settings.callback_retries + 1
+        retrying = AsyncRetrying(retry=retry_if_exception_type(_Undelivered),
+                                 stop=stop_after_attempt(tries),
+                                 wait=wait_exponential(multiplier=0.5), reraise=True)
+        try:
+            await retrying(self._post, self._client, url, body)
+        except AddressNotAllowed as exc:
+            logger.warning("callback to {} refused: {}", url, exc)
+        except _Undelivered as exc:
+            logger.warning("callback to {} given up after {} tries: {}", url, tries, exc)
+
+    async def _post(self, client: httpx.AsyncClient, url: str, body: bytes) -> None:
+        """One delivery; `_Undelivered` when it may succeed if tried again."""
+        check_url_syntax(url, self.settings)
+        try:
+            response = await client.post(
+                url, content=body, headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise _Undelivered(f"{type(exc).__name__}: {exc}") from exc
+        if not response.is_success:
+            raise _Undelivered(f"HTTP {response.status_code}")
 
     async def drain(self, grace: float) -> None:
         """Give deliveries in flight `grace` seconds, then cancel the rest (shutdown)."""

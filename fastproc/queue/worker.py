@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from arq import func
-from arq.worker import Worker
 from loguru import logger
 
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
 from fastproc.jobs.store import STATS_TTL
 from fastproc.keys import Keys
-from fastproc.queue.arq import connect_worker
+from fastproc.queue.arq import NudgedWorker, Worker, connect_worker, func
 from fastproc.queue.arq_format import dump_job, load_job
-from fastproc.queue.loop import NudgedWorker
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
