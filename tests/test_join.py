@@ -33,8 +33,8 @@ def _runtime(redis_url: str, key_prefix: str) -> Runtime:
 async def _running_fanout(rt: Runtime, process_id: str, inputs: dict[str, object]) -> str:
     """A job that is running and split, whose part tasks nobody consumes."""
     job_id = uuid.uuid4().hex
-    await rt.store.create(job_id, process_id, {"inputs": inputs, "response": "document"})
-    record = await rt.store.begin(job_id)
+    await rt.jobs.store.create(job_id, process_id, {"inputs": inputs, "response": "document"})
+    record = await rt.jobs.begin(job_id)
     assert record is not None and record.status.value == "running"
     proc = rt.registry.get(process_id)
     assert isinstance(proc, FanOutProcess)
@@ -81,7 +81,7 @@ async def test_last_part_queues_one_merge_and_merge_cleans_up(rt: Runtime) -> No
     assert await rt.redis.get(merge_key) == queued
     await rt.redis.delete(merge_key)  # the merge runs here, by hand, not by a worker
     await run_merge(rt, merge_job_id(job_id))
-    record, result = await rt.store.get_with_result(job_id)
+    record, result = await rt.jobs.get_with_result(job_id)
     assert record is not None and record.status.value == "successful"
     assert result is not None and b'"X","Y","Z","W"' in result
     for key in (rt.keys.join(job_id), rt.keys.join_items(job_id), rt.keys.join_parts(job_id)):
@@ -91,7 +91,8 @@ async def test_last_part_queues_one_merge_and_merge_cleans_up(rt: Runtime) -> No
 @pytest.mark.anyio
 async def test_parts_of_a_dismissed_job_are_skipped(rt: Runtime) -> None:
     job_id = await _running_fanout(rt, "batch_upper", {"words": ["a", "b"], "chunk": 1})
-    assert await rt.store.dismiss(job_id, "batch_upper")
+    record = await rt.jobs.get(job_id)
+    assert record is not None and await rt.jobs.stop(record)
     await run_part(rt, part_job_id(job_id, "0"), 1)
     await run_part(rt, part_job_id(job_id, "1"), 1)
     assert not await rt.redis.exists(job_key_prefix + merge_job_id(job_id))

@@ -18,7 +18,7 @@ from fastproc.jobs.results import (
     output_bytes,
     qualified_binary,
 )
-from fastproc.jobs.store import JobStore
+from fastproc.jobs.service import JobService
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import NoSuchJob
 from fastproc.ogc.models import ResponseMode, TransmissionMode
@@ -40,19 +40,19 @@ def _requested(request: dict[str, Any], stored: dict[str, StoredOutput]) -> dict
             if name in stored}
 
 
-async def output_content(stored: StoredOutput, job_id: str, name: str, store: JobStore
+async def output_content(stored: StoredOutput, job_id: str, name: str, jobs: JobService
                          ) -> tuple[bytes, str]:
     """The raw bytes of one output and their media type, wherever they are stored."""
     if not is_apart(stored):
         return output_bytes(stored)
-    data = await store.load_output(job_id, name)
+    data = await jobs.load_output(job_id, name)
     if data is None:
         raise NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
     return data, str(stored.get("mediaType") or "application/octet-stream")
 
 
 async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str,
-                         store: JobStore) -> Response:
+                         jobs: JobService) -> Response:
     stored = decode_results(blob)
     wanted = _requested(request, stored)
     if request.get("response", ResponseMode.RAW.value) == ResponseMode.DOCUMENT.value:
@@ -61,7 +61,7 @@ async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id
             if mode == "reference":
                 doc[name] = _reference(base, job_id, name, stored[name])
             elif is_apart(stored[name]):
-                data, media_type = await output_content(stored[name], job_id, name, store)
+                data, media_type = await output_content(stored[name], job_id, name, jobs)
                 doc[name] = qualified_binary(data, media_type)
             else:
                 doc[name] = document_value(stored[name])
@@ -72,21 +72,21 @@ async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id
     if len(wanted) == 1:
         name = next(iter(wanted))
         if is_apart(stored[name]):
-            return await stream_apart(stored[name], job_id, name, store)
-        data, media_type = await output_content(stored[name], job_id, name, store)
+            return await stream_apart(stored[name], job_id, name, jobs)
+        data, media_type = await output_content(stored[name], job_id, name, jobs)
         return Response(data, media_type=media_type)
-    return await _multipart(wanted, stored, base, job_id, store)
+    return await _multipart(wanted, stored, base, job_id, jobs)
 
 
-async def stream_apart(stored: StoredOutput, job_id: str, name: str, store: JobStore
+async def stream_apart(stored: StoredOutput, job_id: str, name: str, jobs: JobService
                        ) -> Response:
     """A large output sent in chunks straight from Redis, with its length announced. Its
     presence is checked first: after the headers, a failure could only cut the body short."""
     size = int(stored.get("size", 0))
-    if await store.output_size(job_id, name) < size:
+    if await jobs.output_size(job_id, name) < size:
         raise NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
     return StreamingResponse(
-        store.stream_output(job_id, name, size),
+        jobs.stream_output(job_id, name, size),
         media_type=str(stored.get("mediaType") or "application/octet-stream"),
         headers={"Content-Length": str(size)})
 
@@ -96,7 +96,7 @@ def _link_header(ref: dict[str, str]) -> str:
 
 
 async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], base: str,
-                     job_id: str, store: JobStore) -> Response:
+                     job_id: str, jobs: JobService) -> Response:
     boundary = uuid.uuid4().hex
     chunks: list[bytes] = []
     for name, mode in wanted.items():
@@ -106,7 +106,7 @@ async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], ba
                    f"Content-Location: {ref['href']}\r\n"
             data = b""
         else:
-            data, media_type = await output_content(stored[name], job_id, name, store)
+            data, media_type = await output_content(stored[name], job_id, name, jobs)
             head = f"Content-ID: <{name}>\r\nContent-Type: {media_type}\r\n"
         chunks.append(f"--{boundary}\r\n{head}\r\n".encode() + data + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,11 @@ _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 def is_job_id(value: str) -> bool:
     return _JOB_ID.fullmatch(value) is not None
+
+
+def new_job_id() -> str:
+    """A fresh job id, which is also the arq id of the job's task."""
+    return uuid.uuid4().hex
 
 
 def now_iso() -> str:

@@ -17,10 +17,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from fastproc.jobs.join import JoinState
 from fastproc.jobs.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
 from fastproc.jobs.results import EncodedResult, decode_results, is_apart
-from fastproc.jobs.scripts import ADMIT, BEGIN, PROGRESS, RELEASE, TRANSITION
+from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
 from fastproc.ogc.models import StatusCode
 
@@ -34,7 +35,8 @@ def _states(states: Sequence[StatusCode]) -> str:
 
 
 class JobStore:
-    """Reads and changes job records; the only code that spells their Redis commands."""
+    """The Redis commands of job records, their indexes and outputs (and, in `join`, of the
+    fan-out join state). Only `JobService` changes a job through it."""
 
     def __init__(self, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
                  queue_cap: int = 0) -> None:
@@ -43,11 +45,12 @@ class JobStore:
         self.job_ttl = job_ttl
         self.active_ttl = active_ttl
         self.queue_cap = queue_cap
-        self._admit = redis.register_script(ADMIT)
-        self._release = redis.register_script(RELEASE)
-        self._transition = redis.register_script(TRANSITION)
-        self._progress = redis.register_script(PROGRESS)
-        self._begin = redis.register_script(BEGIN)
+        self._admit = register(redis, "admit")
+        self._release = register(redis, "release")
+        self._transition = register(redis, "transition")
+        self._progress = register(redis, "progress")
+        self._begin = register(redis, "begin")
+        self.join = JoinState(redis, keys)
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -108,6 +111,16 @@ class JobStore:
     async def get(self, job_id: str) -> JobRecord | None:
         raw = await self.redis.hgetall(self.keys.job(job_id))
         return JobRecord.from_hash(job_id, raw) if raw else None
+
+    async def request_of(self, job_id: str) -> dict[str, Any] | None:
+        """The execute request a job was created with (None if the job is gone)."""
+        raw = await self.redis.hget(self.keys.job(job_id), "request")
+        request: dict[str, Any] | None = orjson.loads(raw) if raw else None
+        return request
+
+    async def status_of(self, job_id: str) -> StatusCode | None:
+        raw = await self.redis.hget(self.keys.job(job_id), "status")
+        return StatusCode(raw.decode()) if raw else None
 
     async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -316,7 +329,7 @@ class JobStore:
         return bool(outcome == b"OK")
 
     def _join_keys(self, job_id: str) -> list[str]:
-        return [self.keys.join(job_id), self.keys.join_items(job_id), self.keys.join_parts(job_id)]
+        return self.join.all_keys(job_id)
 
 
 def _now_ms() -> int:

@@ -8,7 +8,7 @@ import threading
 from loguru import logger
 from redis.exceptions import RedisError
 
-from fastproc.jobs.store import JobStore
+from fastproc.jobs.service import JobService
 
 #: Characters of a progress message kept; the rest is cut (it travels in every event).
 MAX_MESSAGE_CHARS = 1000
@@ -48,8 +48,8 @@ class ProgressReporter:
     of calls costs one Redis write per round trip, not one per call.
     """
 
-    def __init__(self, store: JobStore, job_id: str) -> None:
-        self.store = store
+    def __init__(self, jobs: JobService, job_id: str) -> None:
+        self.jobs = jobs
         self.job_id = job_id
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
@@ -73,7 +73,7 @@ class ProgressReporter:
             percent, message = self._latest
             self._latest = None
             try:
-                await self.store.set_progress(self.job_id, percent, message)
+                await self.jobs.report_progress(self.job_id, percent, message)
             except RedisError as exc:
                 logger.warning("progress of job {} not recorded: {}", self.job_id, exc)
 

@@ -1,4 +1,4 @@
-"""What every task of a worker shares: settings, processes, the job store, the connection."""
+"""What every task of a worker shares: settings, processes, the jobs service, the connection."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import orjson
 from arq.connections import ArqRedis
 from loguru import logger
 from redis.exceptions import RedisError
@@ -24,7 +23,7 @@ from fastproc.jobs.results import (
     qualified_binary,
     results_document,
 )
-from fastproc.jobs.store import JobStore
+from fastproc.jobs.service import JobService
 from fastproc.keys import Keys
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
@@ -42,7 +41,7 @@ class Runtime:
     registry: Registry
     redis: ArqRedis
     keys: Keys
-    store: JobStore
+    jobs: JobService
     notifier: Notifier
     #: How long a running job's record (and join state) must live: long enough for the
     #: longest time limit of any process here, every try included.
@@ -54,11 +53,12 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, registry: Registry, redis: ArqRedis) -> Runtime:
         keys = Keys(settings.key_prefix)
-        store = JobStore(redis, keys, job_ttl=settings.job_ttl,
-                         active_ttl=settings.active_job_ttl,
-                         queue_cap=settings.max_queued_per_process)
+        jobs = JobService.connect(redis, keys, job_ttl=settings.job_ttl,
+                                  active_ttl=settings.active_job_ttl,
+                                  queue_cap=settings.max_queued_per_process,
+                                  cache_ttl=settings.cache_ttl)
         longest = registry.longest_timeout(settings.job_timeout)
-        return cls(settings, registry, redis, keys, store, Notifier(settings),
+        return cls(settings, registry, redis, keys, jobs, Notifier(settings),
                    settings.active_ttl_for(longest), settings.task_budget(longest))
 
     def validator(self, proc: BaseProcess) -> InputValidator:
@@ -76,16 +76,12 @@ class Runtime:
     async def fail(self, job_id: str, error: dict[str, Any],
                    subscriber: dict[str, Any] | None = None) -> bool:
         """Mark a job failed and tell its subscriber (read from the record if not given)."""
-        if not await self.persist(lambda: self.store.mark_failed(job_id, error),
+        if not await self.persist(lambda: self.jobs.fail(job_id, error),
                                   f"the failure of job {job_id}"):
             return False
         if subscriber is None:
-            async def read_request() -> bytes | None:
-                found: bytes | None = await self.redis.hget(self.keys.job(job_id), "request")
-                return found
-
-            request = await self.persist(read_request, f"the subscriber of job {job_id}")
-            subscriber = orjson.loads(request).get("subscriber") if request else None
+            subscriber = await self.persist(lambda: self.jobs.subscriber(job_id),
+                                            f"the subscriber of job {job_id}")
         self.notifier.notify(subscriber, FAILED, error)
         return True
 
@@ -128,10 +124,8 @@ class Runtime:
                 f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
                 f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
                 subscriber)
-        cache_key = (self.keys.cache(record.cache_key)
-                     if proc.deterministic and record.cache_key else None)
-        done = await self.persist(lambda: self.store.mark_successful(
-            record.job_id, result, cache_key=cache_key, cache_ttl=self.settings.cache_ttl,
+        done = await self.persist(lambda: self.jobs.complete(
+            record, result, cacheable=proc.deterministic,
             fanned_out=isinstance(proc, FanOutProcess)), f"the result of job {record.job_id}")
         if done and subscriber:
             document = results_document(result.document)

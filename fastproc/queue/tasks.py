@@ -45,7 +45,7 @@ async def run_job(ctx: dict[str, Any]) -> None:
 
 
 async def _begin_and_run(rt: Runtime, job_id: str, job_try: int) -> None:
-    record = await rt.store.begin(job_id, rt.record_ttl)
+    record = await rt.jobs.begin(job_id, rt.record_ttl)
     if record is None or record.status.terminal:
         return
     with logger.contextualize(process_id=record.process_id):
@@ -127,7 +127,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
         except Exception as exc:
             await rt.fail(job_id, error_of(exc, f"split of process '{proc.id}'"))
         return
-    progress = ProgressReporter(rt.store, job_id)
+    progress = ProgressReporter(rt.jobs, job_id)
     context = f"process '{proc.id}'"
     try:
         outputs = await run_with_limits(

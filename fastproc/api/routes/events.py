@@ -14,6 +14,7 @@ from starlette.responses import StreamingResponse
 
 from fastproc.api.responses import base_url
 from fastproc.api.routes.jobs import visible_record
+from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.jobs.record import JobRecord
@@ -77,9 +78,11 @@ async def job_events(job_id: str, request: Request, state: State) -> StreamingRe
     base = base_url(request, state.settings.base_url)
     await visible_record(state, job_id, request)  # 404 before the stream starts
 
+    jobs = jobs_of(state)
+
     async def stream() -> AsyncIterator[bytes]:
         async with state.events.stream(job_id) as queue:
-            record = await state.store.get(job_id)  # read after subscribing: no gap
+            record = await jobs.get(job_id)  # read after subscribing: no gap
             seq = 0
             changed = True
             while record is not None:
@@ -96,7 +99,7 @@ async def job_events(job_id: str, request: Request, state: State) -> StreamingRe
                         event = item
                 # An event published before the record was read is already shown.
                 if event is None or event.get("status") in _TERMINAL:
-                    record = await state.store.get(job_id)  # resync, or the final record
+                    record = await jobs.get(job_id)  # resync, or the final record
                     changed = True
                 else:
                     changed = not _older(event, record)

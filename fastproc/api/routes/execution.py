@@ -4,7 +4,6 @@ either wait for it (sync, on job events) or hand back its location (async)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -17,11 +16,13 @@ from fastproc.api.auth import authenticate
 from fastproc.api.responses import JSONResponse, base_url
 from fastproc.api.results import render_results
 from fastproc.api.routes.processes import find_process
+from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.cache import cache_digest
 from fastproc.catalogue import CataloguedProcess
-from fastproc.jobs.record import JobRecord
+from fastproc.jobs.record import JobRecord, new_job_id
+from fastproc.jobs.service import JobService
 from fastproc.net import AddressNotAllowed, check_url_syntax
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
@@ -29,13 +30,11 @@ from fastproc.ogc.exceptions import (
     InvalidRequest,
     JobDismissed,
     JobFailed,
-    TooManyJobs,
     UnsupportedMediaType,
 )
 from fastproc.ogc.inputs import references
 from fastproc.ogc.limits import Limits
 from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode
-from fastproc.queue.enqueue import enqueue_in, nudge
 from fastproc.settings import Settings
 
 router = APIRouter(tags=["Execution"])
@@ -181,42 +180,30 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
     if body.subscriber:
         job_request["subscriber"] = body.subscriber.dump()
     base = base_url(request, state.settings.base_url)
+    jobs = jobs_of(state)
+    owner = caller.name if caller else None
     digest = None
     no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
-    if _cacheable(proc, state, body.inputs):
+    if _cacheable(proc, jobs, body.inputs):
         # Scoped to the caller: another caller's hit would reveal what they submitted.
         digest = cache_digest(process_id, proc.description.version, body.inputs,
                               job_request["outputs"], body.response.value,
-                              owner=caller.name if caller else None)
+                              owner=owner)
         # A subscriber must hear from a worker, so it always gets a computed job.
-        hit = None if no_cache or body.subscriber else await state.cache.get(digest, process_id)
+        hit = None if no_cache or body.subscriber else await jobs.cached(digest, process_id)
         if hit is not None:
             return await _answer_from_cache(
-                state, proc, job_request, digest, hit, base, is_async,
-                owner=caller.name if caller else None, prefers_async=_prefers_async(request))
-    job_id = uuid.uuid4().hex
-    queue = proc.entry.queue
-    await _admit(state, process_id)
-
-    def enqueue(pipe: Any) -> None:
-        enqueue_in(pipe, job_id, queue)
-        nudge(pipe, state.keys.prefix, queue)
-
-    async def create() -> None:
-        try:
-            await state.store.create(job_id, process_id, job_request, cache_key=digest,
-                                     also=enqueue, owner=caller.name if caller else None)
-        except BaseException:
-            if state.settings.max_queued_per_process:
-                await state.store.release(process_id)  # the place taken by _admit
-            raise
-
+                jobs, proc, job_request, digest, hit, base, is_async,
+                owner=owner, prefers_async=_prefers_async(request))
+    job_id = new_job_id()
+    submit = jobs.submit(process_id, job_request, queue=proc.entry.queue, job_id=job_id,
+                         cache_key=digest, owner=owner)
     if is_async:
-        await create()
+        await submit
         return _created(job_id, process_id, base, preference=_prefers_async(request))
     async with state.events.watch(job_id) as ended:
-        await create()
-        return await _wait_and_answer(state, job_id, job_request, base, ended)
+        await submit
+        return await _wait_and_answer(state, jobs, job_id, job_request, base, ended)
 
 
 def _prefers_async(request: Request) -> bool:
@@ -224,17 +211,8 @@ def _prefers_async(request: Request) -> bool:
     return "respond-async" in request.headers.get("prefer", "").lower()
 
 
-async def _admit(state: AppState, process_id: str) -> None:
-    """Count the job against its process's queue cap, or refuse it with 429."""
-    cap = state.settings.max_queued_per_process
-    if cap and not await state.store.admit(process_id, cap):
-        raise TooManyJobs(
-            f"process '{process_id}' already has {cap} queued jobs; retry later",
-            headers={"Retry-After": "5"})
-
-
 async def _answer_from_cache(
-    state: AppState, proc: CataloguedProcess, job_request: dict[str, Any], digest: str,
+    jobs: JobService, proc: CataloguedProcess, job_request: dict[str, Any], digest: str,
     hit: bytes, base: str, is_async: bool, *, owner: str | None, prefers_async: bool,
 ) -> Response:
     by_reference = any(
@@ -242,14 +220,13 @@ async def _answer_from_cache(
         for spec in (job_request["outputs"] or {}).values()
     )
     if not is_async and not by_reference:
-        return await render_results(job_request, hit, base, "", state.store)
-    job_id = uuid.uuid4().hex
-    await state.store.create(job_id, proc.description.id, job_request, cache_key=digest,
-                             cached_result=hit, owner=owner)
+        return await render_results(job_request, hit, base, "", jobs)
+    job_id = await jobs.submit_cached(proc.description.id, job_request, cache_key=digest,
+                                      result=hit, owner=owner)
     if is_async:
         return _created(job_id, proc.description.id, base, preference=prefers_async,
                         status=StatusCode.SUCCESSFUL)
-    response = await render_results(job_request, hit, base, job_id, state.store)
+    response = await render_results(job_request, hit, base, job_id, jobs)
     return with_monitor_link(response, base, job_id)
 
 
@@ -263,28 +240,29 @@ def _created(job_id: str, process_id: str, base: str, *, preference: bool,
 
 
 async def _wait_and_answer(
-    state: AppState, job_id: str, job_request: dict[str, Any], base: str, ended: asyncio.Event
+    state: AppState, jobs: JobService, job_id: str, job_request: dict[str, Any], base: str,
+    ended: asyncio.Event,
 ) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + state.settings.sync_wait
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            return await _sync_timed_out(state, job_id, base)
+            return await _sync_timed_out(jobs, job_id, base)
         try:
             await asyncio.wait_for(ended.wait(), timeout=remaining)
         except TimeoutError:
-            return await _sync_timed_out(state, job_id, base)
+            return await _sync_timed_out(jobs, job_id, base)
         ended.clear()
-        record, result = await state.store.get_with_result(job_id)
+        record, result = await jobs.get_with_result(job_id)
         if record is None or record.status.terminal:
             break
-    response = await finished_job_response(state, record, result, job_request, base, job_id)
+    response = await finished_job_response(jobs, record, result, job_request, base, job_id)
     return with_monitor_link(response, base, job_id)
 
 
 async def finished_job_response(
-    state: AppState, record: JobRecord | None, result: bytes | None,
+    jobs: JobService, record: JobRecord | None, result: bytes | None,
     job_request: dict[str, Any], base: str, job_id: str,
 ) -> Response:
     """The answer for a job that ended: its results or its failure as an exception."""
@@ -294,14 +272,14 @@ async def finished_job_response(
         raise failure_of(record)
     if result is None:
         raise JobDismissed(f"the results of job {job_id} are gone (expired or dismissed)")
-    return await render_results(job_request, result, base, job_id, state.store)
+    return await render_results(job_request, result, base, job_id, jobs)
 
 
-def _cacheable(proc: CataloguedProcess, state: AppState, inputs: dict[str, Any]) -> bool:
+def _cacheable(proc: CataloguedProcess, jobs: JobService, inputs: dict[str, Any]) -> bool:
     """Whether a request may be answered from (and its result written to) the cache:
     references may change behind their URL, and a process may name inputs that want a
     computed run (e.g. a pause)."""
-    return (proc.entry.deterministic and state.cache.enabled and not references(inputs)
+    return (proc.entry.deterministic and jobs.cache_enabled and not references(inputs)
             and not set(proc.entry.uncached_inputs) & inputs.keys())
 
 
@@ -320,9 +298,9 @@ def failure_of(record: JobRecord) -> JobFailed:
                      title=error.get("title"))
 
 
-async def _sync_timed_out(state: AppState, job_id: str, base: str) -> Response:
+async def _sync_timed_out(jobs: JobService, job_id: str, base: str) -> Response:
     """Still running after `sync_wait`: answer like an async execution, so nothing is lost."""
-    record = await state.store.get(job_id)
+    record = await jobs.get(job_id)
     if record is None:
         raise JobDismissed(f"job {job_id} is gone")
     headers = {"Location": f"{base}/jobs/{job_id}"}

@@ -24,8 +24,9 @@ from fastproc.api.negotiation import Format, with_format
 from fastproc.api.origin import refuse_cross_site
 from fastproc.api.responses import base_url
 from fastproc.api.routes.execution import execute
-from fastproc.api.routes.jobs import stop_job, visible_record
+from fastproc.api.routes.jobs import visible_record
 from fastproc.api.routes.processes import find_process
+from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.ogc import media
 from fastproc.ogc.models import JobControlOption
@@ -91,6 +92,6 @@ async def dismiss_from_form(job_id: str, request: Request, state: State) -> Resp
     routes do, so their checks (it exists, the caller may see it) hold here too."""
     record = await visible_record(state, job_id, request)
     if not record.status.terminal:
-        await stop_job(state, record)
+        await jobs_of(state).stop(record)
     href = f"{base_url(request, state.settings.base_url)}/jobs/{job_id}"
     return RedirectResponse(with_format(href, Format.HTML), status_code=303)

@@ -24,6 +24,7 @@ from fastproc.api.negotiation import (
 from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.results import output_content, stream_apart
 from fastproc.api.routes.execution import failure_of, finished_job_response
+from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.jobs.listing import Cursor, JobFilter, JobPage
@@ -38,8 +39,6 @@ from fastproc.ogc.exceptions import (
     ResultNotReady,
 )
 from fastproc.ogc.models import JobList, StatusCode, StatusInfo
-from fastproc.queue.enqueue import abort_tasks
-from fastproc.queue.names import merge_job_id, part_job_id
 
 router = APIRouter(tags=["Jobs"])
 #: An output is a process's data, shown by the results page (an SVG in an `<img>`): opened
@@ -145,14 +144,15 @@ async def _read_page(state: AppState, flt: JobFilter, *, limit: int, offset: int
                      after: Cursor | None, before: Cursor | None) -> _Listed:
     if after is not None and before is not None:
         raise InvalidParameterValue("after and before cannot be given together")
+    jobs = jobs_of(state)
     if before is None:
-        found = await state.store.find(flt, limit=limit, offset=offset, after=after)
+        found = await jobs.find(flt, limit=limit, offset=offset, after=after)
         return _Listed(found, first=after is None and offset == 0, older=found.more)
-    found = await state.store.find(flt, limit=limit, offset=offset, before=before)
+    found = await jobs.find(flt, limit=limit, offset=offset, before=before)
     if found.more:
         return _Listed(found, first=False, older=True)
     # Nothing newer than this page: it is the first one, filled from the newest job.
-    found = await state.store.find(flt, limit=limit)
+    found = await jobs.find(flt, limit=limit)
     return _Listed(found, first=True, older=found.more)
 
 
@@ -197,7 +197,7 @@ def _checked_id(job_id: str) -> str:
 async def visible_record(state: AppState, job_id: str, request: Request) -> JobRecord:
     """The job, if this caller may see it (404 otherwise, also for other callers' jobs)."""
     caller = authenticate(request, state.auth, execute=False)
-    record = await state.store.get(_checked_id(job_id))
+    record = await jobs_of(state).get(_checked_id(job_id))
     if record is None or not visible(record.owner, caller):
         raise _no_such_job(job_id)
     return record
@@ -229,39 +229,20 @@ async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiat
     (until `FASTPROC_JOB_TTL` has passed), its results answer 404 `no-such-job`, and a
     second dismissal answers 410."""
     record = await visible_record(state, job_id, request)
-    if not await _dismiss(state, record):
-        if await state.store.get(record.job_id) is None:
+    jobs = jobs_of(state)
+    if not await jobs.dismiss(record):
+        if await jobs.get(record.job_id) is None:
             raise _no_such_job(job_id)
         raise JobDismissed(f"job {job_id} is already dismissed")
-    record = await state.store.get(record.job_id) or record
+    record = await jobs.get(record.job_id) or record
     record.status, record.message = StatusCode.DISMISSED, "dismissed"
     return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
-
-
-async def _dismiss(state: AppState, record: JobRecord) -> bool:
-    """Stop the job if it has not ended, else (or if it ended meanwhile) drop its results;
-    False if it was dismissed already."""
-    if not record.status.terminal and await stop_job(state, record):
-        return True
-    return await state.store.dismiss_finished(record.job_id)
-
-
-async def stop_job(state: AppState, record: JobRecord) -> bool:
-    """Dismiss a queued or running job and cancel its tasks (the job's own, its parts and
-    merge); False if it had already ended."""
-    job_id = record.job_id
-    parts = await state.redis.hkeys(state.keys.join_items(job_id))
-    if not await state.store.dismiss(job_id, record.process_id):
-        return False
-    await abort_tasks(state.redis, [job_id, merge_job_id(job_id),
-                                    *(part_job_id(job_id, p.decode()) for p in parts)])
-    return True
 
 
 async def _finished(state: AppState, job_id: str, request: Request
                     ) -> tuple[JobRecord, bytes]:
     caller = authenticate(request, state.auth, execute=False)
-    record, result = await state.store.get_with_result(_checked_id(job_id))
+    record, result = await jobs_of(state).get_with_result(_checked_id(job_id))
     if record is None or not visible(record.owner, caller):
         raise _no_such_job(job_id)
     if record.status is StatusCode.FAILED:
@@ -284,7 +265,8 @@ async def job_results(job_id: str, request: Request, state: State) -> Response:
     base = base_url(request, state.settings.base_url)
     if preferred_format(request) is Format.HTML:
         return await _results_page(request, state, record, result, base)
-    return await finished_job_response(state, record, result, record.request, base, job_id)
+    return await finished_job_response(jobs_of(state), record, result, record.request, base,
+                                       job_id)
 
 
 async def _results_page(request: Request, state: AppState, record: JobRecord, result: bytes,
@@ -312,10 +294,10 @@ async def job_output(job_id: str, output_id: str, request: Request, state: State
     if output_id not in stored:
         raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
     if is_apart(stored[output_id]):
-        response = await stream_apart(stored[output_id], job_id, output_id, state.store)
+        response = await stream_apart(stored[output_id], job_id, output_id, jobs_of(state))
     else:
         data, media_type = await output_content(stored[output_id], job_id, output_id,
-                                                state.store)
+                                                jobs_of(state))
         response = Response(data, media_type=media_type)
     response.headers.update(UNTRUSTED_CONTENT)
     return response

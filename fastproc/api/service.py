@@ -1,0 +1,12 @@
+"""The jobs service as the routes reach it: every route that touches a job calls its intents
+(`fastproc.jobs.service`), never Redis."""
+
+from __future__ import annotations
+
+from fastproc.api.state import AppState
+from fastproc.jobs.service import JobService
+
+
+def jobs_of(state: AppState) -> JobService:
+    """The service over the app's job store and result cache (two references: cheap)."""
+    return JobService(state.store, state.cache)

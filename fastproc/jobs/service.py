@@ -1,0 +1,226 @@
+"""The job lifecycle as intents: the one writer of a job's keys.
+
+Routes, HTML forms and tasks say what happens to a job — it is submitted (or answered from
+the cache), begins, reports progress, is split into parts whose results are stored and
+merged once the last one lands, completes, fails, is dismissed — and this service does it:
+the record and its indexes, the join state of a fan-out, the result and its cache entry,
+and the arq tasks of the job (its own, its parts', its merge's). Nothing else writes those
+keys; `JobStore`, `JoinState` and `ResultCache` are its Redis commands.
+
+    jobs = JobService(store, cache)
+    job_id = await jobs.submit("echo", {"inputs": {...}}, queue="arq:queue")
+    record = await jobs.begin(job_id)              # in the worker
+    await jobs.complete(record, result, cacheable=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from fastproc.jobs.cache import ResultCache
+from fastproc.jobs.join import PartsForMerge, PartToRun
+from fastproc.jobs.listing import Cursor, JobFilter, JobPage
+from fastproc.jobs.record import JobRecord, new_job_id
+from fastproc.jobs.results import EncodedResult
+from fastproc.jobs.store import JobStore
+from fastproc.keys import Keys
+from fastproc.ogc.exceptions import TooManyJobs
+from fastproc.ogc.models import StatusCode
+from fastproc.queue.enqueue import abort_tasks, enqueue_in, nudge
+from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, merge_job_id, part_job_id
+
+
+class JobService:
+    """Every change to a job, as one call each; reads go through here too."""
+
+    def __init__(self, store: JobStore, cache: ResultCache) -> None:
+        self.store = store
+        self.cache = cache
+
+    @classmethod
+    def connect(cls, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
+                queue_cap: int = 0, cache_ttl: int = 0) -> JobService:
+        return cls(JobStore(redis, keys, job_ttl=job_ttl, active_ttl=active_ttl,
+                            queue_cap=queue_cap), ResultCache(redis, keys, cache_ttl))
+
+    @property
+    def keys(self) -> Keys:
+        return self.store.keys
+
+    # -- submission ---------------------------------------------------------------------
+
+    @property
+    def cache_enabled(self) -> bool:
+        return self.cache.enabled
+
+    async def cached(self, digest: str, process_id: str) -> bytes | None:
+        """A cached result for this request digest (a hit is counted for /metrics)."""
+        return await self.cache.get(digest, process_id)
+
+    async def submit(self, process_id: str, request: dict[str, Any], *, queue: str,
+                     job_id: str | None = None, cache_key: str | None = None,
+                     owner: str | None = None) -> str:
+        """Create the job and queue its task in one round trip; its id. With a queue cap,
+        a full queue refuses it with `TooManyJobs` (429). `cache_key` (the request's
+        digest) is where a successful result will be cached."""
+        job_id = job_id or new_job_id()
+        await self._admit(process_id)
+
+        def enqueue(pipe: Pipeline) -> None:
+            enqueue_in(pipe, job_id, queue, RUN_TASK)
+            nudge(pipe, self.keys.prefix, queue)
+
+        try:
+            await self.store.create(job_id, process_id, request, cache_key=cache_key,
+                                    also=enqueue, owner=owner)
+        except BaseException:
+            if self.store.queue_cap:
+                await self.store.release(process_id)  # the place just taken
+            raise
+        return job_id
+
+    async def submit_cached(self, process_id: str, request: dict[str, Any], *,
+                            cache_key: str, result: bytes, owner: str | None = None) -> str:
+        """A job answered from the cache: created `successful` with the cached result."""
+        job_id = new_job_id()
+        await self.store.create(job_id, process_id, request, cache_key=cache_key,
+                                cached_result=result, owner=owner)
+        return job_id
+
+    async def _admit(self, process_id: str) -> None:
+        cap = self.store.queue_cap
+        if cap and not await self.store.admit(process_id, cap):
+            raise TooManyJobs(
+                f"process '{process_id}' already has {cap} queued jobs; retry later",
+                headers={"Retry-After": "5"})
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        return await self.store.get(job_id)
+
+    async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
+        return await self.store.get_with_result(job_id)
+
+    async def find(self, flt: JobFilter, *, limit: int, offset: int = 0,
+                   after: Cursor | None = None, before: Cursor | None = None) -> JobPage:
+        """A page of the jobs a filter selects (see `fastproc.jobs.listing`)."""
+        return await self.store.find(flt, limit=limit, offset=offset, after=after,
+                                     before=before)
+
+    async def subscriber(self, job_id: str) -> dict[str, Any] | None:
+        """The callback URIs the job's execute request gave, if any."""
+        request = await self.store.request_of(job_id)
+        found = (request or {}).get("subscriber")
+        return found if isinstance(found, dict) else None
+
+    async def is_running(self, job_id: str) -> bool:
+        return await self.store.status_of(job_id) is StatusCode.RUNNING
+
+    async def load_output(self, job_id: str, name: str) -> bytes | None:
+        return await self.store.load_output(job_id, name)
+
+    async def output_size(self, job_id: str, name: str) -> int:
+        return await self.store.output_size(job_id, name)
+
+    def stream_output(self, job_id: str, name: str, size: int,
+                      chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        return self.store.stream_output(job_id, name, size, chunk)
+
+    # -- running ------------------------------------------------------------------------
+
+    async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
+        """accepted|running -> running (a re-run after a crash takes over), and the record;
+        None if the job is gone. `ttl` extends the record for long time limits."""
+        return await self.store.begin(job_id, ttl)
+
+    async def report_progress(self, job_id: str, percent: int, message: str | None) -> bool:
+        """Progress of a running job; False (nothing written) once it is not running."""
+        return await self.store.set_progress(job_id, percent, message)
+
+    async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
+                       fanned_out: bool = False) -> bool:
+        """Store the result, cache it if `cacheable` and the job was submitted with a cache
+        key, and mark the job successful (dropping its join state); False if it had ended."""
+        cache_key = (self.keys.cache(record.cache_key)
+                     if cacheable and record.cache_key and self.cache.enabled else None)
+        return await self.store.mark_successful(
+            record.job_id, result, cache_key=cache_key, cache_ttl=self.cache.ttl,
+            fanned_out=fanned_out)
+
+    async def fail(self, job_id: str, error: dict[str, Any]) -> bool:
+        """Mark the job failed with this exception document; False if it had ended."""
+        return await self.store.mark_failed(job_id, error)
+
+    # -- fan-out ------------------------------------------------------------------------
+
+    async def resume_split(self, job_id: str, queue: str) -> bool:
+        """After a crash: queue again the parts (and the merge) a split made earlier still
+        lacks. False if the job was never split."""
+        state = await self.store.join.unfinished(job_id)
+        if state is None:
+            return False
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for key in state.missing:
+                enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
+            if state.all_counted:
+                enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
+            nudge(pipe, self.keys.prefix, queue)
+            await pipe.execute()
+        return True
+
+    async def split(self, job_id: str, parts: Sequence[tuple[str, Any]],
+                    received: dict[str, Any], *, queue: str, ttl: int) -> bool:
+        """Store the parts' items and queue one task per part (fixed ids, so a re-run never
+        queues one twice), if the job still runs; False if it does not."""
+        def enqueue(pipe: Pipeline) -> None:
+            for key, _ in parts:
+                enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
+            nudge(pipe, self.keys.prefix, queue)
+
+        return await self.store.join.split(job_id, parts, received, ttl, enqueue)
+
+    async def part_to_run(self, job_id: str, key: str) -> PartToRun:
+        return await self.store.join.part_to_run(job_id, key)
+
+    async def split_inputs(self, job_id: str) -> dict[str, Any] | None:
+        """The job's inputs as the split stored them for its parts."""
+        return await self.store.join.received(job_id)
+
+    async def store_part(self, job_id: str, key: str, result: bytes, queue: str) -> int:
+        """Store one part's result (if new) and queue the merge if it was the last; how
+        many parts are still pending (-1: the join is gone, the job ended)."""
+        pending = await self.store.join.store_part(job_id, key, result)
+        if pending == 0:
+            async with self.store.redis.pipeline(transaction=False) as pipe:
+                enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
+                nudge(pipe, self.keys.prefix, queue)
+                await pipe.execute()
+        return pending
+
+    async def parts_for_merge(self, job_id: str) -> PartsForMerge:
+        return await self.store.join.parts_for_merge(job_id)
+
+    # -- dismissal ----------------------------------------------------------------------
+
+    async def dismiss(self, record: JobRecord) -> bool:
+        """Dismiss a job whatever its state: stop it if it has not ended, else (or if it
+        ended meanwhile) drop its results. False if it was dismissed already (or is gone)."""
+        if not record.status.terminal and await self.stop(record):
+            return True
+        return await self.store.dismiss_finished(record.job_id)
+
+    async def stop(self, record: JobRecord) -> bool:
+        """Dismiss a queued or running job and cancel its tasks (its own, its parts' and
+        its merge's); False if it had already ended."""
+        job_id = record.job_id
+        parts = await self.store.join.part_keys(job_id)
+        if not await self.store.dismiss(job_id, record.process_id):
+            return False
+        await abort_tasks(self.store.redis, [job_id, merge_job_id(job_id),
+                                             *(part_job_id(job_id, p) for p in parts)])
+        return True
