@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--ephemeral", action="store_true",
                       help="keep the embedded Valkey's data in a temporary directory, "
                            "removed at exit")
+    dev.add_argument("--supervisor", type=int, help=argparse.SUPPRESS)  # set by --reload
     init = commands.add_parser("init", help="create a project: a module with a process, "
                                              "its test and a README")
     init.add_argument("name", type=Path, help="folder to create (it must not exist)")
@@ -102,7 +103,8 @@ def _run_server(args: argparse.Namespace) -> int:
             from fastproc.devserver import DEFAULT_DATA_DIR, DevOptions, dev
 
             data_dir = None if args.ephemeral else args.data_dir or DEFAULT_DATA_DIR
-            return dev(settings, DevOptions(data_dir=data_dir, reload=args.reload))
+            return dev(settings, DevOptions(data_dir=data_dir, reload=args.reload,
+                                            supervisor=args.supervisor))
         if args.command == "serve":
             serving.serve(settings, args.workers)
         else:

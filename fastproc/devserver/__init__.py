@@ -19,6 +19,7 @@ from loguru import logger
 
 from fastproc.authoring.registry import Registry
 from fastproc.embedded import DEFAULT_DATA_DIR, embedded_valkey
+from fastproc.lifeline import signal_on_parent_death
 from fastproc.settings import Settings
 
 __all__ = ["DEFAULT_DATA_DIR", "DevOptions", "dev"]
@@ -31,11 +32,15 @@ class DevOptions:
 
     data_dir: Path | None = DEFAULT_DATA_DIR
     reload: bool = False
+    #: The pid of the reloading supervisor that started this dev server as its child.
+    supervisor: int | None = None
 
 
 def dev(settings: Settings, options: DevOptions) -> int:
     """Run until Ctrl-C / SIGTERM; returns the exit code."""
     _interrupt_on_sigterm()
+    if options.supervisor is not None:  # it owns Valkey: stop when it is gone
+        signal_on_parent_death(signal.SIGTERM, options.supervisor)
     if options.reload:
         from fastproc.devserver.reload import Reloader
 
@@ -55,10 +60,11 @@ def dev(settings: Settings, options: DevOptions) -> int:
 
 
 def _interrupt_on_sigterm() -> None:
-    """Outside the servers' own handlers, SIGTERM interrupts as Ctrl-C does (instead of
-    ending the process at once), so that the embedded Valkey, which runs in a session of
-    its own, is still stopped on the way out."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """Outside the servers' own handlers, SIGTERM and SIGHUP interrupt as Ctrl-C does
+    (instead of ending the process at once), so that the embedded Valkey, which runs in a
+    session of its own, is still stopped on the way out."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
 
 
 @contextlib.contextmanager
@@ -67,7 +73,7 @@ def _redis(settings: Settings, options: DevOptions) -> Iterator[None]:
     if settings.redis_url:
         yield
         return
-    with embedded_valkey(options.data_dir) as url:
+    with embedded_valkey(options.data_dir, detached=True) as url:
         settings.redis_url = url
         where = options.data_dir or "a temporary directory (--ephemeral)"
         logger.info("embedded Valkey at {}, data in {}", url, where)

@@ -1,6 +1,6 @@
 """The dev server proper: the API and an arq worker in one event loop, and how they stop.
 
-Ctrl-C or SIGTERM stops both as `fastproc worker` stops: the worker takes no new jobs,
+Ctrl-C, SIGTERM or SIGHUP stops both as `fastproc worker` stops: the worker takes no new jobs,
 running ones get `FASTPROC_SHUTDOWN_GRACE` seconds to finish, and whatever still runs then
 is handed back to the queue (arq runs it again). The API stops accepting connections at once
 and lets open requests finish within the same grace. A second signal stops at once.
@@ -22,7 +22,8 @@ from fastproc.authoring.registry import Registry
 from fastproc.queue.worker import create_worker
 from fastproc.settings import Settings
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Ctrl-C, a stop request, the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class _DevServer(uvicorn.Server):
@@ -76,6 +77,10 @@ async def _serve(server: uvicorn.Server) -> int:
         await server.serve()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    if server.force_exit and server.started:
+        # A forced exit skips the app's shutdown, whose waiting task the event loop would
+        # then cancel with a traceback; the shutdown is quick, so it still runs.
+        await server.lifespan.shutdown()
     return 0
 
 

@@ -24,6 +24,7 @@ from types import FrameType
 import watchfiles
 from loguru import logger
 
+from fastproc.devserver.inloop import STOP_SIGNALS
 from fastproc.settings import Settings
 
 #: Beyond the grace, what a stopping child may take (API shutdown, closing the worker).
@@ -49,7 +50,7 @@ class Reloader:
         logger.info("reloading on changes to Python files in {}",
                     ", ".join(str(p) for p in paths))
         previous = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+                    for sig in STOP_SIGNALS}
         try:
             self._child = self._spawn()
             for changes in watchfiles.watch(
@@ -78,7 +79,8 @@ class Reloader:
         self._reported_exit = False
         settings = self._settings
         args = [sys.executable, "-m", "fastproc", "dev", "--host", settings.host,
-                "--port", str(settings.port), "--processes", ",".join(settings.processes)]
+                "--port", str(settings.port), "--processes", ",".join(settings.processes),
+                "--supervisor", str(os.getpid())]
         env = {**os.environ, "FASTPROC_REDIS_URL": settings.redis_url or ""}
         return subprocess.Popen(args, cwd=self._cwd, env=env, stdin=subprocess.DEVNULL,
                                 process_group=0)
