@@ -4,6 +4,8 @@ conformance suites and the benchmarks call them by id."""
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import struct
 import zlib
 from typing import Annotated, Any, TypedDict
@@ -243,3 +245,20 @@ async def byte_stats(data: Annotated[bytes, MediaType("application/octet-stream"
                      ) -> ByteStats:
     """Byte statistics: size and checksum of a binary input (base64 or by reference)."""
     return ByteStats(size=len(data), checksum=zlib.crc32(data))
+
+
+@process(version="1.0.0", deterministic=True, output="points", keywords=["geo"])
+async def points_geojson(
+    n: Annotated[int, Field(ge=0, le=100_000, description="Points on the spiral.")] = 10,
+) -> Annotated[Binary, MediaType("application/geo+json")]:
+    """Spiral points GeoJSON: a FeatureCollection of n points on a spiral around (0, 0),
+    each with its index and distance from the centre (a GeoJSON output)."""
+    features = []
+    for i in range(n):
+        angle, radius = i * 0.5, i * 0.1
+        x, y = round(radius * math.cos(angle), 6), round(radius * math.sin(angle), 6)
+        features.append({"type": "Feature", "id": i,
+                         "geometry": {"type": "Point", "coordinates": [x, y]},
+                         "properties": {"index": i, "distance": round(radius, 6)}})
+    doc = {"type": "FeatureCollection", "features": features}
+    return Binary(json.dumps(doc).encode(), "application/geo+json")
