@@ -6,8 +6,9 @@ GETRANGE: a page never loads a large output whole.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastproc.api.html.previews import (
     PREVIEW_BYTES,
@@ -18,11 +19,17 @@ from fastproc.api.html.previews import (
     preview_value,
 )
 from fastproc.jobs.results import StoredOutput, is_apart, output_bytes
-from fastproc.jobs.store import JobStore
 from fastproc.ogc.models import OutputDescription
 
 #: The first `n` bytes of the output of this name stored apart; None once it is gone.
 OutputHead = Callable[[str, int], Awaitable[bytes | None]]
+
+
+class OutputReader(Protocol):
+    """What reads outputs stored apart in chunks (the jobs service, or its store)."""
+
+    def stream_output(self, job_id: str, name: str, size: int,
+                      chunk: int = ...) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(slots=True)
@@ -35,11 +42,11 @@ class OutputView:
     size: int | None = None
 
 
-def first_bytes_of(store: JobStore, job_id: str) -> OutputHead:
-    """Reads the head of a job's outputs stored apart, in one chunk."""
+def first_bytes_of(reader: OutputReader, job_id: str) -> OutputHead:
+    """Reads the head of a job's outputs stored apart, in one chunk (one GETRANGE)."""
     async def head(name: str, n: int) -> bytes | None:
         try:
-            return b"".join([part async for part in store.stream_output(job_id, name, n, n)])
+            return b"".join([part async for part in reader.stream_output(job_id, name, n, n)])
         except LookupError:
             return None
     return head
