@@ -27,8 +27,9 @@ def test_dev_command_serves_examples_on_embedded_valkey_and_stops_cleanly(tmp_pa
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTPROC_")}
     with (tmp_path / "dev.log").open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "fastproc", "dev", "--port", str(port)],
-                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "fastproc", "dev", "--ephemeral", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: (resp := _get(f"{base}/processes/echo")) is not None
