@@ -3,7 +3,8 @@
 Authoring names import light; the server parts (`create_app`, `create_worker`,
 `worker_settings`, `WorkerSettings`) load on first use, so a process module or the client
 does not pull in the web stack. `arq fastproc.WorkerSettings` runs a worker configured from
-`FASTPROC_*` variables, read when arq asks for them, not when fastproc is imported.
+`FASTPROC_*` variables, read once when arq first asks for them, not when fastproc is
+imported.
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def __getattr__(name: str) -> Any:
 
         return getattr(worker, name)
     if name == "WorkerSettings":
-        from fastproc.queue.worker import worker_settings
+        # Built once, on first use (arq's CLI asks once; `arq --check` too): a module global
+        # from then on, so later lookups do not reach here.
+        from fastproc.queue.worker import arq_cli_settings
 
-        return worker_settings(Settings())
+        built = arq_cli_settings(Settings())
+        globals()["WorkerSettings"] = built
+        return built
     raise AttributeError(f"module 'fastproc' has no attribute {name!r}")

@@ -23,8 +23,12 @@ from arq.worker import Worker
 
 import fastproc
 from fastproc.queue import arq_format
+from fastproc.queue.arq import connect_worker
 from fastproc.queue.arq_format import dump_job, job_message, load_job
+from fastproc.queue.enqueue import enqueue_in
 from fastproc.queue.names import RUN_TASK
+from fastproc.redis import connect
+from fastproc.settings import Settings
 
 #: The arq releases fastproc is tested with (pyproject.toml pins the same range).
 TESTED = ((0, 26), (0, 29))
@@ -140,25 +144,57 @@ def test_worker_releases_a_slot_as_the_adapter_expects(worker: Worker) -> None:
     assert (worker.job_counter, worker.sem._value) == (0, before)
 
 
-def test_worker_accepts_every_setting_fastproc_passes() -> None:
-    from fastproc.authoring.registry import Registry
-    from fastproc.queue.worker import worker_settings
-    from fastproc.settings import Settings
+@pytest.mark.parametrize("launcher", ["arq_cli_settings", "_shared_settings"])
+def test_worker_accepts_every_setting_fastproc_passes(launcher: str) -> None:
+    from fastproc.queue import worker
 
-    kwargs = worker_settings(Settings(), Registry.from_modules(["workers.examples"]))
+    settings = Settings(processes=["workers.examples"])
+    kwargs = (worker.arq_cli_settings(settings) if launcher == "arq_cli_settings"
+              else worker._shared_settings(settings, None))
     accepted = set(inspect.signature(Worker).parameters)
     unknown = sorted(set(kwargs) - accepted)
     assert not unknown, f"arq's Worker no longer takes {unknown} (the arq CLI drops them)"
 
 
 @pytest.mark.anyio
+async def test_run_job_awaits_on_job_start_in_the_task_that_runs_the_job(
+        redis_url: str, key_prefix: str) -> None:
+    # keep_leases ties the lease renewal to the task that awaits on_job_start: it must be
+    # the task arq keeps in Worker.tasks for the job (the one cancelled at shutdown).
+    queue = f"{key_prefix}:contract:{uuid.uuid4().hex[:6]}"
+    task_id = f"c{uuid.uuid4().hex}"
+    hooked: dict[str, asyncio.Task[Any] | None] = {}
+    same: list[bool] = []
+
+    async def on_job_start(ctx: dict[str, Any]) -> None:
+        hooked[ctx["job_id"]] = asyncio.current_task()
+
+    async def probe(ctx: dict[str, Any]) -> None:
+        same.append(hooked.get(ctx["job_id"]) is worker.tasks.get(ctx["job_id"]))
+
+    settings = Settings(redis_url=redis_url)
+    pool, plain = connect_worker(settings), connect(settings)
+    worker = Worker(functions=[arq.func(probe, name="contract.probe")], queue_name=queue,
+                    redis_pool=pool, handle_signals=False, burst=True, keep_result=0,
+                    on_job_start=on_job_start, poll_delay=0.01,
+                    health_check_key=f"{queue}:health", job_serializer=dump_job,
+                    job_deserializer=load_job)
+    try:
+        async with plain.pipeline(transaction=True) as pipe:
+            enqueue_in(pipe, task_id, queue, "contract.probe")
+            await pipe.execute()
+        await asyncio.wait_for(worker.async_run(), 30)
+        assert same == [True], "arq's run_job no longer awaits on_job_start in its own task"
+    finally:
+        await plain.delete(queue, arq_format.RETRY_KEY_PREFIX + task_id,
+                           arq_format.JOB_KEY_PREFIX + task_id)
+        await worker.close()
+        await plain.aclose()
+
+
+@pytest.mark.anyio
 async def test_arqs_own_enqueue_writes_what_enqueue_in_writes(redis_url: str,
                                                                key_prefix: str) -> None:
-    from fastproc.queue.arq import connect_worker
-    from fastproc.queue.enqueue import enqueue_in
-    from fastproc.redis import connect
-    from fastproc.settings import Settings
-
     queue = f"{key_prefix}:contract:{uuid.uuid4().hex[:6]}"
     theirs_id, ours_id = f"c{uuid.uuid4().hex}", f"c{uuid.uuid4().hex}"
     settings = Settings(redis_url=redis_url)

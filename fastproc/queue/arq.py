@@ -11,17 +11,20 @@ up to its free capacity in one Lua call (`lua/claim.lua`), enqueuers publish a n
 `{p}:wake:{queue}` so an idle worker starts at once, and the poll delay becomes a fallback
 that costs a few commands per second when idle.
 
-A claim is a lease: arq's in-progress key lives `lease` seconds and the worker renews the keys
-of the tasks it runs every third of that, so a task whose worker died runs again within
-one lease, however long its time limit (arq's own loop keeps the key for the longest time
-limit, which is also how long a crashed worker's task would wait).
-Everything else — running jobs, retries, aborts, timeouts, health checks, signals — is
-arq's unchanged.
+A claim is a lease, on either loop: arq's in-progress key lives `lease` seconds and
+`keep_leases` (arq's public `on_job_start` hook) renews it every third of that while the
+task runs, so a task whose worker died runs again within one lease, however long its time
+limit (arq alone keeps the key for the longest time limit, which is also how long a crashed
+worker's task would wait). Everything else — running jobs, retries, aborts, timeouts,
+health checks, signals — is arq's unchanged, and `arq fastproc.WorkerSettings` runs arq's
+own loop with the same tasks and hooks (`fastproc.queue.worker`).
 
 arq internals used (each checked by the contract test):
 - `Worker.main` (overridden), `Worker._poll_iteration` (overridden),
   `Worker._cancel_aborted_jobs`, `Worker._release_sem_dec_counter_on_complete`,
   `Worker.run_job(job_id, score)`, `Worker.heart_beat`;
+- `Worker.run_job` awaits `on_job_start` in the task that runs the job (`keep_leases`
+  ties the renewal to that task);
 - `Worker` state: `tasks`, `job_counter`, `max_jobs`, `sem`, `allow_pick_jobs`,
   `allow_abort_jobs`, `poll_delay_s`, `burst`, `pool`, `ctx`, `loop`, `on_startup`,
   `functions`, `queue_name`;
@@ -33,10 +36,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Retry, func
-from arq.connections import ArqRedis, log_redis_info
+from arq.connections import ArqRedis, RedisSettings, log_redis_info
 from arq.worker import Worker
 from loguru import logger
 from redis.asyncio import Redis
@@ -49,7 +53,11 @@ from fastproc.queue.lua import lua
 from fastproc.redis import connection_options, redis_url
 from fastproc.settings import Settings
 
-__all__ = ["NudgedWorker", "Retry", "Worker", "connect_worker", "func"]
+__all__ = ["JobHook", "NudgedWorker", "RedisSettings", "Retry", "Worker", "connect_worker", "func",
+           "keep_leases"]
+
+#: An arq hook on a job (`on_job_start` and friends): called with the job's context.
+JobHook = Callable[[dict[str, Any]], Awaitable[None]]
 
 #: Queue entries one claim looks at, at most (jobs running elsewhere are skipped over).
 CLAIM_SCAN = 4096
@@ -73,6 +81,41 @@ def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -
     return client
 
 
+def keep_leases(lease: float, *, shorten_first: bool) -> JobHook:
+    """arq's `on_job_start` hook that makes the running task's in-progress key a lease of
+    `lease` seconds, renewed every third of that until the task ends (see the module doc).
+
+    `NudgedWorker` claims with the lease already set; arq's own loop sets the key for its
+    longest time limit, so there the first renewal comes at once (`shorten_first`).
+    """
+    lease_ms = int(lease * 1000)
+
+    async def on_job_start(ctx: dict[str, Any]) -> None:
+        redis: Redis = ctx["redis"]
+        key = IN_PROGRESS_KEY_PREFIX + ctx["job_id"]
+        if shorten_first:
+            await redis.pexpire(key, lease_ms)
+        renewal = asyncio.create_task(_renew(redis, key, lease_ms), name=f"lease {key}")
+        # arq awaits this hook in the task that runs the job: the renewal ends with it, however
+        # it ends (done, failed, aborted, cancelled at shutdown).
+        running = asyncio.current_task()
+        assert running is not None
+        running.add_done_callback(lambda _: renewal.cancel())
+
+    return on_job_start
+
+
+async def _renew(redis: Redis, key: str, lease_ms: int) -> None:
+    """Push the key's expiry back every third of the lease; a key already gone (the task
+    ended meanwhile) is not recreated. A failed renewal is tried again at the next turn."""
+    while True:
+        await asyncio.sleep(lease_ms / 3000)
+        try:
+            await redis.pexpire(key, lease_ms)
+        except (RedisError, OSError) as exc:
+            logger.warning("cannot renew the lease {} ({})", key, exc)
+
+
 def _log_poll_failure(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
@@ -86,7 +129,6 @@ class NudgedWorker(Worker):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lease_ms = int(lease * 1000)
-        self._last_renewal = 0.0
         self._wake = asyncio.Event()
         self._wake_channel = wake_channel
         self._listener = listener
@@ -141,18 +183,7 @@ class NudgedWorker(Worker):
             if task.done():
                 del self.tasks[job_id]
                 task.result()
-        if self.tasks and now - self._last_renewal >= self._lease_ms / 3000:
-            self._last_renewal = now
-            await self._renew_leases()
         await self.heart_beat()
-
-    async def _renew_leases(self) -> None:
-        """Push back the in-progress keys of the tasks this worker runs (see the module
-        doc); a key already gone (the task ended meanwhile) is not recreated."""
-        async with self.pool.pipeline(transaction=False) as pipe:
-            for job_id in self.tasks:
-                pipe.pexpire(IN_PROGRESS_KEY_PREFIX + job_id, self._lease_ms)
-            await pipe.execute()
 
     async def _start(self, job_id: str, score: int) -> None:
         await self.sem.acquire()  # a slot is free (we claimed at most that many): no wait

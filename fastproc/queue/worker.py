@@ -1,5 +1,12 @@
 """The arq worker of fastproc: its settings, start-up (load processes, publish the catalogue)
-and a factory for running one inside another program (`fastproc dev`, tests)."""
+and its two launchers.
+
+`fastproc worker` (and `fastproc dev`, tests) run `create_worker`: fastproc's loop
+(`queue.arq.NudgedWorker`). `arq fastproc.WorkerSettings` runs `worker_settings` in arq's own
+loop. Both run the same task functions with the same time limits, serializer, abort,
+retries, leases (`keep_leases`), start-up and shutdown; only how a worker finds work
+differs (nudges and batch claims, or polling every `ARQ_CLI_POLL_DELAY` at most).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,25 @@ from fastproc.authoring.registry import Registry
 from fastproc.catalogue import publish
 from fastproc.jobs.store import STATS_TTL
 from fastproc.keys import Keys
-from fastproc.queue.arq import NudgedWorker, Worker, connect_worker, func
+from fastproc.logs import configure_logging
+from fastproc.queue.arq import (
+    NudgedWorker,
+    RedisSettings,
+    Worker,
+    connect_worker,
+    func,
+    keep_leases,
+)
 from fastproc.queue.arq_format import dump_job, load_job
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
-from fastproc.redis import connect
+from fastproc.redis import connect, redis_url
 from fastproc.settings import Settings
+
+#: The longest poll delay of arq's own loop under `arq fastproc.WorkerSettings`: no nudge
+#: wakes it, so this is how long a job may wait in an idle queue (arq's default is 0.5 s).
+ARQ_CLI_POLL_DELAY = 0.1
 
 
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
@@ -33,8 +52,32 @@ def _functions(settings: Settings, registry: Registry) -> list[Any]:
 
 
 def worker_settings(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
-    """Keyword arguments of `arq.worker.Worker` for these settings (arq's WorkerSettings)."""
+    """Keyword arguments of `arq.worker.Worker` for these settings: arq's WorkerSettings,
+    for arq's own loop (`arq fastproc.WorkerSettings`; see the module doc)."""
+    return {
+        **_shared_settings(settings, registry),
+        "on_job_start": keep_leases(settings.worker_lease, shorten_first=True),
+        "poll_delay": min(settings.poll_delay, ARQ_CLI_POLL_DELAY),
+        # What `arq --check` reads; the worker itself uses `redis_pool`.
+        "redis_settings": RedisSettings.from_dsn(redis_url(settings)),
+    }
 
+
+def arq_cli_settings(settings: Settings) -> dict[str, Any]:
+    """`fastproc.WorkerSettings`: `worker_settings` whose start-up first sets up logging from
+    `FASTPROC_LOG_*`, as `fastproc worker` does (arq's CLI has set up its own by then)."""
+    kwargs = worker_settings(settings)
+    start = kwargs["on_startup"]
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        configure_logging(settings)
+        await start(ctx)
+
+    return {**kwargs, "on_startup": on_startup}
+
+
+def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str, Any]:
+    """What both launchers give arq's `Worker`."""
     procs = registry if registry is not None else Registry.from_modules(settings.processes)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
@@ -59,7 +102,6 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "redis_pool": connect_worker(settings),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,
-        "poll_delay": settings.poll_delay,
         "allow_abort_jobs": True,
         # JSON, never pickle: a write to Redis must not run code on the workers.
         "job_serializer": dump_job,
@@ -77,7 +119,8 @@ def create_worker(
 ) -> Worker:
     """fastproc's worker: arq's, claiming in batches and woken by nudges."""
     return NudgedWorker(
-        **worker_settings(settings, registry), handle_signals=handle_signals,
+        **_shared_settings(settings, registry), handle_signals=handle_signals,
+        on_job_start=keep_leases(settings.worker_lease, shorten_first=False),
+        poll_delay=settings.poll_delay, lease=settings.worker_lease,
         wake_channel=wake_channel(settings.key_prefix, settings.queue_name),
-        lease=settings.worker_lease,
         listener=connect(settings, socket_timeout=None))
