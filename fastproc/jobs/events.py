@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from fastproc.ogc.models import TERMINAL_STATES
 from fastproc.pubsub import listen_forever
 
-_TERMINAL = frozenset({"successful", "failed", "dismissed"})
 #: Events a slow stream reader may fall behind by before older progress events are dropped.
 _STREAM_BACKLOG = 256
 
@@ -85,7 +85,7 @@ class EventHub:
         job_id = str(payload.get("jobID"))
         for queue in self._streams.get(job_id, ()):
             _offer(queue, payload)
-        if payload.get("status") not in _TERMINAL:
+        if payload.get("status") not in TERMINAL_STATES:
             return
         for event in self._waiters.get(job_id, ()):
             event.set()

@@ -70,7 +70,7 @@ class JobRecord:
         return cls(
             job_id=job_id,
             process_id=data.get("processID", ""),
-            status=StatusCode(data.get("status", "accepted")),
+            status=StatusCode(data.get("status", StatusCode.ACCEPTED)),
             progress=int(float(progress)) if progress else None,
             message=data.get("message") or None,
             created=data.get("created") or None,

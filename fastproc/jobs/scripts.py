@@ -1,6 +1,14 @@
 """The Lua scripts of the jobs package, one `.lua` file each in `lua/`, read here and nowhere
 else. Each file documents its KEYS and ARGV at the top; each makes one step on a job's keys
-atomic (compare, write, publish), so no reader ever sees half a change."""
+atomic (compare, write, publish), so no reader ever sees half a change.
+
+Facts the scripts share with Python are defined in Python once and handed to every script
+in a preamble of Lua locals, built here:
+
+- `STATUS`: the job states by name (`STATUS.RUNNING == 'running'`), from `StatusCode`;
+- `TERMINAL`: the set of states a job never leaves (`TERMINAL[s]`), from `TERMINAL_STATES`;
+- `DURATION_BUCKETS`: the upper bounds of the run-time histogram, from `DURATION_BUCKETS`.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,30 @@ from importlib.resources import files
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-#: Upper bounds (seconds) of the job duration histogram kept by `transition.lua`.
+from fastproc.ogc.models import TERMINAL_STATES, StatusCode
+
+#: Upper bounds (seconds) of the job run-time histogram (`transition.lua`, /metrics).
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800)
+
+
+def _lua_table(entries: list[str]) -> str:
+    return "{" + ", ".join(entries) + "}"
+
+
+def preamble() -> str:
+    """The Lua locals every script starts with (see the module docstring)."""
+    states = _lua_table([f"{s.name} = '{s.value}'" for s in StatusCode])
+    terminal = _lua_table([f"['{s.value}'] = true" for s in sorted(TERMINAL_STATES)])
+    buckets = _lua_table([repr(b) for b in DURATION_BUCKETS])
+    return (f"local STATUS = {states}\nlocal TERMINAL = {terminal}\n"
+            f"local DURATION_BUCKETS = {buckets}\n")
 
 
 @cache
 def source(name: str) -> str:
-    """The source of `lua/<name>.lua` (read once per process)."""
-    return files("fastproc.jobs").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """`lua/<name>.lua` after the preamble (read once per process)."""
+    text = files("fastproc.jobs").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    return preamble() + text
 
 
 def register(redis: Redis, name: str) -> AsyncScript:

@@ -23,9 +23,11 @@ from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
 from fastproc.jobs.results import EncodedResult, decode_results, is_apart
 from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
-from fastproc.ogc.models import StatusCode
+from fastproc.ogc.models import TERMINAL_STATES, StatusCode
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
+#: The terminal states that still hold results (a dismissed job holds none).
+_FINISHED = TERMINAL_STATES - {StatusCode.DISMISSED}
 #: Seconds the counters behind /metrics live after the last worker start or scrape.
 STATS_TTL = 90 * 86_400
 
@@ -276,7 +278,7 @@ class JobStore:
                 try:
                     await pipe.watch(key, result_key)
                     status, progress = await pipe.hmget(key, ["status", "progress"])
-                    if status not in (b"successful", b"failed"):
+                    if status is None or StatusCode(status.decode()) not in _FINISHED:
                         return False
                     outputs = self._outputs_apart(job_id, await pipe.get(result_key))
                     now = now_iso()

@@ -6,8 +6,9 @@ parses `ExecuteRequest`s, and the OpenAPI document shows these shapes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +30,13 @@ class StatusCode(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (StatusCode.SUCCESSFUL, StatusCode.FAILED, StatusCode.DISMISSED)
+        return self in TERMINAL_STATES
+
+
+#: The states a job never leaves: the one list of them (the Lua scripts get it from here,
+#: see `fastproc.jobs.scripts`). Members compare equal to their text, so `"failed" in
+#: TERMINAL_STATES` holds.
+TERMINAL_STATES = frozenset({StatusCode.SUCCESSFUL, StatusCode.FAILED, StatusCode.DISMISSED})
 
 
 class JobControlOption(StrEnum):
@@ -178,3 +185,19 @@ class Exception_(_Doc):
     status: int | None = None
     detail: str | None = None
     instance: str | None = None
+
+
+class _Errors(Protocol):
+    """A pydantic `ValidationError` or FastAPI's `RequestValidationError`."""
+
+    def errors(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+def first_error(exc: _Errors) -> tuple[str, str]:
+    """(where, what) of the first error of a validation: its location, dotted (`''` at the
+    top of the document), and pydantic's message. Each caller says it in its own sentence."""
+    errors = exc.errors()
+    if not errors:
+        return "", "invalid"
+    first = errors[0]
+    return ".".join(str(p) for p in first.get("loc", ())), str(first.get("msg", "invalid"))

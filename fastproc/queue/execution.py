@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from fastproc.ogc.exceptions import InvalidParameterValue, OGCException, ProcessError
 from fastproc.ogc.inputs import is_qualified
+from fastproc.ogc.models import first_error
 
 T = TypeVar("T")
 
@@ -71,6 +72,5 @@ def error_of(exc: BaseException, context: str) -> dict[str, Any]:
 
 
 def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"input '{where}': {first.get('msg')}" if where else str(first.get("msg"))
+    where, what = first_error(exc)
+    return f"input '{where}': {what}" if where else what

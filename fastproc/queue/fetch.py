@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from fastproc.net import AddressNotAllowed, check_url_syntax, pinned_client
+from fastproc.ogc.content import is_binary
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.inputs import InputValidator, is_reference
 from fastproc.ogc.models import ProcessDescription
@@ -101,9 +102,7 @@ async def fetch_into(spool: Spool, client: httpx.AsyncClient, url: str,
 
 
 def _as_schema_says(data: bytes, schema: dict[str, Any]) -> Any:
-    if schema.get("type") == "string" and (
-        schema.get("format") == "binary" or "contentMediaType" in schema
-    ):
+    if is_binary(schema):
         return {"value": base64.b64encode(data).decode("ascii"), "encoding": "base64"}
     if schema.get("type") == "string":
         return data.decode("utf-8")

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 from starlette.datastructures import FormData, UploadFile
 
-from fastproc.api.html.schemas import is_binary, occurs_text, schema_text
+from fastproc.api.html.schemas import occurs_text, schema_text
+from fastproc.ogc.content import is_binary
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.models import InputDescription, ProcessDescription
 

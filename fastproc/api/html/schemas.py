@@ -10,15 +10,7 @@ from typing import Any
 
 import orjson
 
-#: Schema keys that mark a string as the bytes of a file.
-_BINARY_FORMATS = frozenset({"binary", "byte"})
-
-
-def is_binary(schema: Any) -> bool:
-    """A string schema whose values are file contents (sent base64-encoded)."""
-    return isinstance(schema, dict) and (
-        schema.get("format") in _BINARY_FORMATS or "contentEncoding" in schema
-    )
+from fastproc.ogc.content import is_binary
 
 
 def _literal(value: Any) -> str:

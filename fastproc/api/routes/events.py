@@ -18,9 +18,7 @@ from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.jobs.record import JobRecord
-from fastproc.ogc.models import StatusCode
-
-_TERMINAL = {"successful", "failed", "dismissed"}
+from fastproc.ogc.models import TERMINAL_STATES, StatusCode
 
 router = APIRouter(tags=["Jobs"])
 State = Annotated[AppState, Depends(get_state)]
@@ -98,7 +96,7 @@ async def job_events(job_id: str, request: Request, state: State) -> StreamingRe
                     else:
                         event = item
                 # An event published before the record was read is already shown.
-                if event is None or event.get("status") in _TERMINAL:
+                if event is None or event.get("status") in TERMINAL_STATES:
                     record = await jobs.get(job_id)  # resync, or the final record
                     changed = True
                 else:

@@ -34,7 +34,7 @@ from fastproc.ogc.exceptions import (
 )
 from fastproc.ogc.inputs import references
 from fastproc.ogc.limits import Limits
-from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode
+from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode, first_error
 from fastproc.settings import Settings
 
 router = APIRouter(tags=["Execution"])
@@ -95,9 +95,8 @@ async def _parse_body(request: Request, limits: Limits,
     try:
         body = ExecuteRequest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidRequest(f"execute request member '{where}': {first['msg']}") from exc
+        where, what = first_error(exc)
+        raise InvalidRequest(f"execute request member '{where}': {what}") from exc
     proc.validator.check_wrapped(body.model_extra or {})
     return body
 

@@ -38,7 +38,7 @@ from fastproc.ogc.exceptions import (
     NoSuchOutput,
     ResultNotReady,
 )
-from fastproc.ogc.models import JobList, StatusCode, StatusInfo
+from fastproc.ogc.models import TERMINAL_STATES, JobList, StatusCode, StatusInfo
 
 router = APIRouter(tags=["Jobs"])
 #: An output is a process's data, shown by the results page (an SVG in an `<img>`): opened
@@ -211,6 +211,7 @@ def _status_response(request: Request, record: JobRecord, base: str, fmt: Format
         return JSONResponse(doc)
     return page(request, "job.html", base=base, doc=doc, title=f"Job {record.job_id}",
                 error=record.error, events_href=f"{href}/events",
+                live=not record.status.terminal, terminal_states=sorted(TERMINAL_STATES),
                 dismiss_action=base + DISMISS_FORM_PATH.format(job_id=record.job_id))
 
 

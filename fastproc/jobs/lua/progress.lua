@@ -8,8 +8,10 @@
 -- ARGV[4]  the events channel
 -- ARGV[5]  the job id
 -- Returns 'OK', or false when the job is not running.
+--
+-- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.jobs.scripts).
 local cur = redis.call('HGET', KEYS[1], 'status')
-if cur ~= 'running' then return false end
+if cur ~= STATUS.RUNNING then return false end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated', ARGV[3])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[2]) end
 local msg = redis.call('HGET', KEYS[1], 'message')

@@ -11,17 +11,19 @@
 -- ARGV[5]  now (ISO 8601)
 -- Returns the parts still pending after this one, or -1 when the join is gone (the job
 -- ended or was dismissed).
+--
+-- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.jobs.scripts).
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
   local pending = redis.call('HINCRBY', KEYS[1], 'pending', -1)
   local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
-  if redis.call('HGET', KEYS[3], 'status') == 'running' and total > 0 then
+  if redis.call('HGET', KEYS[3], 'status') == STATUS.RUNNING and total > 0 then
     local pct = math.floor((total - pending) * 100 / total)
     redis.call('HSET', KEYS[3], 'progress', pct, 'updated', ARGV[5],
                'message', (total - pending) .. ' of ' .. total .. ' parts done')
-    redis.call('PUBLISH', ARGV[3], cjson.encode({jobID = ARGV[4], status = 'running',
+    redis.call('PUBLISH', ARGV[3], cjson.encode({jobID = ARGV[4], status = STATUS.RUNNING,
       progress = pct, message = (total - pending) .. ' of ' .. total .. ' parts done',
       updated = ARGV[5]}))
   end

@@ -22,6 +22,8 @@
 -- ARGV[12..] field, value pairs written with the step
 -- Returns 'OK:<previous status>' after the step, or the current status when it is refused
 -- (false when the record is gone).
+--
+-- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.jobs.scripts).
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return false end
 if not string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return cur end
@@ -42,14 +44,14 @@ if ARGV[7] ~= '' then
 end
 for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
 local pm = redis.call('HMGET', KEYS[1], 'progress', 'message', 'processID', 'started_ms')
-if ARGV[2] == 'successful' or ARGV[2] == 'failed' or ARGV[2] == 'dismissed' then
+if TERMINAL[ARGV[2]] then
   local proc = pm[3] or '?'
   redis.call('HINCRBY', KEYS[4], 'jobs|' .. proc .. '|' .. ARGV[2], 1)
   if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], ARGV[11]) end
   if pm[4] then
     local d = (tonumber(ARGV[9]) - tonumber(pm[4])) / 1000
     local le = '+Inf'
-    for _, b in ipairs({0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800}) do
+    for _, b in ipairs(DURATION_BUCKETS) do
       if d <= b then le = tostring(b); break end
     end
     redis.call('HINCRBY', KEYS[4], 'dur|' .. proc .. '|' .. le, 1)

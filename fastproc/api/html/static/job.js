@@ -5,7 +5,7 @@
 (function () {
   const job = document.getElementById("job");
   if (!job || !window.EventSource) return;
-  const terminal = new Set(["successful", "failed", "dismissed"]);
+  const terminal = new Set(job.dataset.terminal.split(" "));
   const parts = /^(\d+) of (\d+) parts done/;
   const byId = (id) => document.getElementById(id);
 
