@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.gated import Gates, part_gate
+from tests.ogc import validate
 from tests.support import job_status, start_job, wait_for, wait_job
 
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -135,7 +136,14 @@ def test_progress_counts_parts_done_live(client: httpx.Client, tmp_path: Path) -
                                                for done in range(1, parts + 1)], updates
     assert [u["progress"] for u in running] == [done * 100 // parts
                                                 for done in range(1, parts + 1)]
+    # The count is data too, in statusInfo's extension member, never parsed from the text.
+    assert [u["x-fastproc-parts"] for u in running] == [
+        {"done": done, "total": parts} for done in range(1, parts + 1)], updates
+    for update in updates:
+        validate(update, "statusInfo")
     assert updates[-1]["status"] == "successful"
+    final = job_status(client, job_id)
+    assert validate(final, "statusInfo")["x-fastproc-parts"] == {"done": parts, "total": parts}
     assert client.get(f"/jobs/{job_id}/results").json() == list(range(parts))
 
 

@@ -107,6 +107,7 @@ class JoinState:
                     if await pipe.hget(job_key, "status") != StatusCode.RUNNING.value.encode():
                         return False
                     pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(job_key, mapping={"parts_done": 0, "parts_total": len(parts)})
                     pipe.hset(self.keys.join(job_id), mapping={
                         "total": len(parts), "pending": len(parts),
                         "inputs": orjson.dumps(received)})

@@ -15,8 +15,11 @@ from fastproc.ogc.models import StatusCode
 #: Hash fields read for a status document (everything but the stored request).
 STATUS_FIELDS = (
     "processID", "status", "progress", "message", "created", "started", "finished", "updated",
-    "error", "owner",
+    "error", "owner", "parts_done", "parts_total",
 )
+#: The statusInfo member (an extension: OGC's statusInfo allows more members) that says how
+#: many parts of a fan-out job are done, as data: `{"done": 3, "total": 8}`.
+PARTS_MEMBER = "x-fastproc-parts"
 
 #: Job ids as the API makes them (`uuid.uuid4().hex`). Anything else names no job; checked
 #: before an id becomes part of a key, so `/jobs/{id}:result` never reads the result string.
@@ -40,6 +43,24 @@ def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+@dataclass(frozen=True, slots=True)
+class PartsDone:
+    """How far a fan-out job is: parts with a result, of how many."""
+
+    done: int
+    total: int
+
+    @classmethod
+    def parse(cls, done: object, total: object) -> PartsDone | None:
+        """From a record's fields or an event's members; None when the job has no parts."""
+        if total is None or total == "":
+            return None
+        return cls(int(str(done or 0)), int(str(total)))
+
+    def document(self) -> dict[str, int]:
+        return {"done": self.done, "total": self.total}
+
+
 @dataclass(slots=True)
 class JobRecord:
     job_id: str
@@ -56,6 +77,8 @@ class JobRecord:
     cache_key: str | None = None
     #: The caller that created the job, when access control is on.
     owner: str | None = None
+    #: A fan-out job's parts done (None for a job that was not split).
+    parts: PartsDone | None = None
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> JobRecord:
@@ -81,6 +104,7 @@ class JobRecord:
             request=orjson.loads(request) if request else {},
             cache_key=data.get("cache_key") or None,
             owner=data.get("owner") or None,
+            parts=PartsDone.parse(data.get("parts_done"), data.get("parts_total")),
         )
 
     def status_document(self) -> dict[str, Any]:
@@ -91,6 +115,8 @@ class JobRecord:
             value = getattr(self, name)
             if value is not None:
                 doc[name] = value
+        if self.parts is not None:
+            doc[PARTS_MEMBER] = self.parts.document()
         return doc
 
     @property

@@ -143,6 +143,11 @@ class ExecuteRequest(_Doc):
     mode: Literal["sync", "async", "auto"] | None = None
 
 
+class PartsDone(_Doc):
+    done: int = Field(ge=0)
+    total: int = Field(ge=0)
+
+
 class StatusInfo(_Doc):
     processID: str | None = None
     type: Literal["process"] = "process"
@@ -155,6 +160,9 @@ class StatusInfo(_Doc):
     updated: str | None = None
     progress: int | None = Field(None, ge=0, le=100)
     links: list[Link] | None = None
+    parts: PartsDone | None = Field(
+        None, alias="x-fastproc-parts",
+        description="An extension of fastproc: how many parts of a fan-out job are done.")
 
 
 class JobList(_Doc):

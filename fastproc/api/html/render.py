@@ -3,7 +3,6 @@ so every value from a request or a process description is escaped where it is sh
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from starlette.responses import HTMLResponse
 
 from fastproc.api.html.schemas import occurs_text, schema_text
 from fastproc.api.negotiation import Format
+from fastproc.jobs.record import PARTS_MEMBER
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -27,16 +27,8 @@ SWAGGER_UI_PATH = "/static/swagger-ui"
 RUN_FORM_PATH = "/processes/{process_id}/execution/form"
 DISMISS_FORM_PATH = "/jobs/{job_id}/dismiss"
 
-#: What a fan-out job's message says while its parts run (see the join in fastproc.queue).
-_PARTS = re.compile(r"^(\d+) of (\d+) parts done")
 #: Long JSON or text values are cut on the page; the raw output link has all of it.
 MAX_SHOWN = 20_000
-
-
-def parts_done(message: str | None) -> tuple[int, int] | None:
-    """(done, total) from a fan-out job's "N of M parts done" message."""
-    found = _PARTS.match(message or "")
-    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 def pretty_json(value: Any) -> str:
@@ -58,7 +50,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(schema_text=schema_text, pretty_json=pretty_json, rel_name=rel_name)
-    env.globals.update(occurs_text=occurs_text, parts_done=parts_done, MAX_SHOWN=MAX_SHOWN)
+    env.globals.update(occurs_text=occurs_text, MAX_SHOWN=MAX_SHOWN, PARTS=PARTS_MEMBER)
     return env
 
 

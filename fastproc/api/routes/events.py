@@ -17,7 +17,7 @@ from fastproc.api.routes.jobs import visible_record
 from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
-from fastproc.jobs.record import JobRecord
+from fastproc.jobs.record import JobRecord, PartsDone
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
 
 router = APIRouter(tags=["Jobs"])
@@ -49,6 +49,9 @@ def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
         record.message = str(event["message"])
     if event.get("updated"):
         record.updated = str(event["updated"])
+    parts = event.get("parts")
+    if isinstance(parts, dict):
+        record.parts = PartsDone.parse(parts.get("done"), parts.get("total"))
     return record
 
 

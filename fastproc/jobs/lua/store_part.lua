@@ -1,5 +1,7 @@
 -- Store one fan-out part's result, if it is new, and only then count it off the pending
--- parts: a retried part changes nothing. While the job runs, its progress follows.
+-- parts: a retried part changes nothing. While the job runs, its progress follows: the
+-- record's parts_done and parts_total (data), progress (percent) and message (prose), and
+-- an event with them.
 --
 -- KEYS[1]  the join hash (total, pending)
 -- KEYS[2]  the parts hash (part key -> result)
@@ -20,12 +22,14 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
   local pending = redis.call('HINCRBY', KEYS[1], 'pending', -1)
   local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
   if redis.call('HGET', KEYS[3], 'status') == STATUS.RUNNING and total > 0 then
-    local pct = math.floor((total - pending) * 100 / total)
-    redis.call('HSET', KEYS[3], 'progress', pct, 'updated', ARGV[5],
-               'message', (total - pending) .. ' of ' .. total .. ' parts done')
+    local done = total - pending
+    local pct = math.floor(done * 100 / total)
+    local message = done .. ' of ' .. total .. ' parts done'
+    redis.call('HSET', KEYS[3], 'progress', pct, 'updated', ARGV[5], 'message', message,
+               'parts_done', done, 'parts_total', total)
     redis.call('PUBLISH', ARGV[3], cjson.encode({jobID = ARGV[4], status = STATUS.RUNNING,
-      progress = pct, message = (total - pending) .. ' of ' .. total .. ' parts done',
-      updated = ARGV[5]}))
+      progress = pct, message = message, updated = ARGV[5],
+      parts = {done = done, total = total}}))
   end
   return pending
 end

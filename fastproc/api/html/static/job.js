@@ -1,12 +1,12 @@
 // Live job status: follows /jobs/{id}/events (Server-Sent Events of statusInfo) and updates
-// the progress bar, message and parts done; reloads once the job ends, so the page shows the
-// final links (results or exception) as the server renders them.
+// the progress bar, message and parts done (statusInfo's x-fastproc-parts member, whose
+// name the page gives in data-parts-member); reloads once the job ends, so the page shows
+// the final links (results or exception) as the server renders them.
 "use strict";
 (function () {
   const job = document.getElementById("job");
   if (!job || !window.EventSource) return;
   const terminal = new Set(job.dataset.terminal.split(" "));
-  const parts = /^(\d+) of (\d+) parts done/;
   const byId = (id) => document.getElementById(id);
 
   function show(info) {
@@ -18,9 +18,9 @@
     byId("job-progress").textContent = percent + " %";
     byId("job-percent").textContent = percent + " %";
     byId("job-message").textContent = info.message || "";
-    const found = parts.exec(info.message || "");
-    byId("job-parts").hidden = byId("job-parts-label").hidden = !found;
-    if (found) byId("job-parts").textContent = found[1] + " of " + found[2];
+    const parts = info[job.dataset.partsMember];
+    byId("job-parts").hidden = byId("job-parts-label").hidden = !parts;
+    if (parts) byId("job-parts").textContent = parts.done + " of " + parts.total;
     for (const name of ["started", "finished", "updated"]) {
       if (info[name]) byId("job-" + name).textContent = info[name];
     }
