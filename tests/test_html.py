@@ -15,11 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.datastructures import FormData, Headers, UploadFile
-from starlette.responses import Response
 
 from fastproc.api.html.forms import Kind, fields_of, inputs_from_form, needs_multipart
 from fastproc.api.html.schemas import schema_text
-from fastproc.api.routes.html_forms import _job_href
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.models import InputDescription, ProcessDescription
 from tests.e2e import (
@@ -404,12 +402,15 @@ def test_schemas_read_as_one_line() -> None:
         "number, x ≥ 1 or null"
 
 
-def test_a_synchronous_answer_leads_to_its_job_by_the_monitor_link() -> None:
-    """A process without async-execute runs synchronously; its answer names the job in a
-    Link header (rel=monitor), which is where the form sends the browser."""
-    job = "http://api/jobs/abc"
-    answer = Response(b"42", headers={
-        "Link": f'<http://api/jobs/abc/results/x>; rel="results", <{job}>; rel="monitor"'})
-    assert _job_href(answer) == job
-    assert _job_href(Response(status_code=201, headers={"Location": job})) == job
-    assert _job_href(Response(b"42")) is None
+def test_a_form_answered_from_the_cache_still_leads_to_a_job(client: httpx.Client) -> None:
+    """The form calls the API's execution intent: a request the cache answers makes a job
+    that is already successful, and the browser is sent to it like to any other."""
+    value = unique("cached-form")
+    first = _job_of(_post_form(client, "echo", data={"value": value}))
+    wait_status(client, first, "successful")
+    second = _job_of(_post_form(client, "echo", data={"value": value}))
+    assert second != first
+    status = json_doc(client.get(second), "statusInfo")
+    assert status["status"] == "successful", status
+    assert status["created"] == status["started"] == status["finished"], status  # never ran
+    assert client.get(f"{second}/results").text == value

@@ -4,6 +4,7 @@ either wait for it (sync, on job events) or hand back its location (async)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastproc.api.auth import authenticate
+from fastproc.api.auth import Caller, authenticate
 from fastproc.api.responses import JSONResponse, base_url
 from fastproc.api.results import render_results
 from fastproc.api.routes.processes import find_process
@@ -75,8 +76,8 @@ def _check_content_type(request: Request) -> None:
         f"execute requests are {media.JSON}, not {content_type or 'an untyped body'}")
 
 
-async def _read_json(request: Request, limits: Limits) -> dict[str, Any]:
-    """The body as a JSON object, bounded by `limits` before any model or schema sees it."""
+async def _read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (what `execute_document` takes)."""
     _check_content_type(request)
     raw = await request.body()
     try:
@@ -85,13 +86,13 @@ async def _read_json(request: Request, limits: Limits) -> dict[str, Any]:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object (an execute request)")
-    limits.check_request(data)
     return data
 
 
-async def _parse_body(request: Request, limits: Limits,
-                      proc: CataloguedProcess) -> ExecuteRequest:
-    data = await _read_json(request, limits)
+def _parse_body(data: dict[str, Any], limits: Limits,
+                proc: CataloguedProcess) -> ExecuteRequest:
+    """The execute request, bounded by `limits` before any model or schema sees it."""
+    limits.check_request(data)
     try:
         body = ExecuteRequest.model_validate(data)
     except ValidationError as exc:
@@ -101,7 +102,7 @@ async def _parse_body(request: Request, limits: Limits,
     return body
 
 
-def _wants_async(request: Request, body: ExecuteRequest, proc: CataloguedProcess) -> bool:
+def _wants_async(body: ExecuteRequest, proc: CataloguedProcess, prefers_async: bool) -> bool:
     """Negotiate the execution mode (OGC 1.0 7.11.2), honouring fastprocesses' `mode`."""
     options = proc.description.jobControlOptions
     can_sync = JobControlOption.SYNC in options
@@ -114,7 +115,7 @@ def _wants_async(request: Request, body: ExecuteRequest, proc: CataloguedProcess
         return True
     if body.mode == "sync":
         return False
-    return _prefers_async(request)
+    return prefers_async
 
 
 def _check_outputs(body: ExecuteRequest, proc: CataloguedProcess) -> None:
@@ -161,16 +162,82 @@ def _check_addresses(body: ExecuteRequest, settings: Settings) -> None:
             raise InvalidParameterValue(f"{what}: {url} is refused: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """How an execution was asked for, beyond its execute request: by whom, at which public
+    URL, and what the HTTP headers (or a form's fixed choices) prefer."""
+
+    caller: Caller | None
+    base: str
+    #: `Prefer: respond-async`.
+    prefers_async: bool = False
+    #: `Cache-Control: no-cache`: compute even if a cached result exists.
+    no_cache: bool = False
+
+    @property
+    def owner(self) -> str | None:
+        return self.caller.name if self.caller else None
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    response: Response
+    #: The job the execution made (None when cached results were answered without one).
+    job_id: str | None
+
+
 @router.post("/processes/{process_id}/execution", summary="Execute a process",
              openapi_extra=_EXECUTE_BODY)
 async def execute(process_id: str, request: Request, state: State) -> Response:
     caller = authenticate(request, state.auth, execute=True)
     proc = await find_process(state, process_id)
-    body = await _parse_body(request, state.limits, proc)
+    data = await _read_json(request)
+    asked = Asked(caller, base_url(request, state.settings.base_url),
+                  prefers_async=_prefers_async(request),
+                  no_cache="no-cache" in request.headers.get("cache-control", "").lower())
+    executed = await execute_document(state, proc, data, asked)
+    return executed.response
+
+
+async def execute_document(state: AppState, proc: CataloguedProcess, data: dict[str, Any],
+                           asked: Asked) -> Executed:
+    """The one execution intent of the API, whoever asks (the JSON route, the HTML form):
+    check the execute request `data`, answer it from the cache or submit a job, and wait
+    for the job (sync) or answer with its statusInfo (async)."""
+    body = _parse_body(data, state.limits, proc)
     proc.validator.validate(body.inputs)
     _check_outputs(body, proc)
     _check_addresses(body, state.settings)
-    is_async = _wants_async(request, body, proc)
+    is_async = _wants_async(body, proc, asked.prefers_async)
+    job_request = _job_request(body)
+    jobs = jobs_of(state)
+    process_id = proc.description.id
+    digest = None
+    if _cacheable(proc, jobs, body.inputs):
+        # Scoped to the caller: another caller's hit would reveal what they submitted.
+        digest = cache_digest(process_id, proc.description.version, body.inputs,
+                              job_request["outputs"], body.response.value, owner=asked.owner)
+        # A subscriber must hear from a worker, so it always gets a computed job.
+        hit = (None if asked.no_cache or body.subscriber
+               else await jobs.cached(digest, process_id))
+        if hit is not None:
+            return await _answer_from_cache(jobs, proc, job_request, digest, hit, is_async,
+                                            asked)
+    job_id = new_job_id()
+    if is_async:
+        await jobs.submit(process_id, job_request, queue=proc.entry.queue, job_id=job_id,
+                          cache_key=digest, owner=asked.owner)
+        return Executed(_created(job_id, process_id, asked.base,
+                                 preference=asked.prefers_async), job_id)
+    async with state.events.watch(job_id) as ended:
+        await jobs.submit(process_id, job_request, queue=proc.entry.queue, job_id=job_id,
+                          cache_key=digest, owner=asked.owner)
+        response = await _wait_and_answer(state, jobs, job_id, job_request, asked.base, ended)
+        return Executed(response, job_id)
+
+
+def _job_request(body: ExecuteRequest) -> dict[str, Any]:
+    """What the job's record keeps of the execute request."""
     job_request: dict[str, Any] = {
         "inputs": body.inputs,
         "outputs": {k: v.dump() for k, v in body.outputs.items()} if body.outputs else None,
@@ -178,31 +245,7 @@ async def execute(process_id: str, request: Request, state: State) -> Response:
     }
     if body.subscriber:
         job_request["subscriber"] = body.subscriber.dump()
-    base = base_url(request, state.settings.base_url)
-    jobs = jobs_of(state)
-    owner = caller.name if caller else None
-    digest = None
-    no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
-    if _cacheable(proc, jobs, body.inputs):
-        # Scoped to the caller: another caller's hit would reveal what they submitted.
-        digest = cache_digest(process_id, proc.description.version, body.inputs,
-                              job_request["outputs"], body.response.value,
-                              owner=owner)
-        # A subscriber must hear from a worker, so it always gets a computed job.
-        hit = None if no_cache or body.subscriber else await jobs.cached(digest, process_id)
-        if hit is not None:
-            return await _answer_from_cache(
-                jobs, proc, job_request, digest, hit, base, is_async,
-                owner=owner, prefers_async=_prefers_async(request))
-    job_id = new_job_id()
-    submit = jobs.submit(process_id, job_request, queue=proc.entry.queue, job_id=job_id,
-                         cache_key=digest, owner=owner)
-    if is_async:
-        await submit
-        return _created(job_id, process_id, base, preference=_prefers_async(request))
-    async with state.events.watch(job_id) as ended:
-        await submit
-        return await _wait_and_answer(state, jobs, job_id, job_request, base, ended)
+    return job_request
 
 
 def _prefers_async(request: Request) -> bool:
@@ -212,21 +255,23 @@ def _prefers_async(request: Request) -> bool:
 
 async def _answer_from_cache(
     jobs: JobService, proc: CataloguedProcess, job_request: dict[str, Any], digest: str,
-    hit: bytes, base: str, is_async: bool, *, owner: str | None, prefers_async: bool,
-) -> Response:
+    hit: bytes, is_async: bool, asked: Asked,
+) -> Executed:
     by_reference = any(
         (spec or {}).get("transmissionMode") == "reference"
         for spec in (job_request["outputs"] or {}).values()
     )
+    base = asked.base
     if not is_async and not by_reference:
-        return await render_results(job_request, hit, base, "", jobs)
+        return Executed(await render_results(job_request, hit, base, "", jobs), None)
     job_id = await jobs.submit_cached(proc.description.id, job_request, cache_key=digest,
-                                      result=hit, owner=owner)
+                                      result=hit, owner=asked.owner)
     if is_async:
-        return _created(job_id, proc.description.id, base, preference=prefers_async,
-                        status=StatusCode.SUCCESSFUL)
+        return Executed(_created(job_id, proc.description.id, base,
+                                 preference=asked.prefers_async,
+                                 status=StatusCode.SUCCESSFUL), job_id)
     response = await render_results(job_request, hit, base, job_id, jobs)
-    return with_monitor_link(response, base, job_id)
+    return Executed(with_monitor_link(response, base, job_id), job_id)
 
 
 def _created(job_id: str, process_id: str, base: str, *, preference: bool,
