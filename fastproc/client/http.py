@@ -17,8 +17,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from fastproc.client import sse
 from fastproc.client.errors import ServerError, UnexpectedAnswer, Unreachable
+from fastproc.extras import extra
 from fastproc.ogc import media
 from fastproc.ogc.models import (
     JobList,
@@ -161,6 +161,9 @@ class OGCClient:
         request = self._http.build_request(
             "GET", f"jobs/{_segment(job_id)}/events", headers={"Accept": EVENT_STREAM},
             timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT))
+        # httpx-sse comes with the `client` extra; everything else here needs only httpx.
+        with extra("client"):
+            from fastproc.client import sse
         response = self._send(request, stream=True, check=False)
         try:
             if response.status_code != 200 or _media_type(response) != EVENT_STREAM:

@@ -7,19 +7,21 @@ import contextlib
 from types import TracebackType
 from typing import Protocol, Self
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
+from fastproc.extras import extra
 from fastproc.ogc.models import StatusCode, StatusInfo
+
+with extra("client"):
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
 
 class JobView(Protocol):

@@ -13,7 +13,11 @@ import time
 from collections.abc import Iterator
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
+
+from fastproc.extras import extra
+
+with extra("client"):
+    from httpx_sse import EventSource, ServerSentEvent
 
 
 class DeadlinePassed(Exception):

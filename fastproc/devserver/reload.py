@@ -21,11 +21,14 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-import watchfiles
 from loguru import logger
 
 from fastproc.devserver.inloop import STOP_SIGNALS
+from fastproc.extras import extra
 from fastproc.settings import Settings
+
+with extra("dev-server"):
+    import watchfiles
 
 #: Beyond the grace, what a stopping child may take (API shutdown, closing the worker).
 STOP_MARGIN = 30.0

@@ -1,0 +1,144 @@
+"""Running `fastproc run | processes | jobs` on a terminal (or a pipe): tables, progress and
+one-line errors with `rich`, which comes with the `client` extra.
+
+Results go to stdout, progress and errors to stderr. Every `ClientError` ends the command
+with one line `error: ...` and its exit code (1 refused or failed, 2 unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+from fastproc.extras import extra
+
+with extra("client"):
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+from fastproc.client.errors import (
+    EXIT_INTERRUPTED,
+    ClientError,
+    Interrupted,
+    JobUnsuccessful,
+    ServerError,
+)
+from fastproc.client.follow import Watch, follow
+from fastproc.client.http import Answer, OGCClient
+from fastproc.client.outputs import results_document, show_results
+from fastproc.client.progress import job_view, waiting
+from fastproc.client.values import parse_inputs
+from fastproc.ogc.models import JobControlOption, StatusCode, StatusInfo
+
+#: Tables written to a pipe or a file are as wide as their content, never cut at 80 columns.
+PIPE_WIDTH = 1000
+_STATUS_STYLE = {StatusCode.SUCCESSFUL: "green", StatusCode.FAILED: "red",
+                 StatusCode.RUNNING: "yellow", StatusCode.DISMISSED: "dim"}
+
+Command = Callable[[OGCClient, argparse.Namespace, Console, Console], int]
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run one client command; returns its exit code, never raises a `ClientError`."""
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = PIPE_WIDTH
+    err = Console(stderr=True, highlight=False)
+    try:
+        with OGCClient(args.url) as ogc:
+            return _COMMANDS[args.command](ogc, args, out, err)
+    except ClientError as exc:
+        _error_line(err, str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error_line(err, "interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _error_line(err: Console, text: str) -> None:
+    line = " ".join(text.split())
+    err.print(Text.assemble(("error:", "bold red"), f" {line}"), soft_wrap=True)
+
+
+def _run(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    description = ogc.describe(args.process)
+    inputs = parse_inputs(args.inputs, description)
+    prefer_async = args.force_async or JobControlOption.SYNC not in description.jobControlOptions
+    with waiting(err, f"running {args.process}", plain=args.plain or prefer_async):
+        outcome = ogc.execute(args.process, inputs, prefer_async=prefer_async,
+                              wait=args.timeout)
+    answer = _follow(ogc, outcome, args, err) if isinstance(outcome, StatusInfo) else outcome
+    doc = results_document(answer, description)
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        show_results(doc, args.output_dir)
+    return 0
+
+
+def _follow(ogc: OGCClient, job: StatusInfo, args: argparse.Namespace, err: Console) -> Answer:
+    """Follow the job with a view until it ends; its results, or `JobUnsuccessful`."""
+    watch = Watch(events=args.events, interval=args.interval, timeout=args.timeout)
+    last = job
+    try:
+        with job_view(err, plain=args.plain) as view:
+            for status in follow(ogc, job, watch):
+                last = status
+                view.show(status)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; job {job.jobID} keeps running at "
+                          f"{ogc.url}/jobs/{job.jobID}") from None
+    if last.status is StatusCode.SUCCESSFUL:
+        return ogc.results(job.jobID)
+    if last.status is StatusCode.FAILED:
+        raise JobUnsuccessful(job.jobID, f"failed: {_failure(ogc, last)}")
+    raise JobUnsuccessful(job.jobID, "was dismissed")
+
+
+def _failure(ogc: OGCClient, status: StatusInfo) -> str:
+    """Why a job failed: the exception its results answer (OGC 1.0 7.13.3), else its message."""
+    try:
+        ogc.results(status.jobID)
+    except ServerError as exc:
+        return str(exc)
+    return status.message or "no reason given"
+
+
+def _processes(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    summaries = ogc.processes(limit=args.limit)
+    if args.json:
+        print(json.dumps([s.dump() for s in summaries], indent=2, ensure_ascii=False))
+        return 0
+    table = Table(caption=f"{len(summaries)} process(es) at {ogc.url}")
+    table.add_column("id", no_wrap=True)
+    for column in ("version", "title", "job control"):
+        table.add_column(column)
+    for summary in summaries:
+        control = ", ".join(o.value.removesuffix("-execute") for o in summary.jobControlOptions)
+        table.add_row(summary.id, summary.version, summary.title or "", control)
+    out.print(table)
+    return 0
+
+
+def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    jobs = ogc.jobs(limit=args.limit, statuses=args.status, process_ids=args.process_ids)
+    if args.json:
+        print(json.dumps([j.dump() for j in jobs], indent=2, ensure_ascii=False))
+        return 0
+    table = Table(caption=f"{len(jobs)} job(s) at {ogc.url}")
+    table.add_column("job", no_wrap=True)
+    for column in ("process", "status", "progress", "created", "message"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(
+            job.jobID, job.processID or "",
+            Text(job.status.value, style=_STATUS_STYLE.get(job.status, "")),
+            "" if job.progress is None else f"{job.progress}%", job.created or "",
+            job.message or "")
+    out.print(table)
+    return 0
+
+
+_COMMANDS: dict[str, Command] = {"run": _run, "processes": _processes, "jobs": _jobs}
