@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 await asyncio.wait_for(done.all_done.wait(), args.timeout)
             seconds = time.perf_counter() - start
         r = stack.redis()
-        statuses = Counter()
+        statuses: Counter[str] = Counter()
         with r.pipeline(transaction=False) as pipe:
             for job_id in submitted:
                 pipe.hget(f"{stack.prefix}:job:{job_id}", "status")

@@ -1,5 +1,8 @@
 """What the stack underneath allows: a bare FastAPI endpoint, the same doing one Redis
-SET + GET, and raw arq draining no-op jobs. Every fastproc figure reads as a share of these."""
+SET + GET (served as fastproc's API is: uvicorn on uvloop and httptools), and raw arq
+draining no-op jobs. Every figure of a scenario reads as a share of one of these
+(`FLOOR_OF`); the raw arq drain also gives the commands and round trips arq itself spends
+per job, the part of a worker's round trips that is not fastproc's own bookkeeping."""
 
 from __future__ import annotations
 
@@ -21,9 +24,29 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from benchmarks.http import Connection
-from benchmarks.measure import Result, closed_loop
+from benchmarks.measure import Meter, Result, closed_loop, difference, no_meter
 from benchmarks.stack import ROOT, answers, free_port, wait_until
-from fastproc.queue.enqueue import enqueue_in
+
+HTTP_FLOOR = "floor: FastAPI + Redis SET/GET"
+ARQ_FLOOR = "floor: raw arq drain"
+
+#: Which floor a scenario reads against, and how many arq jobs one of its units is (a
+#: 3-step scatter job is a main task, 3 steps and a merge).
+FLOOR_OF: dict[str, tuple[str, int]] = {
+    "process list": (HTTP_FLOOR, 1), "sync echo": (HTTP_FLOOR, 1),
+    "cache hit": (HTTP_FLOOR, 1), "status poll": (HTTP_FLOOR, 1), "mixed": (HTTP_FLOOR, 1),
+    "async end to end": (ARQ_FLOOR, 1), "async burst": (ARQ_FLOOR, 1),
+    "fan-out": (ARQ_FLOOR, 1), "scatter": (ARQ_FLOOR, 5), "async cost": (ARQ_FLOOR, 1),
+}
+
+
+def floor_share(scenario: str, rate: float, floors: dict[str, float]) -> float | None:
+    """`rate` (units/s) as a share of its floor's rate (arq jobs/s for job scenarios)."""
+    for prefix, (floor, jobs) in FLOOR_OF.items():
+        if scenario.startswith(prefix) and floors.get(floor):
+            return rate * jobs / floors[floor]
+    return None
+
 
 app = FastAPI()
 _redis: Any = None
@@ -82,25 +105,30 @@ async def _noop(ctx: dict[str, Any]) -> None:
     return None
 
 
-async def arq_drain(redis_url: str, count: int, *, max_jobs: int, poll_delay: float) -> Result:
-    """Raw arq: enqueue `count` no-op jobs, then time one worker draining them (burst)."""
+async def arq_drain(redis_url: str, count: int, *, max_jobs: int, poll_delay: float,
+                    meter: Meter = no_meter) -> Result:
+    """Raw arq: enqueue `count` no-op jobs (arq's own `enqueue_job`), then time one worker
+    (in this process) draining them in burst mode; `spent` is what the drain cost."""
     queue = f"floor:{uuid.uuid4().hex[:6]}"
     redis = ArqRedis.from_url(redis_url)
-    for start in range(0, count, 500):
-        async with redis.pipeline(transaction=False) as pipe:
-            for i in range(start, min(count, start + 500)):
-                enqueue_in(pipe, f"{queue}:{i}", queue, function="noop")
-            await pipe.execute()
+    for start in range(0, count, 100):
+        await asyncio.gather(*(redis.enqueue_job("noop", _job_id=f"{queue}:{i}",
+                                                 _queue_name=queue)
+                               for i in range(start, min(count, start + 100))))
     worker = Worker(functions=[func(_noop, name="noop")], redis_pool=ArqRedis.from_url(redis_url),
                     queue_name=queue, max_jobs=max_jobs, poll_delay=poll_delay, burst=True,
                     handle_signals=False, keep_result=0)
+    before = meter()
     start_time = time.perf_counter()
     await worker.async_run()
     seconds = time.perf_counter() - start_time
+    spent = difference(before, meter())
     done = worker.jobs_complete
     await worker.close()
+    await redis.delete(queue)
     await redis.aclose()
-    return Result(f"floor: raw arq drain (poll {poll_delay}s)", "job", done, seconds)
+    return Result(f"{ARQ_FLOOR} (poll {poll_delay}s)", "job", done, seconds, spent=spent,
+                  extra={"max_jobs": max_jobs})
 
 
 async def arq_round_trip(redis_url: str, rounds: int, poll_delay: float) -> Result:

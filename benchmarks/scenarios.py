@@ -1,9 +1,13 @@
-"""The scenarios: each drives a running server over HTTP and returns a `Result`.
+"""The scenarios: each drives a running server over HTTP as a plain OGC API - Processes 1.0
+client would, and returns a `Result`.
 
-Waiting for jobs uses the server's own events (`{prefix}:events`) where the harness started
-a fastproc server, so the client does not flood the API with polls; against any other server
-(`--url`, `--compare`, `--poll`) it polls `/jobs/{id}` of the oldest unfinished jobs with a
-few connections.
+Every server gets the same bytes: a synchronous execution is `Prefer: respond-sync`, an
+asynchronous one `Prefer: respond-async` with `"response": "document"`, no vendor fields
+in the body and no `Cache-Control` (a user does not send it; inputs are unique where the
+cache must not answer). A job's end is seen as a user sees it: by polling `/jobs/{id}`
+every `Target.poll_every` seconds (50 ms by default), and every poll is counted
+(`TALLY.polls`) so what polling costs can be reported apart. Only `Target.events` (fastproc
+alone, `--events`) listens to fastproc's event channel instead.
 """
 
 from __future__ import annotations
@@ -15,23 +19,33 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Self
 
 import orjson
 import redis.asyncio as aioredis
 
 from benchmarks.http import Connection
-from benchmarks.measure import Op, Result, closed_loop
+from benchmarks.measure import Meter, Op, Result, closed_loop, difference, no_meter
 
+SYNC = {"Prefer": "respond-sync"}
 ASYNC = {"Prefer": "respond-async"}
 TERMINAL = {"successful", "failed", "dismissed"}
 
 
 @dataclass
+class Tally:
+    """What the client has asked so far that the scenarios report apart."""
+
+    polls: int = 0
+
+
+TALLY = Tally()
+
+
+@dataclass
 class Target:
-    """A server to drive. `redis_url` and `prefix` (a fastproc server's) let the burst and
-    fan-out scenarios listen to its events; without them they poll. `sync_headers` go with
-    every synchronous execution (some servers run a job synchronously only when asked with
-    `Prefer: respond-sync`)."""
+    """A server to drive. `redis_url` and `prefix` (a fastproc server's) let the waiting
+    scenarios listen to its events when `events` is set; otherwise they poll."""
 
     url: str
     redis_url: str | None = None
@@ -39,102 +53,146 @@ class Target:
     echo_id: str = "echo"
     batch_upper_id: str = "batch_upper"
     text_stats_id: str = "text_stats"
-    sync_headers: dict[str, str] = field(default_factory=dict)
+    poll_every: float = 0.05
+    events: bool = False
+    warmup: float = 1.0
+    meter: Meter = field(default=no_meter)
+    #: Unique per run: the input the cache-hit scenarios ask for (warmed once per server).
+    cached_value: str = field(default_factory=lambda: f"cached-{uuid.uuid4().hex[:8]}")
+
+
+def _sync_body(value: str) -> bytes:
+    return orjson.dumps({"inputs": {"value": value}})
+
+
+async def _status(conn: Connection, job_id: str) -> str | None:
+    TALLY.polls += 1
+    reply = await conn.request("GET", f"/jobs/{job_id}")
+    if reply.status != 200 or not reply.body:
+        return None
+    return orjson.loads(reply.body).get("status")  # type: ignore[no-any-return]
+
+
+async def _poll_until_done(conn: Connection, job_id: str, every: float,
+                           limit: float = 60.0) -> bool:
+    """Wait `every` seconds, ask the job's status, again until it ends (True if successful);
+    False after `limit` s, so a job whose status never ends costs an error rather than a
+    hung scenario."""
+    give_up = time.perf_counter() + limit
+    while True:
+        await asyncio.sleep(every)
+        status = await _status(conn, job_id)
+        if status in TERMINAL:
+            return status == "successful"
+        if time.perf_counter() > give_up:
+            return False
+
+
+async def _submit(conn: Connection, process_id: str, inputs: dict[str, object]) -> str | None:
+    body = orjson.dumps({"inputs": inputs, "response": "document"})
+    reply = await conn.request("POST", f"/processes/{process_id}/execution", body,
+                               headers=ASYNC)
+    if reply.status != 201:
+        return None
+    return str(orjson.loads(reply.body)["jobID"])
+
+
+async def warm(t: Target) -> bool:
+    """One synchronous echo end to end, and the cache entry the cache-hit scenarios ask
+    for: the same start for every server (True if both answered 200)."""
+    conn = Connection.to(t.url)
+    try:
+        path = f"/processes/{t.echo_id}/execution"
+        first = await conn.request("POST", path, _sync_body(f"warm-{uuid.uuid4().hex[:8]}"),
+                                   headers=SYNC)
+        cached = await conn.request("POST", path, _sync_body(t.cached_value), headers=SYNC)
+        return first.status == 200 and cached.status == 200
+    finally:
+        await conn.close()
 
 
 async def process_list(t: Target, concurrency: int, duration: float) -> Result:
     async def op(conn: Connection, _: int) -> bool:
         return (await conn.request("GET", "/processes")).status == 200
 
-    return _named(await _loop(t, op, concurrency, duration),
-                  "process list")
+    return _named(await _loop(t, op, concurrency, duration), "process list")
 
 
 async def sync_echo(t: Target, concurrency: int, duration: float) -> Result:
     tag = uuid.uuid4().hex[:8]
 
     async def op(conn: Connection, n: int) -> bool:
-        body = orjson.dumps({"inputs": {"value": f"{tag}-{n}"}, "mode": "sync"})
-        reply = await conn.request("POST", f"/processes/{t.echo_id}/execution", body,
-                                   headers=t.sync_headers)
+        reply = await conn.request("POST", f"/processes/{t.echo_id}/execution",
+                                   _sync_body(f"{tag}-{n}"), headers=SYNC)
         return reply.status == 200
 
-    return _named(await _loop(t, op, concurrency, duration),
-                  "sync echo")
+    return _named(await _loop(t, op, concurrency, duration), "sync echo")
 
 
 async def cache_hit(t: Target, concurrency: int, duration: float) -> Result:
-    body = orjson.dumps({"inputs": {"value": "cached"}, "mode": "sync"})
-    warm = Connection.to(t.url)
-    await warm.request("POST", f"/processes/{t.echo_id}/execution", body,
-                       headers=t.sync_headers)
-    await warm.close()
+    """The input `warm` computed once: every request is a hit on every server."""
+    body = _sync_body(t.cached_value)
 
     async def op(conn: Connection, _: int) -> bool:
         reply = await conn.request("POST", f"/processes/{t.echo_id}/execution", body,
-                                   headers=t.sync_headers)
+                                   headers=SYNC)
         return reply.status == 200
 
-    return _named(await _loop(t, op, concurrency, duration),
-                  "cache hit")
+    return _named(await _loop(t, op, concurrency, duration), "cache hit")
 
 
-async def _submit(conn: Connection, process_id: str, inputs: dict[str, object]) -> str | None:
-    body = orjson.dumps({"inputs": inputs, "mode": "async", "response": "document"})
-    reply = await conn.request("POST", f"/processes/{process_id}/execution", body,
-                               headers={**ASYNC, "Cache-Control": "no-cache"})
-    if reply.status != 201:
-        return None
-    return str(orjson.loads(reply.body)["jobID"])
+async def _job_then_results(conn: Connection, t: Target, process_id: str,
+                            inputs: dict[str, object], not_ready: list[int]) -> bool:
+    """What an OGC client does with a job: submit, poll until it ends, fetch the results.
 
-
-async def _poll_until_done(conn: Connection, job_id: str, every: float = 0.005,
-                           limit: float = 30.0) -> bool:
-    """Poll the job's status until it ends (True if successful); False after `limit` s, so
-    a job whose status never ends costs an error rather than a hung scenario."""
-    give_up = time.perf_counter() + limit
-    while True:
-        reply = await conn.request("GET", f"/jobs/{job_id}")
-        status = orjson.loads(reply.body).get("status")
-        if status in TERMINAL:
-            return bool(status == "successful")
-        if time.perf_counter() > give_up:
-            return False
-        await asyncio.sleep(every)
+    A server that says "successful" before its results can be read answers 404 for a
+    moment; the client asks again (up to a second) and counts it in `not_ready`."""
+    job_id = await _submit(conn, process_id, inputs)
+    if job_id is None or not await _poll_until_done(conn, job_id, t.poll_every):
+        return False
+    give_up = time.perf_counter() + 1.0
+    status = (await conn.request("GET", f"/jobs/{job_id}/results")).status
+    if status == 404:
+        not_ready[0] += 1
+    while status == 404 and time.perf_counter() < give_up:
+        await asyncio.sleep(0.01)
+        status = (await conn.request("GET", f"/jobs/{job_id}/results")).status
+    return status == 200
 
 
 async def async_end_to_end(t: Target, concurrency: int, duration: float) -> Result:
-    """Submit, poll the job until it ends, fetch the results: what an OGC client does.
-
-    A server that says "successful" before its results can be read answers 404 for a
-    moment; the client asks again (up to a second) and the count of such jobs is reported
-    as `results_not_ready`."""
+    """Submit, poll the job until it ends, fetch the results."""
     tag = uuid.uuid4().hex[:8]
-    not_ready = 0
+    not_ready = [0]
 
     async def op(conn: Connection, n: int) -> bool:
-        nonlocal not_ready
-        job_id = await _submit(conn, t.echo_id, {"value": f"{tag}-{n}"})
-        if job_id is None or not await _poll_until_done(conn, job_id):
-            return False
-        give_up = time.perf_counter() + 1.0
-        status = (await conn.request("GET", f"/jobs/{job_id}/results")).status
-        if status == 404:
-            not_ready += 1
-        while status == 404 and time.perf_counter() < give_up:
-            await asyncio.sleep(0.005)
-            status = (await conn.request("GET", f"/jobs/{job_id}/results")).status
-        return status == 200
+        return await _job_then_results(conn, t, t.echo_id, {"value": f"{tag}-{n}"}, not_ready)
 
-    result = _named(await _loop(t, op, concurrency, duration),
-                    "async end to end", unit="job")
-    if not_ready:
-        result.extra["results_not_ready"] = not_ready
+    result = _named(await _loop(t, op, concurrency, duration), "async end to end", unit="job")
+    if not_ready[0]:
+        result.extra["results_not_ready"] = not_ready[0]
     return result
 
 
+async def status_poll(t: Target, concurrency: int, duration: float) -> Result:
+    """`GET /jobs/{id}` of a finished job: what one status poll costs the server."""
+    conn = Connection.to(t.url)
+    try:
+        job_id = await _submit(conn, t.echo_id, {"value": f"poll-{uuid.uuid4().hex[:8]}"})
+        ended = job_id is not None and await _poll_until_done(conn, job_id, 0.02)
+    finally:
+        await conn.close()
+    if not ended:
+        return Result("status poll", "req", 0, 1.0, errors=1)
+
+    async def op(conn: Connection, _: int) -> bool:
+        return await _status(conn, str(job_id)) == "successful"
+
+    return _named(await _loop(t, op, concurrency, duration), "status poll")
+
+
 class Completions:
-    """Counts terminal events of given jobs on the server's event channel."""
+    """Counts terminal events of given jobs on a fastproc server's event channel."""
 
     def __init__(self, t: Target) -> None:
         assert t.redis_url and t.prefix
@@ -146,7 +204,7 @@ class Completions:
         self.submitted_all = False
         self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Completions:
+    async def __aenter__(self) -> Self:
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         await self.pubsub.subscribe(self.channel)
         self._task = asyncio.create_task(self._listen())
@@ -179,14 +237,14 @@ class Completions:
 
 
 class Polls:
-    """Sees jobs end by polling `/jobs/{id}`, for servers without an event channel.
+    """Sees jobs end by polling `/jobs/{id}`, as a user waiting for many jobs would.
 
     Each of `pollers` connections follows the oldest unfinished job it has not yet seen end,
     every `every` seconds, until it ends, then goes straight on to the next one. Queues drain
     roughly in order, so the end of a job is seen within about `every` of when it happens,
-    for about one status request per job plus one per `every` of waiting: the polls take
-    little from the server being measured. A job still unfinished after `patience` seconds
-    goes to the back of the line, so one stuck job cannot hide the others."""
+    for about one status request per job plus one per `every` of waiting. A job still
+    unfinished after `patience` seconds goes to the back of the line, so one stuck job
+    cannot hide the others."""
 
     def __init__(self, t: Target, pollers: int = 1, every: float = 0.05,
                  patience: float = 2.0) -> None:
@@ -200,7 +258,7 @@ class Polls:
         self._arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def __aenter__(self) -> Polls:
+    async def __aenter__(self) -> Self:
         self._tasks = [asyncio.create_task(self._poll()) for _ in range(self.pollers)]
         return self
 
@@ -215,8 +273,7 @@ class Polls:
                 job_id = self.pending.popleft()
                 give_up = time.perf_counter() + self.patience
                 while True:
-                    reply = await conn.request("GET", f"/jobs/{job_id}")
-                    status = orjson.loads(reply.body).get("status") if reply.body else None
+                    status = await _status(conn, job_id)
                     if status in TERMINAL:
                         self.ended.setdefault(job_id, time.perf_counter())
                         self._check()
@@ -250,8 +307,11 @@ class Polls:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _completions(t: Target, every: float = 0.05) -> Completions | Polls:
-    return Completions(t) if t.redis_url and t.prefix else Polls(t, every=every)
+def _completions(t: Target, every: float | None = None,
+                 events: bool | None = None) -> Completions | Polls:
+    if (t.events if events is None else events) and t.redis_url and t.prefix:
+        return Completions(t)
+    return Polls(t, every=every or t.poll_every)
 
 
 async def _submit_many(t: Target, process_id: str, inputs: list[dict[str, object]],
@@ -294,52 +354,63 @@ async def burst(t: Target, count: int, concurrency: int, limit: float) -> Result
     tag = uuid.uuid4().hex[:8]
     inputs: list[dict[str, object]] = [{"value": f"{tag}-{i}"} for i in range(count)]
     async with _completions(t) as done:
+        before = t.meter()
         start = time.perf_counter()
         ids = await _submit_many(t, t.echo_id, inputs, concurrency, done.watch)
         submitted = time.perf_counter() - start
         done.expect(ids)
         await _wait(done, limit)
+        after = t.meter()
         ended = [done.ended[i] for i in ids if i in done.ended]
     seconds = (max(ended) if ended else time.perf_counter()) - start
     latencies = [(end - start) * 1000 for end in ended]
-    return Result("async burst", "job", len(ended), seconds, latencies, count - len(ended),
-                  {"submit_rate": round(len(ids) / submitted, 1)})
+    return Result(f"async burst ({count:,} jobs)", "job", len(ended), seconds, latencies,
+                  count - len(ended), {"submit_rate": round(len(ids) / submitted, 1)},
+                  spent=difference(before, after))
 
 
 async def fan_out(t: Target, parts: int, limit: float) -> Result:
     """One batch_upper job of `parts` one-word chunks: submit to successful."""
     words = [f"w{i}" for i in range(parts)]
-    async with _completions(t, every=0.02) as done:
+    async with _completions(t) as done:
         conn = Connection.to(t.url)
+        before = t.meter()
         start = time.perf_counter()
         job_id = await _submit(conn, t.batch_upper_id, {"words": words, "chunk": 1})
         await conn.close()
         assert job_id, "the fan-out job was refused"
         done.expect([job_id])
         await _wait(done, limit, stall=limit)
+        after = t.meter()
         end = done.ended.get(job_id)
+    name = f"fan-out {parts:,} parts"
     if end is None:
-        return Result(f"fan-out {parts} parts", "part", 0, limit, errors=1)
+        return Result(name, "part", 0, limit, errors=1)
     seconds = end - start
-    return Result(f"fan-out {parts} parts", "part", parts, seconds, [seconds * 1000],
-                  extra={"ms_per_part": round(seconds * 1000 / parts, 3)})
+    return Result(name, "part", parts, seconds, [seconds * 1000],
+                  extra={"ms_per_part": round(seconds * 1000 / parts, 3)},
+                  spent=difference(before, after))
 
 
 async def scatter(t: Target, concurrency: int, duration: float) -> Result:
+    """A 3-step scatter job (3 parallel steps and a merge): submit, poll, fetch results."""
     tag = uuid.uuid4().hex[:8]
+    not_ready = [0]
 
     async def op(conn: Connection, n: int) -> bool:
-        job_id = await _submit(conn, t.text_stats_id, {"text": f"the quick {tag} fox {n}"})
-        return job_id is not None and await _poll_until_done(conn, job_id)
+        return await _job_then_results(conn, t, t.text_stats_id,
+                                       {"text": f"the quick {tag} fox {n}"}, not_ready)
 
-    return _named(await _loop(t, op, concurrency, duration),
-                  "scatter (3 steps)", unit="job")
+    result = _named(await _loop(t, op, concurrency, duration), "scatter (3 steps)", unit="job")
+    if not_ready[0]:
+        result.extra["results_not_ready"] = not_ready[0]
+    return result
 
 
 async def mixed(t: Target, concurrency: int, duration: float) -> Result:
-    """A quarter each: process list, cache hit, sync echo, async job."""
+    """A quarter each: process list, cache hit, sync echo, async job (polled, no results)."""
     tag = uuid.uuid4().hex[:8]
-    hit = orjson.dumps({"inputs": {"value": "cached"}, "mode": "sync"})
+    hit = _sync_body(t.cached_value)
 
     async def op(conn: Connection, n: int) -> bool:
         kind = n % 4
@@ -347,30 +418,63 @@ async def mixed(t: Target, concurrency: int, duration: float) -> Result:
             return (await conn.request("GET", "/processes")).status == 200
         path = f"/processes/{t.echo_id}/execution"
         if kind == 1:
-            return (await conn.request("POST", path, hit, headers=t.sync_headers)).status == 200
+            return (await conn.request("POST", path, hit, headers=SYNC)).status == 200
         if kind == 2:
-            body = orjson.dumps({"inputs": {"value": f"{tag}-{n}"}, "mode": "sync"})
-            return (await conn.request("POST", path, body, headers=t.sync_headers)).status == 200
+            body = _sync_body(f"{tag}-{n}")
+            return (await conn.request("POST", path, body, headers=SYNC)).status == 200
         job_id = await _submit(conn, t.echo_id, {"value": f"{tag}-{n}"})
-        return job_id is not None and await _poll_until_done(conn, job_id)
+        return job_id is not None and await _poll_until_done(conn, job_id, t.poll_every)
 
-    return _named(await _loop(t, op, concurrency, duration),
-                  "mixed")
+    return _named(await _loop(t, op, concurrency, duration), "mixed")
+
+
+async def cost_run(t: Target, count: int, concurrency: int, limit: float,
+                   pause_workers: Callable[[bool], None]) -> Result:
+    """What `count` simple async jobs cost, apart from any status poll: the workers are
+    paused (SIGSTOP) while the jobs are submitted, so the submission window holds the API's
+    work alone and the run window after it the workers'; the jobs' end is seen on fastproc's
+    event channel where the target names it (one SUBSCRIBE, no command per job), else by
+    polling slowly (every 100 ms, counted, to
+    be subtracted with the status poll scenario's per-poll cost).
+
+    `spent` covers both windows; `extra["submit"]` the submission window alone."""
+    tag = uuid.uuid4().hex[:8]
+    inputs: list[dict[str, object]] = [{"value": f"{tag}-{i}"} for i in range(count)]
+    async with _completions(t, every=0.1, events=True) as done:
+        pause_workers(True)
+        try:
+            start_snapshot = t.meter()
+            start = time.perf_counter()
+            ids = await _submit_many(t, t.echo_id, inputs, concurrency, lambda _: None)
+            submitted = time.perf_counter()
+            submit_snapshot = t.meter()
+        finally:
+            pause_workers(False)
+        done.expect(ids)
+        await _wait(done, limit)
+        end_snapshot = t.meter()
+        ended = [done.ended[i] for i in ids if i in done.ended]
+    run_seconds = (max(ended) if ended else time.perf_counter()) - submitted
+    return Result(f"async cost ({count:,} jobs)", "job", len(ended),
+                  submitted - start + run_seconds, errors=count - len(ended),
+                  extra={"submit": difference(start_snapshot, submit_snapshot),
+                         "submit_rate": round(len(ids) / (submitted - start), 1),
+                         "run_rate": round(len(ended) / run_seconds, 1) if run_seconds else 0,
+                         "waited_by": "events" if isinstance(done, Completions) else "polls"},
+                  spent=difference(start_snapshot, end_snapshot))
+
+
+async def idle(t: Target, seconds: float) -> Result:
+    """Nothing asked: what the stack costs Redis and the CPU while it waits."""
+    before = t.meter()
+    await asyncio.sleep(seconds)
+    return Result("idle stack", "s", max(1, round(seconds)), seconds,
+                  spent=difference(before, t.meter()))
 
 
 async def _loop(t: Target, op: Op, concurrency: int, duration: float) -> Result:
-    """`closed_loop`, also counting every operation started, warm-up included, as
-    `extra["ops_started"]`: what the Redis commands spent in the scenario are divided by."""
-    started = 0
-
-    async def counted(conn: Connection, n: int) -> bool:
-        nonlocal started
-        started += 1
-        return await op(conn, n)
-
-    result = await closed_loop(t.url, counted, concurrency=concurrency, duration=duration)
-    result.extra["ops_started"] = started
-    return result
+    return await closed_loop(t.url, op, concurrency=concurrency, duration=duration,
+                             warmup=t.warmup, meter=t.meter)
 
 
 def _named(result: Result, name: str, unit: str = "req") -> Result:

@@ -1,11 +1,14 @@
 """Starting what is measured: Valkey (embedded or given), the API under uvicorn, N workers.
 
-Each part is its own OS process so its CPU seconds and peak RSS can be read from /proc.
+Each part is its own OS process so its CPU seconds and peak RSS can be read from /proc, and
+so the workers can be paused (SIGSTOP) while the API alone is measured.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +50,42 @@ def usage(pid: int) -> Usage:
     return Usage(cpu, peak)
 
 
+def children(pid: int) -> list[int]:
+    """Live descendants of `pid` (Celery's prefork pool, say)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            child = int(entry.name)
+            found += [child, *children(child)]
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and its reaped children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICKS
+    for child in children(pid):
+        with contextlib.suppress(OSError, IndexError):
+            cpu += usage(child).cpu_seconds
+    return cpu
+
+
+def pause(pids: list[int], paused: bool) -> None:
+    """SIGSTOP (or SIGCONT) these processes and their descendants: a paused worker takes no
+    job, so what the API does per submission can be measured on its own."""
+    sig = signal.SIGSTOP if paused else signal.SIGCONT
+    for pid in pids:
+        for target in (pid, *children(pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
+
+
 def wait_until(check: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
@@ -77,6 +116,16 @@ class Stack:
             out[f"worker{i}"] = usage(worker.pid)
         return out
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the API and of all workers together."""
+        out = {"worker": sum(tree_cpu(worker.pid) for worker in self.workers)}
+        if self.api is not None:
+            out["api"] = tree_cpu(self.api.pid)
+        return out
+
+    def pause_workers(self, paused: bool) -> None:
+        pause([worker.pid for worker in self.workers], paused)
+
 
 @contextmanager
 def redis_server(url: str | None) -> Iterator[str]:
@@ -89,8 +138,10 @@ def redis_server(url: str | None) -> Iterator[str]:
 
 @contextmanager
 def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
-                   logs: Path | None = None) -> Iterator[Stack]:
-    """API + workers on `redis_url` under a fresh key prefix (removed afterwards)."""
+                   logs: Path | None = None, counted: Path | None = None) -> Iterator[Stack]:
+    """API + workers on `redis_url` under a fresh key prefix (removed afterwards). With
+    `counted`, each process counts its Redis round trips into `counted/<name>.json`
+    (`benchmarks.roundtrips`)."""
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     port = free_port()
     child_env = {
@@ -107,8 +158,12 @@ def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | No
     with ExitStack() as cleanup:
         def spawn(args: list[str], name: str) -> subprocess.Popen[bytes]:
             log = cleanup.enter_context((logs / f"{prefix}-{name}.log").open("wb"))
-            child = subprocess.Popen([sys.executable, "-m", "fastproc", *args], cwd=ROOT,
-                                     env=child_env, stdout=log, stderr=subprocess.STDOUT)
+            module, own_env = "fastproc", child_env
+            if counted is not None:
+                module = "benchmarks.roundtrips"
+                own_env = {**child_env, "BENCH_ROUND_TRIPS_FILE": str(counted / f"{name}.json")}
+            child = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT,
+                                     env=own_env, stdout=log, stderr=subprocess.STDOUT)
             cleanup.callback(_stop, child)
             return child
 
