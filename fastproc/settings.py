@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     catalogue_refresh: float = Field(
         2.0, ge=0, description="Seconds the API trusts its copy of the process catalogue."
     )
+    catalogue_ttl: float = Field(
+        30.0, gt=0,
+        description="Seconds a process stays listed after the last worker serving it stopped "
+                    "reporting (workers report every third of this).",
+    )
     redis_retries: int = Field(5, ge=0, description="Retries of a failed Redis call (backoff).")
     redis_timeout: float = Field(
         5.0, gt=0, description="Seconds before an API's Redis call times out."

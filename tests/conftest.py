@@ -37,12 +37,12 @@ def key_prefix() -> str:
 def r(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     yield client
-    # Once the session's jobs have ended, every key has a TTL but the documented few:
-    # the process catalogue (rewritten by workers) and arq's queues (emptied by them).
+    # Once the session's jobs have ended, every key has a TTL but arq's queues (emptied by
+    # the workers).
     forever = []
     for key in client.scan_iter(match=f"{key_prefix}*", count=1000):
         name = key.decode()
-        if client.ttl(key) == -1 and not name.endswith((":processes", ":queue")):
+        if client.ttl(key) == -1 and not name.endswith(":queue"):
             forever.append(name)
         client.delete(key)
     client.close()

@@ -15,7 +15,7 @@ from typing import Any
 from loguru import logger
 
 from fastproc.authoring.registry import Registry
-from fastproc.catalogue import publish
+from fastproc.catalogue import Registration
 from fastproc.jobs.store import STATS_TTL
 from fastproc.keys import Keys
 from fastproc.logs import configure_logging
@@ -37,6 +37,9 @@ from fastproc.settings import Settings
 #: The longest poll delay of arq's own loop under `arq fastproc.WorkerSettings`: no nudge
 #: wakes it, so this is how long a job may wait in an idle queue (arq's default is 0.5 s).
 ARQ_CLI_POLL_DELAY = 0.1
+
+#: Where a worker keeps its catalogue registration in arq's context.
+_REGISTRATION = "fastproc.catalogue"
 
 
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
@@ -83,7 +86,11 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
     async def on_startup(ctx: dict[str, Any]) -> None:
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
-        await publish(rt.redis, rt.keys, rt.catalogue_entries())
+        registration = Registration(rt.redis, rt.keys, rt.catalogue_entries(),
+                                    ttl=settings.catalogue_ttl,
+                                    retention=settings.active_job_ttl)
+        await registration.start()
+        ctx[_REGISTRATION] = registration
         # The counters behind /metrics live on; every worker start (and every scrape)
         # pushes their expiry back.
         await rt.redis.expire(rt.keys.stats, STATS_TTL)
@@ -91,6 +98,9 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
                     settings.queue_name, ", ".join(p.id for p in procs))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        registration: Registration | None = ctx.get(_REGISTRATION)
+        if registration is not None:
+            await registration.stop()
         rt: Runtime | None = ctx.get(CTX_KEY)
         if rt is not None:
             await rt.notifier.drain(grace=5.0)

@@ -35,6 +35,16 @@ def _process_links(base: str, process_id: str) -> list[dict[str, str]]:
 
 
 async def find_process(state: AppState, process_id: str) -> CataloguedProcess:
+    """The process to execute: 404 if unknown, 503 if no live worker serves it any more
+    (its job would queue for nobody)."""
+    found = await state.catalogue.executable(process_id)
+    if found is None:
+        raise NoSuchProcess(f"no process with id '{process_id}'")
+    return found
+
+
+async def _served_process(state: AppState, process_id: str) -> CataloguedProcess:
+    """The process to describe: 404 unless some live worker serves it."""
     found = await state.catalogue.get(process_id)
     if found is None:
         raise NoSuchProcess(f"no process with id '{process_id}'")
@@ -70,7 +80,7 @@ async def list_processes(
 async def describe_process(
     process_id: str, request: Request, state: State, fmt: Negotiated,
 ) -> Response:
-    proc = await find_process(state, process_id)
+    proc = await _served_process(state, process_id)
     base = base_url(request, state.settings.base_url)
     doc = {**proc.document, "links": _process_links(base, process_id)}
     add_alternate(doc, f"{base}/processes/{process_id}", fmt)
