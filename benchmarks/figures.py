@@ -137,6 +137,9 @@ class Compared:
     rates: dict[str, float | None]
     ratio: float | None
     ratio_range: tuple[float, float] | None
+    #: The median ratio by the method this harness used before (operations started in the
+    #: window over the time until the last ended): how much that method moved the ratio.
+    ratio_started: float | None
     floor_share: dict[str, float | None]
     p50_ms: dict[str, float | None]
     cpu_ms: dict[str, float | None]
@@ -155,6 +158,7 @@ def compare(runs: list[Run], ours: str, theirs: str) -> list[Compared]:
     rows: list[Compared] = []
     for name in names:
         ratios: list[float] = []
+        started_ratios: list[float] = []
         per: dict[str, dict[str, list[float]]] = {
             s: {"rate": [], "share": [], "p50": [], "cpu": [], "cmds": [], "polls": []}
             for s in (ours, theirs)}
@@ -164,6 +168,8 @@ def compare(runs: list[Run], ours: str, theirs: str) -> list[Compared]:
             a, b = _side(run, ours, name), _side(run, theirs, name)
             if a is not None and b is not None and b.rate:
                 ratios.append(a.rate / b.rate)
+                if b.extra.get("rate_started") and a.extra.get("rate_started"):
+                    started_ratios.append(a.extra["rate_started"] / b.extra["rate_started"])
             for server, result in ((ours, a), (theirs, b)):
                 if result is None:
                     continue
@@ -188,7 +194,7 @@ def compare(runs: list[Run], ours: str, theirs: str) -> list[Compared]:
             continue
         rows.append(Compared(
             name, unit, {s: median(per[s]["rate"]) for s in per}, median(ratios),
-            spread(ratios), {s: median(per[s]["share"]) for s in per},
+            spread(ratios), median(started_ratios), {s: median(per[s]["share"]) for s in per},
             {s: median(per[s]["p50"]) for s in per}, {s: median(per[s]["cpu"]) for s in per},
             {s: median(per[s]["cmds"]) for s in per}, {s: median(per[s]["polls"]) for s in per},
             errors))

@@ -55,7 +55,8 @@ def print_comparison(rows: list[Compared], ours: str, theirs: str, runs: int,
                      meta: dict[str, Any]) -> None:
     table = Table(title=_title(f"{ours} / {theirs}, medians of {runs} back-to-back runs",
                                meta))
-    columns = ("scenario", ours, theirs, "ratio", "ratio range", f"floor share {ours}",
+    columns = ("scenario", ours, theirs, "ratio", "ratio range", "ratio, old window",
+               f"floor share {ours}",
                f"floor share {theirs}", f"p50 ms {ours}", f"p50 ms {theirs}",
                f"CPU ms/unit {ours}", f"CPU ms/unit {theirs}", f"Redis cmds/unit {ours}",
                f"Redis cmds/unit {theirs}", "polls/unit", "errors")
@@ -69,6 +70,7 @@ def print_comparison(rows: list[Compared], ours: str, theirs: str, runs: int,
         table.add_row(
             row.scenario, f"{_fmt(row.rates[ours])} {row.unit}/s",
             f"{_fmt(row.rates[theirs])} {row.unit}/s", _fmt(row.ratio, 2), low_high,
+            _fmt(row.ratio_started, 2),
             _pct(row.floor_share[ours]), _pct(row.floor_share[theirs]),
             _fmt(row.p50_ms[ours], 1), _fmt(row.p50_ms[theirs], 1),
             _fmt(row.cpu_ms[ours], 2), _fmt(row.cpu_ms[theirs], 2), _fmt(row.cmds[ours]),
