@@ -23,6 +23,7 @@ from typing import Self
 
 import orjson
 import redis.asyncio as aioredis
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from benchmarks.http import Connection
 from benchmarks.measure import Meter, Op, Result, closed_loop, difference, no_meter
@@ -97,16 +98,34 @@ async def _submit(conn: Connection, process_id: str, inputs: dict[str, object]) 
     return str(orjson.loads(reply.body)["jobID"])
 
 
-async def warm(t: Target) -> bool:
+class NotReady(Exception):
+    """The server answered, but not yet with what the scenarios need."""
+
+
+@retry(retry=retry_if_exception_type((NotReady, OSError, EOFError)), wait=wait_fixed(0.2),
+       stop=stop_after_delay(30), reraise=True)
+async def _answers_200(conn: Connection, path: str, body: bytes) -> None:
+    """One synchronous execution; a server still starting (404: process not listed yet,
+    503) or not accepting connections yet is asked again for up to 30 s."""
+    try:
+        reply = await conn.request("POST", path, body, headers=SYNC)
+    except (OSError, EOFError):
+        await conn.close()  # the next try opens a fresh connection
+        raise
+    if reply.status in (404, 503):
+        raise NotReady(f"{reply.status} {reply.body[:200]!r}")
+    if reply.status != 200:
+        raise RuntimeError(f"POST {path} answered {reply.status}: {reply.body[:300]!r}")
+
+
+async def warm(t: Target) -> None:
     """One synchronous echo end to end, and the cache entry the cache-hit scenarios ask
-    for: the same start for every server (True if both answered 200)."""
+    for: the same start for every server. Raises if the server cannot do either."""
     conn = Connection.to(t.url)
     try:
         path = f"/processes/{t.echo_id}/execution"
-        first = await conn.request("POST", path, _sync_body(f"warm-{uuid.uuid4().hex[:8]}"),
-                                   headers=SYNC)
-        cached = await conn.request("POST", path, _sync_body(t.cached_value), headers=SYNC)
-        return first.status == 200 and cached.status == 200
+        await _answers_200(conn, path, _sync_body(f"warm-{uuid.uuid4().hex[:8]}"))
+        await _answers_200(conn, path, _sync_body(t.cached_value))
     finally:
         await conn.close()
 
