@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.ogc import validate
-from tests.support import start_job, wait_for
+from tests.support import wait_for
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
@@ -25,6 +25,7 @@ REL_EXECUTE = "http://www.opengis.net/def/rel/ogc/1.0/execute"
 REL_JOB_LIST = "http://www.opengis.net/def/rel/ogc/1.0/job-list"
 REL_RESULTS = "http://www.opengis.net/def/rel/ogc/1.0/results"
 TERMINAL = frozenset({"successful", "failed", "dismissed"})
+#: `Prefer: respond-async` alone, for `tests.support.start_job`: a cached result may answer.
 ASYNC = {"Prefer": "respond-async"}
 
 
@@ -121,16 +122,6 @@ def wait_status(client: httpx.Client, url: str, status: str, timeout: float = 20
         return bool(doc["status"] == status)
 
     return poll_status(client, url, reached, timeout=timeout, what=f"{url} to be {status}")
-
-
-def submit_async(
-    client: httpx.Client, process_id: str, body: dict[str, Any],
-    headers: dict[str, str] | None = None,
-) -> tuple[httpx.Response, dict[str, Any], str]:
-    """`tests.support.start_job` as (response, statusInfo, Location), with a whole execute
-    request as `body` and `Prefer: respond-async` alone by default (a cache hit may answer)."""
-    job = start_job(client, process_id, headers=ASYNC if headers is None else headers, **body)
-    return job.response, job.status, job.location
 
 
 def parse_link_header(value: str) -> list[dict[str, str]]:

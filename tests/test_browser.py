@@ -17,7 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e import submit_async, unique, unique_int, wait_finished
+from tests.e2e import ASYNC, unique, unique_int, wait_finished
+from tests.support import start_job
 
 CHROMIUM = os.environ.get("FASTPROC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -139,7 +140,7 @@ def test_run_sleep_from_its_form_and_watch_the_job_to_its_results(
 
 
 def test_the_job_list_filters_by_status(page: Page, client: httpx.Client, shots: Path) -> None:
-    done = [submit_async(client, pid, {"inputs": inputs})[2] for pid, inputs in (
+    done = [start_job(client, pid, inputs, headers=ASYNC).location for pid, inputs in (
         ("echo", {"value": unique()}), ("add", {"a": unique_int(), "b": 2}),
         ("batch_upper", {"words": ["a", "b", "c"], "chunk": 1}), ("fail", {}))]
     for location in done:

@@ -15,25 +15,28 @@ import pytest
 import redis
 
 from tests.e2e import (
+    ASYNC,
     assert_exception,
     json_doc,
-    submit_async,
     unique,
     wait_status,
 )
-from tests.support import wait_for
+from tests.support import start_job, wait_for
 
 
 def _job_in(client: httpx.Client, state: str) -> tuple[str, str]:
     """A job that is `state` now, and the name of one of its outputs."""
     if state == "running":
-        _, doc, location = submit_async(client, "sleep", {"inputs": {"seconds": 30}})
+        job = start_job(client, "sleep", {"seconds": 30}, headers=ASYNC)
+        doc, location = job.status, job.location
         output = "slept"
     elif state == "successful":
-        _, doc, location = submit_async(client, "echo", {"inputs": {"value": unique()}})
+        job = start_job(client, "echo", {"value": unique()}, headers=ASYNC)
+        doc, location = job.status, job.location
         output = "value"
     else:
-        _, doc, location = submit_async(client, "fail", {"inputs": {"message": unique()}})
+        job = start_job(client, "fail", {"message": unique()}, headers=ASYNC)
+        doc, location = job.status, job.location
         output = "value"
     wait_status(client, location, state, timeout=20)
     return str(doc["jobID"]), output
@@ -68,7 +71,8 @@ def test_a_dismissed_running_job_never_turns_successful_nor_stores_a_result(
 ) -> None:
     """The sleep is short, so the task may end by itself rather than be aborted: either
     way, once it is over the record still says dismissed and no result was stored."""
-    _, doc, location = submit_async(client, "sleep", {"inputs": {"seconds": 1.0}})
+    job = start_job(client, "sleep", {"seconds": 1.0}, headers=ASYNC)
+    doc, location = job.status, job.location
     job_id = doc["jobID"]
     wait_status(client, location, "running", timeout=10)
     assert json_doc(client.delete(location), "statusInfo")["status"] == "dismissed"
@@ -80,7 +84,8 @@ def test_a_dismissed_running_job_never_turns_successful_nor_stores_a_result(
 def test_dismissing_a_finished_job_removes_its_stored_outputs(
     client: httpx.Client, r: redis.Redis, key_prefix: str,
 ) -> None:
-    _, doc, location = submit_async(client, "big_blob", {"inputs": {"megabytes": 2}})
+    job = start_job(client, "big_blob", {"megabytes": 2}, headers=ASYNC)
+    doc, location = job.status, job.location
     wait_status(client, location, "successful", timeout=30)
     output = f"{key_prefix}:job:{doc['jobID']}:output:data"
     assert r.exists(output)

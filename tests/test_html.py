@@ -21,18 +21,19 @@ from fastproc.api.html.schemas import schema_text
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.models import InputDescription, ProcessDescription
 from tests.e2e import (
+    ASYNC,
     REL_RESULTS,
     assert_exception,
     json_doc,
     media_type,
     one_link,
     show,
-    submit_async,
     unique,
     unique_int,
     wait_finished,
     wait_status,
 )
+from tests.support import ASYNC_FRESH, start_job
 
 #: What Chromium sends when it navigates to a page.
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -89,7 +90,7 @@ def all_links(doc: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def finished_job(client: httpx.Client) -> str:
-    _, _, location = submit_async(client, "echo", {"inputs": {"value": unique("page")}})
+    location = start_job(client, "echo", {"value": unique("page")}, headers=ASYNC).location
     wait_status(client, location, "successful")
     return location
 
@@ -130,8 +131,7 @@ def test_job_status_and_results_have_pages(client: httpx.Client, finished_job: s
 def test_results_asked_for_in_an_outputs_media_type_are_not_a_page(
     client: httpx.Client,
 ) -> None:
-    _, _, location = submit_async(client, "squares_csv", {"inputs": {"n": 2}},
-                                  headers={"Prefer": "respond-async", "Cache-Control": "no-cache"})
+    location = start_job(client, "squares_csv", {"n": 2}, headers=ASYNC_FRESH).location
     wait_status(client, location, "successful")
     response = client.get(f"{location}/results", headers={"Accept": "text/csv"})
     assert response.status_code == 200 and response.text == "n,square\n0,0\n1,1\n", show(response)
@@ -181,7 +181,7 @@ def test_each_form_links_the_other_as_alternate(client: httpx.Client, path: str)
 def test_the_job_list_filters_by_process_and_status(
     client: httpx.Client, finished_job: str,
 ) -> None:
-    _, _, other = submit_async(client, "add", {"inputs": {"a": unique_int(), "b": 1}})
+    other = start_job(client, "add", {"a": unique_int(), "b": 1}, headers=ASYNC).location
     wait_finished(client, other)
     query: dict[str, str | int] = {"processID": "echo", "status": "successful", "limit": 500}
     page = html_page(client.get("/jobs", params=query, headers=BROWSER))
@@ -198,7 +198,7 @@ def test_the_job_list_filters_by_process_and_status(
 
 def test_values_are_escaped_on_every_page(client: httpx.Client) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    _, _, location = submit_async(client, "echo", {"inputs": {"value": evil + unique()}})
+    location = start_job(client, "echo", {"value": evil + unique()}, headers=ASYNC).location
     wait_status(client, location, "successful")
     for url in (f"{location}/results", "/jobs?processID=echo&limit=500"):
         response = client.get(url, headers=BROWSER)
@@ -320,7 +320,7 @@ def test_a_form_value_out_of_bounds_is_refused_by_the_process_schema(
 
 
 def test_the_dismiss_button_dismisses_a_running_job(client: httpx.Client) -> None:
-    _, _, location = submit_async(client, "sleep", {"inputs": {"seconds": 60}})
+    location = start_job(client, "sleep", {"seconds": 60}, headers=ASYNC).location
     response = client.post(f"{location}/dismiss", headers=BROWSER)
     assert response.status_code == 303, show(response)
     assert response.headers["location"] == f"{location}?f=html"

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from fastproc.jobs.record import is_job_id
-from tests.e2e import assert_exception, media_type, show, submit_async, unique, wait_status
+from tests.e2e import ASYNC, assert_exception, media_type, show, unique, wait_status
+from tests.support import start_job
 
 HTML = {"Accept": "text/html"}
 
@@ -29,7 +30,8 @@ ROUTES: dict[str, Callable[[httpx.Client, str], httpx.Response]] = {
 @pytest.fixture(scope="module")
 def finished_job(client: httpx.Client) -> str:
     """A successful job: its result key `{p}:job:{id}:result` exists."""
-    _, doc, location = submit_async(client, "echo", {"inputs": {"value": unique()}})
+    job = start_job(client, "echo", {"value": unique()}, headers=ASYNC)
+    doc, location = job.status, job.location
     wait_status(client, location, "successful")
     return str(doc["jobID"])
 

@@ -9,17 +9,18 @@ import httpx
 import pytest
 
 from tests.e2e import (
+    ASYNC,
     assert_exception,
     follow_pages,
     json_doc,
     links_by_rel,
     one_link,
-    submit_async,
     unique,
     unique_int,
     wait_finished,
     wait_status,
 )
+from tests.support import start_job
 
 
 def job_ids(client: httpx.Client, **params: Any) -> list[str]:
@@ -31,7 +32,7 @@ def job_ids(client: httpx.Client, **params: Any) -> list[str]:
 
 def finished_job(client: httpx.Client, process_id: str, inputs: dict[str, Any]
                  ) -> dict[str, Any]:
-    _, _, location = submit_async(client, process_id, {"inputs": inputs})
+    location = start_job(client, process_id, inputs, headers=ASYNC).location
     return wait_finished(client, location)
 
 
@@ -40,7 +41,7 @@ def instant(value: datetime) -> str:
 
 
 def test_job_list_is_valid_and_shows_a_new_job(client: httpx.Client) -> None:
-    _, created, _ = submit_async(client, "echo", {"inputs": {"value": unique()}})
+    created = start_job(client, "echo", {"value": unique()}, headers=ASYNC).status
     doc = json_doc(client.get("/jobs", params={"processID": "echo"}), "jobList")
     one_link(doc, "self")
     mine = [job for job in doc["jobs"] if job["jobID"] == created["jobID"]]
@@ -211,7 +212,7 @@ def test_job_list_duration_filters_select_by_run_time(client: httpx.Client) -> N
 
 
 def test_running_job_is_listed_as_running(client: httpx.Client) -> None:
-    _, _, location = submit_async(client, "sleep", {"inputs": {"seconds": 2}})
+    location = start_job(client, "sleep", {"seconds": 2}, headers=ASYNC).location
     running = wait_status(client, location, "running", timeout=10)
     assert running["jobID"] in job_ids(client, processID="sleep", status="running")
     wait_status(client, location, "successful")
