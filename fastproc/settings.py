@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     )
     worker_lease: float = Field(
         60.0, gt=0,
-        description="Seconds a `fastproc worker`'s claim on a task lasts unless renewed: a "
-                    "task whose worker died runs again after at most this long.",
+        description="Seconds a worker's claim on a task lasts unless renewed: a task whose "
+                    "worker died runs again after at most this long.",
     )
     max_tries: int = Field(
         3, ge=1, description="Runs of a job whose worker died before it gives up as failed."

@@ -72,27 +72,39 @@ class Processes:
         self.logs = logs
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, args: list[str], name: str, **env: str) -> subprocess.Popen[bytes]:
+    def spawn(self, args: list[str], name: str, module: str = "fastproc",
+              **env: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}-{len(self.children)}.log").open("wb")
         child = subprocess.Popen(
-            [sys.executable, "-m", "fastproc", *args], cwd=ROOT,
+            [sys.executable, "-m", module, *args], cwd=ROOT,
             env={**os.environ, **self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
         self.children.append(child)
         return child
 
-    def worker(self, r: redis.Redis, **env: str) -> subprocess.Popen[bytes]:
-        """A worker process, returned once it listens for work (subscribed to its nudges)."""
+    def worker(self, r: redis.Redis, *, launcher: str = "fastproc",
+               **env: str) -> subprocess.Popen[bytes]:
+        """A worker process started by `fastproc worker` or (`launcher="arq"`) by
+        `arq fastproc.WorkerSettings`, returned once it listens for work: subscribed to its
+        nudges, or (arq's loop has none) registered in the catalogue."""
         merged = {**self.env, **env}
         channel = f"{merged['FASTPROC_KEY_PREFIX']}:wake:{merged['FASTPROC_QUEUE_NAME']}"
+        registered = f"{merged['FASTPROC_KEY_PREFIX']}:processes:workers"
 
         def listeners() -> int:
             return int(r.pubsub_numsub(channel)[0][1])
 
-        before = listeners()
-        child = self.spawn(["worker"], "worker", **env)
-        wait_for(lambda: child.poll() is not None or listeners() > before, 20,
-                 "a worker to start")
+        def ready() -> bool:
+            if launcher == "arq":
+                return bool(set(r.zrange(registered, 0, -1)) - workers)
+            return listeners() > before
+
+        before, workers = listeners(), set(r.zrange(registered, 0, -1))
+        if launcher == "arq":
+            child = self.spawn(["fastproc.WorkerSettings"], "worker", module="arq", **env)
+        else:
+            child = self.spawn(["worker"], "worker", **env)
+        wait_for(lambda: child.poll() is not None or ready(), 20, "a worker to start")
         assert child.poll() is None, "worker exited at start-up"
         return child
 
