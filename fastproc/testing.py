@@ -38,7 +38,7 @@ from fastproc.jobs.results import encode_results, results_document
 from fastproc.ogc.exceptions import InvalidParameterValue, InvalidRequest, ProcessError
 from fastproc.ogc.inputs import InputValidator, references
 from fastproc.ogc.limits import Limits
-from fastproc.ogc.models import ExecuteRequest
+from fastproc.ogc.models import ExecuteRequest, first_error
 from fastproc.queue.execution import (
     SoftTimeLimitExceeded,
     decode_inputs,
@@ -184,9 +184,8 @@ def _execute_request(inputs: Mapping[str, Any],
     try:
         return ExecuteRequest.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidRequest(f"execute request member '{where}': {first['msg']}") from exc
+        where, what = first_error(exc)
+        raise InvalidRequest(f"execute request member '{where}': {what}") from exc
 
 
 def _check_requested_outputs(request: ExecuteRequest, proc: BaseProcess) -> None:

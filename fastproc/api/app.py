@@ -26,6 +26,7 @@ from fastproc.api.state import AppState
 from fastproc.cache import ResultCache
 from fastproc.catalogue import Catalogue
 from fastproc.jobs.events import EventHub
+from fastproc.jobs.service import JobService
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
 from fastproc.ogc.limits import Limits
@@ -46,19 +47,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = connect(settings, socket_timeout=None)
         keys = Keys(settings.key_prefix)
         events = EventHub(listener, keys.events)
+        store = JobStore(redis, keys, job_ttl=settings.job_ttl,
+                         active_ttl=settings.active_job_ttl,
+                         queue_cap=settings.max_queued_per_process)
+        cache = ResultCache(redis, keys, settings.cache_ttl)
         app.state.fastproc = AppState(
             settings=settings,
             redis=redis,
             keys=keys,
-            store=JobStore(redis, keys, job_ttl=settings.job_ttl,
-                           active_ttl=settings.active_job_ttl,
-                           queue_cap=settings.max_queued_per_process),
-            cache=ResultCache(redis, keys, settings.cache_ttl),
+            store=store,
+            cache=cache,
             catalogue=Catalogue(redis, keys, settings.catalogue_refresh),
             events=events,
             limits=Limits(settings.max_inputs, settings.max_array_items,
                           settings.max_string_bytes, settings.max_json_depth),
             auth=KeyRing(settings),
+            jobs=JobService(store, cache),
         )
         await events.start()
         try:

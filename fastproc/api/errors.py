@@ -20,6 +20,7 @@ from fastproc.ogc.exceptions import (
     OGCException,
     ServiceUnavailable,
 )
+from fastproc.ogc.models import first_error
 
 
 def problem(exc: OGCException, request: Request) -> Response:
@@ -34,9 +35,8 @@ async def _ogc(request: Request, exc: Exception) -> Response:
 
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return problem(InvalidParameterValue(f"{where}: {first.get('msg', 'invalid')}"), request)
+    where, what = first_error(exc)
+    return problem(InvalidParameterValue(f"{where}: {what}"), request)
 
 
 async def _http(request: Request, exc: Exception) -> Response:

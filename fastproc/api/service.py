@@ -8,5 +8,5 @@ from fastproc.jobs.service import JobService
 
 
 def jobs_of(state: AppState) -> JobService:
-    """The service over the app's job store and result cache (two references: cheap)."""
-    return JobService(state.store, state.cache)
+    """The app's jobs service, built once in its lifespan."""
+    return state.jobs

@@ -11,6 +11,7 @@ from fastproc.api.auth import KeyRing
 from fastproc.cache import ResultCache
 from fastproc.catalogue import Catalogue
 from fastproc.jobs.events import EventHub
+from fastproc.jobs.service import JobService
 from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
 from fastproc.ogc.limits import Limits
@@ -28,6 +29,8 @@ class AppState:
     events: EventHub
     limits: Limits
     auth: KeyRing
+    #: The job lifecycle's intents, over `store` and `cache` (routes call these).
+    jobs: JobService
 
 
 async def get_state(request: Request) -> AppState:
