@@ -41,7 +41,8 @@ CATALOGUE = {
         _process("stats", {"numbers": {"type": "array", "items": {"type": "number"}}},
                  {"mean": {"type": "number"}, "count": {"type": "integer"}}),
         _process("png", {"width": {"type": "integer"}},
-                 {"image": {"type": "string", "contentMediaType": "image/png"}}),
+                 {"image": {"type": "string", "format": "binary",
+                            "contentMediaType": "image/png"}}),
     )
 }
 

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from fastproc.client.errors import InputError
+from fastproc.ogc.content import accepts_binary, json_kind
 from fastproc.ogc.models import InputDescription, ProcessDescription
 
 _COMBINATIONS = ("anyOf", "oneOf", "allOf")
-_BINARY_FORMATS = frozenset({"binary", "byte"})
-_BINARY_ENCODINGS = frozenset({"base64", "binary"})
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -82,7 +81,7 @@ def _from_file(name: str, path: Path, schema: dict[str, Any]) -> Any:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"input '{name}': cannot read {path}: {exc.strerror or exc}") from exc
-    if is_binary(schema):
+    if accepts_binary(schema):
         return {"value": base64.b64encode(data).decode("ascii"), "encoding": "base64",
                 "mediaType": _file_media_type(schema, path)}
     try:
@@ -106,20 +105,10 @@ def json_types(schema: dict[str, Any]) -> set[str]:
             if isinstance(sub, dict):
                 found |= json_types(sub)
     if not found and isinstance(schema.get("enum"), list):
-        found = {_json_type(v) for v in schema["enum"]}
+        found = {json_kind(v) for v in schema["enum"]}
     if found and schema.get("nullable") is True:
         found.add("null")
     return found
-
-
-def is_binary(schema: dict[str, Any]) -> bool:
-    """Whether the input takes bytes (OAS 3.0 `format: binary|byte`, or `contentEncoding`)."""
-    if schema.get("format") in _BINARY_FORMATS:
-        return True
-    if schema.get("contentEncoding") in _BINARY_ENCODINGS:
-        return True
-    return any(isinstance(sub, dict) and is_binary(sub)
-               for combination in _COMBINATIONS for sub in schema.get(combination) or ())
 
 
 def _file_media_type(schema: dict[str, Any], path: Path) -> str:
@@ -141,22 +130,8 @@ def _refuse(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _fits(value: Any, kinds: set[str]) -> bool:
-    kind = _json_type(value)
+    kind = json_kind(value)
     if kind in kinds:
         return True
     if kind == "integer":

@@ -35,3 +35,18 @@ def accepts_binary(schema: Any) -> bool:
     `oneOf`/`anyOf`/`allOf` alternatives is."""
     return is_binary(schema) or (isinstance(schema, dict) and any(
         accepts_binary(sub) for key in _ALTERNATIVES for sub in schema.get(key) or ()))
+
+
+def json_kind(value: Any) -> str:
+    """The JSON Schema type name of a decoded JSON value (`integer` before `number`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"

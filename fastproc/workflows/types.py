@@ -3,13 +3,16 @@
 Full JSON Schema subsumption is undecidable in general and not what a workflow author needs:
 what catches real mistakes is the kind of value (a number fed to a string input, an image
 fed to a JSON input). So each schema is read as the set of JSON types it admits (with
-`binary` for media-typed content), and an output fits an input when every kind it may
-produce is one the input takes. A schema whose kinds cannot be read admits anything.
+`binary` for the bytes of a file, as `fastproc.ogc.content.is_binary` reads them), and an
+output fits an input when every kind it may produce is one the input takes. A schema whose
+kinds cannot be read admits anything.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from fastproc.ogc.content import is_binary, json_kind
 
 _ALL = frozenset({"string", "number", "integer", "boolean", "array", "object", "null",
                   "binary"})
@@ -19,8 +22,7 @@ def kinds(schema: Any) -> frozenset[str] | None:
     """The kinds of value a schema admits, or None when it says nothing about them."""
     if not isinstance(schema, dict):
         return None
-    if schema.get("type") == "string" and (
-            schema.get("format") in ("binary", "byte") or "contentMediaType" in schema):
+    if is_binary(schema):
         return frozenset({"binary"})
     declared = schema.get("type")
     if isinstance(declared, str):
@@ -47,22 +49,8 @@ def kinds(schema: Any) -> frozenset[str] | None:
             if sub is not None:
                 return sub
     if "enum" in schema and isinstance(schema["enum"], list):
-        return frozenset(_kind_of(v) for v in schema["enum"])
+        return frozenset(json_kind(v) for v in schema["enum"])
     return None
-
-
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def compatible(output_schema: Any, input_schema: Any) -> bool:
