@@ -146,6 +146,17 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         60.0, gt=0, description="Seconds a client has to send a request body after its headers."
     )
+    workflow_max_depth: int = Field(
+        16, ge=1, description="Levels a workflow (nested execution request) may nest."
+    )
+    workflow_max_nodes: int = Field(
+        1000, ge=1, description="Processes one workflow may run (its root included)."
+    )
+    workflow_remote: bool = Field(
+        True,
+        description="Let workflows nest processes of other OGC API - Processes servers "
+                    "(called by the worker under the address rules of references).",
+    )
 
     @field_validator("processes", "allowed_schemes", "api_keys", "read_only_keys",
                      "trusted_hosts", mode="before")
