@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class FlowKeys(NamedTuple):
+    """The keys of one workflow job (see `fastproc.jobs.flow`), all gone when it ends."""
+
+    #: node id -> node (JSON), written once at submission.
+    nodes: str
+    #: node id -> children still running, for nodes that have children.
+    pending: str
+    #: node id -> its state while the job runs (running, successful).
+    states: str
+    #: node id -> the value its output gives its parent (JSON).
+    results: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,11 @@ class Keys:
     def join_parts(self, job_id: str) -> str:
         return f"{self.prefix}:join:{job_id}:parts"
 
+    def flow(self, job_id: str) -> FlowKeys:
+        base = f"{self.prefix}:flow:{job_id}"
+        return FlowKeys(f"{base}:nodes", f"{base}:pending", f"{base}:states",
+                        f"{base}:results")
+
     def all_of_job(self, job_id: str) -> list[str]:
         """Every key a job may own, for dismissal and cleanup."""
         return [
@@ -82,4 +101,5 @@ class Keys:
             self.join(job_id),
             self.join_items(job_id),
             self.join_parts(job_id),
+            *self.flow(job_id),
         ]

@@ -89,6 +89,14 @@ def test_occurrences_of_a_multi_valued_input_are_nodes_each() -> None:
     assert nodes[1].path == "inputs.parts[1]" and nodes[1].slot.index == 1  # type: ignore[union-attr]
 
 
+def test_nested_processes_may_give_the_items_of_one_array_input() -> None:
+    nodes = _tree("stats", {"numbers": [_nest("add", {"a": 1, "b": 2}), 3]})
+    assert nodes[0].inputs == {"numbers": [None, 3]}
+    assert (nodes[1].slot.name, nodes[1].slot.index) == ("numbers", 0)  # type: ignore[union-attr]
+    with pytest.raises(InvalidParameterValue, match=r"^inputs.numbers\[1\]: .*does not fit"):
+        _tree("stats", {"numbers": [1, _nest("echo", {"value": "x"})]})
+
+
 @pytest.mark.parametrize(("inputs", "path", "says"), [
     ({"a": _nest("nope", {}), "b": 1}, "inputs.a", "no process 'nope'"),
     ({"a": _nest("add", {"a": 1, "b": 2, "c": 3}), "b": 1}, "inputs.a", "unknown input 'c'"),

@@ -68,6 +68,8 @@ class Node:
     output: str | None = None
     outputs: dict[str, Any] | None = None
     children: list[int] = field(default_factory=list)
+    #: The arq queue of the workers serving the process (None: remote, or not yet known).
+    queue: str | None = None
 
     def dump(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +147,7 @@ def validate_workflow(nodes: list[Node], describe: Describe) -> None:
     """
     for node in nodes:
         if node.remote is not None:
+            node.output = next(iter(node.outputs), None) if node.outputs else None
             continue
         found = describe(node.process_id)
         if found is None:
@@ -163,6 +166,8 @@ def validate_workflow(nodes: list[Node], describe: Describe) -> None:
         child_found = describe(node.process_id)
         assert parent_found is not None and child_found is not None  # checked above
         wanted = parent_found[0].inputs[node.slot.name].schema_
+        if node.slot.index is not None and _items_of_one_array(parent_found[1], node.slot.name):
+            wanted = wanted.get("items", {})  # it gives one item of the array
         given = child_found[0].outputs[str(node.output)].schema_
         if not compatible(given, wanted):
             raise _invalid(node.path, (
@@ -189,13 +194,21 @@ def _check_inputs(node: Node, nodes: list[Node], description: ProcessDescription
         try:
             if name not in nested:
                 check.check(value)
-            else:
+            elif not (isinstance(value, list) and _items_of_one_array(validator, name)):
                 occurrences = value if isinstance(value, list) else [value]
                 for occurrence in occurrences:
                     if occurrence is not None:
                         check.check_occurrence(occurrence)
+            # An array with nested items is checked whole when they have run.
         except InvalidParameterValue as exc:
             raise _invalid(node.path, str(exc)) from exc
+
+
+def _items_of_one_array(validator: InputValidator, name: str) -> bool:
+    """Whether a list given for input `name` is one array value (whose items nested
+    processes may fill), rather than several occurrences of the input."""
+    check = validator.checks[name]
+    return check.schema_is_array or check.max_occurs <= 1
 
 
 def _selected_output(node: Node, description: ProcessDescription) -> str:
