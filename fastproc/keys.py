@@ -50,6 +50,33 @@ class Keys:
         """Counters behind /metrics: jobs by process and outcome, run-time histogram."""
         return f"{self.prefix}:stats"
 
+    # The dashboard's history (fastproc.jobs.activity). `transition.lua` spells the first
+    # two from the stats key it is given: keep them `{stats}:ended:...` and `{stats}:failures`.
+    def ended(self, bucket: int, status: str) -> str:
+        """Jobs that ended in `status` during one time bucket (a counter with a TTL)."""
+        return f"{self.stats}:ended:{bucket}:{status}"
+
+    @property
+    def failures(self) -> str:
+        """The last failures, newest first (a capped list)."""
+        return f"{self.stats}:failures"
+
+    def queue_depth(self, bucket: int) -> str:
+        """Tasks waiting in the queues, as a dashboard last read them in one time bucket."""
+        return f"{self.stats}:depth:{bucket}"
+
+    def worker(self, worker_id: str) -> str:
+        """A live worker's own figures (tasks running, done, failed...), renewed by it."""
+        return f"{self.prefix}:worker:{worker_id}"
+
+    def job_logs(self, job_id: str) -> str:
+        """What a job's process logged: the newest lines, JSON each (fastproc.jobs.logs)."""
+        return f"{self.prefix}:job:{job_id}:logs"
+
+    def job_trace(self, job_id: str) -> str:
+        """What a job's tasks left besides logs: log counters, each part's run times."""
+        return f"{self.prefix}:job:{job_id}:trace"
+
     @property
     def events(self) -> str:
         return f"{self.prefix}:events"

@@ -158,8 +158,25 @@ class Settings(BaseSettings):
                     "(called by the worker under the address rules of references).",
     )
 
+    operator_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, repr=False,
+        description="`name:key` pairs that see the whole `/dashboard` (workers, failures, "
+                    "job ids); with keys set, other callers see its aggregate figures only.",
+    )
+    dashboard_interval: float = Field(
+        2.0, gt=0, description="Seconds between the dashboard's readings of Redis, one "
+                               "per API process however many dashboards are open.",
+    )
+    job_log_lines: int = Field(
+        1000, ge=0, description="Log lines of a job kept for `/jobs/{id}/logs` (the newest); "
+                                "0 captures none.",
+    )
+    job_log_bytes: int = Field(
+        262_144, ge=0, description="Bytes of log lines of a job kept (the newest).",
+    )
+
     @field_validator("processes", "allowed_schemes", "api_keys", "read_only_keys",
-                     "trusted_hosts", mode="before")
+                     "trusted_hosts", "operator_keys", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
         if isinstance(value, str):
