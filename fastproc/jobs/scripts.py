@@ -7,7 +7,9 @@ in a preamble of Lua locals, built here:
 
 - `STATUS`: the job states by name (`STATUS.RUNNING == 'running'`), from `StatusCode`;
 - `TERMINAL`: the set of states a job never leaves (`TERMINAL[s]`), from `TERMINAL_STATES`;
-- `DURATION_BUCKETS`: the upper bounds of the run-time histogram, from `DURATION_BUCKETS`.
+- `DURATION_BUCKETS`: the upper bounds of the run-time histogram, from `DURATION_BUCKETS`;
+- `ACTIVITY`: the dashboard's bucket width, bucket TTL and failures kept
+  (`fastproc.jobs.activity`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from importlib.resources import files
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from fastproc.jobs.activity import lua_locals as activity_locals
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
 
 #: Upper bounds (seconds) of the job run-time histogram (`transition.lua`, /metrics).
@@ -34,7 +37,7 @@ def preamble() -> str:
     terminal = _lua_table([f"['{s.value}'] = true" for s in sorted(TERMINAL_STATES)])
     buckets = _lua_table([repr(b) for b in DURATION_BUCKETS])
     return (f"local STATUS = {states}\nlocal TERMINAL = {terminal}\n"
-            f"local DURATION_BUCKETS = {buckets}\n")
+            f"local DURATION_BUCKETS = {buckets}\n" + activity_locals())
 
 
 @cache

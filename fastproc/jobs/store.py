@@ -210,7 +210,7 @@ class JobStore:
         """Mark the job running (if it is accepted or running) and read it, in one call;
         `ttl` extends the record for processes with a longer time limit than the default."""
         counters = self.keys.queued("") if self.queue_cap else ""
-        raw = await self._begin(keys=[self.keys.job(job_id)],
+        raw = await self._begin(keys=[self.keys.job(job_id), self.keys.stats],
                                 args=[now_iso(), self.keys.events, job_id, counters,
                                       _now_ms(), ttl or self.active_ttl])
         if not raw:
