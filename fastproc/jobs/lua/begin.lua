@@ -3,6 +3,7 @@
 -- cap back.
 --
 -- KEYS[1]  the job record
+-- KEYS[2]  the stats hash: `started|<process>` counts jobs that began (the dashboard's)
 -- ARGV[1]  now (ISO 8601)
 -- ARGV[2]  the events channel
 -- ARGV[3]  the job id
@@ -30,6 +31,7 @@ end
 if cur == STATUS.ACCEPTED then
   redis.call('HSET', KEYS[1], 'status', STATUS.RUNNING, 'updated', ARGV[1], 'message', 'running',
              'started', ARGV[1], 'started_ms', ARGV[5])
+  redis.call('HINCRBY', KEYS[2], 'started|' .. (at.processID and rec[at.processID] or '?'), 1)
   put('started', ARGV[1])
   put('started_ms', ARGV[5])
   if ARGV[4] ~= '' and at.processID then

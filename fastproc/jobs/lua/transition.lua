@@ -28,7 +28,8 @@
 -- Returns 'OK:<previous status>' after the step, or the current status when it is refused
 -- (false when the record is gone).
 --
--- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.jobs.scripts).
+-- STATUS, TERMINAL, DURATION_BUCKETS and ACTIVITY come from the preamble
+-- (fastproc.jobs.scripts).
 local task = ARGV[12]
 local last = #KEYS
 if task ~= '' then
@@ -81,6 +82,18 @@ if TERMINAL[ARGV[2]] then
     end
     redis.call('HINCRBY', KEYS[4], 'dur|' .. proc .. '|' .. le, 1)
     redis.call('HINCRBYFLOAT', KEYS[4], 'dursum|' .. proc, d)
+  end
+  -- The dashboard's history (fastproc.jobs.activity; keys as fastproc.keys spells them):
+  -- jobs ended per bucket (one INCR), and the last failures.
+  local ended = KEYS[4] .. ':ended:' .. math.floor(tonumber(ARGV[9]) / ACTIVITY.bucket_ms)
+    .. ':' .. ARGV[2]
+  if redis.call('INCR', ended) == 1 then redis.call('EXPIRE', ended, ACTIVITY.ttl) end
+  if ARGV[2] == STATUS.FAILED then
+    local failures = KEYS[4] .. ':failures'
+    redis.call('LPUSH', failures, cjson.encode({jobID = ARGV[6], processID = proc,
+      finished = ARGV[3], message = message or ''}))
+    redis.call('LTRIM', failures, 0, ACTIVITY.failures - 1)
+    redis.call('EXPIRE', failures, ARGV[11])
   end
 end
 redis.call('PUBLISH', ARGV[5], cjson.encode({jobID = ARGV[6], status = ARGV[2],
