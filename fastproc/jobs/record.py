@@ -15,11 +15,14 @@ from fastproc.ogc.models import StatusCode
 #: Hash fields read for a status document (everything but the stored request).
 STATUS_FIELDS = (
     "processID", "status", "progress", "message", "created", "started", "finished", "updated",
-    "error", "owner", "parts_done", "parts_total",
+    "error", "owner", "parts_done", "parts_total", "nodes_done", "nodes_total",
 )
 #: The statusInfo member (an extension: OGC's statusInfo allows more members) that says how
 #: many parts of a fan-out job are done, as data: `{"done": 3, "total": 8}`.
 PARTS_MEMBER = "x-fastproc-parts"
+#: The same for a workflow job: how many of its nested processes are done (the root, the
+#: job's own process, is not counted: the job ends when it does).
+NODES_MEMBER = "x-fastproc-nodes"
 
 #: Job ids as the API makes them (`uuid.uuid4().hex`). Anything else names no job; checked
 #: before an id becomes part of a key, so `/jobs/{id}:result` never reads the result string.
@@ -79,6 +82,8 @@ class JobRecord:
     owner: str | None = None
     #: A fan-out job's parts done (None for a job that was not split).
     parts: PartsDone | None = None
+    #: A workflow job's nested processes done (None for a job without any).
+    nodes: PartsDone | None = None
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> JobRecord:
@@ -105,6 +110,7 @@ class JobRecord:
             cache_key=data.get("cache_key") or None,
             owner=data.get("owner") or None,
             parts=PartsDone.parse(data.get("parts_done"), data.get("parts_total")),
+            nodes=PartsDone.parse(data.get("nodes_done"), data.get("nodes_total")),
         )
 
     def status_document(self) -> dict[str, Any]:
@@ -117,6 +123,8 @@ class JobRecord:
                 doc[name] = value
         if self.parts is not None:
             doc[PARTS_MEMBER] = self.parts.document()
+        if self.nodes is not None:
+            doc[NODES_MEMBER] = self.nodes.document()
         return doc
 
     @property

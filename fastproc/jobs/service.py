@@ -15,7 +15,7 @@ keys; `JobStore`, `JoinState` and `ResultCache` are its Redis commands.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -30,8 +30,16 @@ from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
 from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
+from fastproc.queue.arq_format import TaskEnd
 from fastproc.queue.enqueue import abort_tasks, enqueue_in, nudge
-from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, merge_job_id, part_job_id
+from fastproc.queue.names import (
+    MERGE_TASK,
+    PART_TASK,
+    RUN_TASK,
+    merge_job_id,
+    node_job_id,
+    part_job_id,
+)
 
 
 class JobService:
@@ -63,10 +71,12 @@ class JobService:
 
     async def submit(self, process_id: str, request: dict[str, Any], *, queue: str,
                      job_id: str | None = None, cache_key: str | None = None,
-                     owner: str | None = None) -> str:
+                     owner: str | None = None,
+                     tasks: Callable[[Pipeline], None] | None = None) -> str:
         """Create the job and queue its task in one round trip; its id. With a queue cap,
         a full queue refuses it with `TooManyJobs` (429). `cache_key` (the request's
-        digest) is where a successful result will be cached."""
+        digest) is where a successful result will be cached. `tasks` queues other tasks
+        than the job's own in that round trip (a workflow's first processes)."""
         job_id = job_id or new_job_id()
         await self._admit(process_id)
 
@@ -76,7 +86,7 @@ class JobService:
 
         try:
             await self.store.create(job_id, process_id, request, cache_key=cache_key,
-                                    also=enqueue, owner=owner)
+                                    also=tasks or enqueue, owner=owner)
         except BaseException:
             if self.store.queue_cap:
                 await self.store.release(process_id)  # the place just taken
@@ -143,18 +153,21 @@ class JobService:
         return await self.store.set_progress(job_id, percent, message)
 
     async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
-                       fanned_out: bool = False) -> bool:
+                       fanned_out: bool = False, end: TaskEnd | None = None) -> bool:
         """Store the result, cache it if `cacheable` and the job was submitted with a cache
-        key, and mark the job successful (dropping its join state); False if it had ended."""
+        key, and mark the job successful (dropping its join state); False if it had ended.
+        `end`: the task that ends with this step, whose arq keys go in the same call."""
         cache_key = (self.keys.cache(record.cache_key)
                      if cacheable and record.cache_key and self.cache.enabled else None)
         return await self.store.mark_successful(
             record.job_id, result, cache_key=cache_key, cache_ttl=self.cache.ttl,
-            fanned_out=fanned_out)
+            fanned_out=fanned_out, end=end)
 
-    async def fail(self, job_id: str, error: dict[str, Any]) -> bool:
-        """Mark the job failed with this exception document; False if it had ended."""
-        return await self.store.mark_failed(job_id, error)
+    async def fail(self, job_id: str, error: dict[str, Any], *,
+                   end: TaskEnd | None = None) -> bool:
+        """Mark the job failed with this exception document; False if it had ended.
+        `end` as for `complete`."""
+        return await self.store.mark_failed(job_id, error, end=end)
 
     # -- fan-out ------------------------------------------------------------------------
 
@@ -221,6 +234,8 @@ class JobService:
         parts = await self.store.join.part_keys(job_id)
         if not await self.store.dismiss(job_id, record.process_id):
             return False
+        nodes = record.nodes.total + 1 if record.nodes else 0  # a workflow's, root included
         await abort_tasks(self.store.redis, [job_id, merge_job_id(job_id),
-                                             *(part_job_id(job_id, p) for p in parts)])
+                                             *(part_job_id(job_id, p) for p in parts),
+                                             *(node_job_id(job_id, n) for n in range(nodes))])
         return True

@@ -331,7 +331,8 @@ class JobStore:
         return bool(outcome == b"OK")
 
     def _join_keys(self, job_id: str) -> list[str]:
-        return self.join.all_keys(job_id)
+        """What a job's end drops: a fan-out's join state and a workflow's."""
+        return [*self.join.all_keys(job_id), *self.keys.flow(job_id)]
 
 
 def _now_ms() -> int:

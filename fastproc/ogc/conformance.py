@@ -1,8 +1,10 @@
-"""Conformance classes of OGC API - Processes - Part 1: Core 1.0 that fastproc implements."""
+"""Conformance classes fastproc implements: OGC API - Processes - Part 1: Core 1.0, and the
+nested processes of Part 3 (workflows; its requirement classes are drafts, version 0.0)."""
 
 from __future__ import annotations
 
 _BASE = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf"
+_PART3 = "http://www.opengis.net/spec/ogcapi-processes-3/0.0/conf"
 
 CORE = f"{_BASE}/core"
 JSON = f"{_BASE}/json"
@@ -12,8 +14,13 @@ JOB_LIST = f"{_BASE}/job-list"
 DISMISS = f"{_BASE}/dismiss"
 HTML = f"{_BASE}/html"
 CALLBACK = f"{_BASE}/callback"
+#: An input may be an execution request of a process of this server (Part 3).
+NESTED_PROCESSES = f"{_PART3}/nested-processes"
+#: ... or of a process of another OGC API - Processes server (`FASTPROC_WORKFLOW_REMOTE`).
+REMOTE_CORE_PROCESSES = f"{_PART3}/remote-core-processes"
 
 #: What /conformance lists: exactly the classes that are implemented end to end.
 IMPLEMENTED: tuple[str, ...] = (
     CORE, JSON, HTML, OAS30, PROCESS_DESCRIPTION, JOB_LIST, DISMISS, CALLBACK,
+    NESTED_PROCESSES, REMOTE_CORE_PROCESSES,
 )

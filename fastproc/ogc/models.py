@@ -163,6 +163,10 @@ class StatusInfo(_Doc):
     parts: PartsDone | None = Field(
         None, alias="x-fastproc-parts",
         description="An extension of fastproc: how many parts of a fan-out job are done.")
+    nodes: PartsDone | None = Field(
+        None, alias="x-fastproc-nodes",
+        description="An extension of fastproc: how many nested processes of a workflow "
+                    "(OGC API - Processes - Part 3) are done; the job's own process ends it.")
 
 
 class JobList(_Doc):

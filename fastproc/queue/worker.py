@@ -28,11 +28,12 @@ from fastproc.queue.arq import (
     keep_leases,
 )
 from fastproc.queue.arq_format import dump_job, load_job
-from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, wake_channel
+from fastproc.queue.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
 from fastproc.redis import connect, redis_url
 from fastproc.settings import Settings
+from fastproc.workflows.run import run_node_task
 
 #: The longest poll delay of arq's own loop under `arq fastproc.WorkerSettings`: no nudge
 #: wakes it, so this is how long a job may wait in an idle queue (arq's default is 0.5 s).
@@ -50,7 +51,7 @@ def _functions(settings: Settings, registry: Registry) -> list[Any]:
     return [
         func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
-                           (MERGE_TASK, run_merge_task))
+                           (MERGE_TASK, run_merge_task), (NODE_TASK, run_node_task))
     ]
 
 

@@ -23,6 +23,8 @@ from fastproc.ogc.inputs import InputValidator
 from fastproc.ogc.models import ProcessDescription
 from fastproc.workflows.types import compatible, describe_types
 
+#: The node of the process the request was posted to (the job's own process).
+ROOT = 0
 #: Members of a nested execution request; an object with others is a plain object value.
 _NESTED_MEMBERS = frozenset({"process", "inputs", "outputs"})
 
@@ -73,6 +75,22 @@ class Node:
 
     def dump(self) -> dict[str, Any]:
         return asdict(self)
+
+    def outline(self) -> dict[str, Any]:
+        """What a job's record keeps of the node, to show the tree after the job."""
+        return {"id": self.id, "path": self.path, "process": self.process_id,
+                "parent": self.parent, **({"remote": self.remote} if self.remote else {})}
+
+    def filled(self, given: list[tuple[Slot, Any]]) -> dict[str, Any]:
+        """The node's inputs with its children's output values in their slots."""
+        inputs = {name: list(value) if isinstance(value, list) else value
+                  for name, value in self.inputs.items()}
+        for slot, value in given:
+            if slot.index is None:
+                inputs[slot.name] = value
+            else:
+                inputs[slot.name][slot.index] = value
+        return inputs
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Node:

@@ -54,11 +54,18 @@ def kinds(schema: Any) -> frozenset[str] | None:
 
 
 def compatible(output_schema: Any, input_schema: Any) -> bool:
-    """Whether every kind of value the output may produce is one the input takes."""
+    """Whether every kind of value the output may produce is one the input takes.
+
+    An output that may also be null (a mean of no numbers) fits an input that takes its
+    other kinds: refusing every such workflow would refuse the useful ones, and a null that
+    does come is refused by the input's validation when the parent runs.
+    """
     produced = kinds(output_schema)
     taken = kinds(input_schema)
     if produced is None or taken is None:
         return True
+    if len(produced) > 1:
+        produced = produced - {"null"}
     accepted = set(taken)
     if "number" in accepted:
         accepted.add("integer")  # every integer is a number

@@ -57,6 +57,9 @@ def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
     parts = event.get("parts")
     if isinstance(parts, dict):
         record.parts = PartsDone.parse(parts.get("done"), parts.get("total"))
+    nodes = event.get("nodes")
+    if isinstance(nodes, dict):
+        record.nodes = PartsDone.parse(nodes.get("done"), nodes.get("total"))
     return record
 
 

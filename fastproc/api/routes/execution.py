@@ -37,6 +37,8 @@ from fastproc.ogc.inputs import references
 from fastproc.ogc.limits import Limits
 from fastproc.ogc.models import ExecuteRequest, JobControlOption, StatusCode, first_error
 from fastproc.settings import Settings
+from fastproc.workflows import NESTED_FORM
+from fastproc.workflows.tree import has_nested
 
 router = APIRouter(tags=["Execution"])
 State = Annotated[AppState, Depends(get_state)]
@@ -187,7 +189,7 @@ class Executed:
 
 
 @router.post("/processes/{process_id}/execution", summary="Execute a process",
-             openapi_extra=_EXECUTE_BODY)
+             description=NESTED_FORM, openapi_extra=_EXECUTE_BODY)
 async def execute(process_id: str, request: Request, state: State) -> Response:
     caller = authenticate(request, state.auth, execute=True)
     proc = await find_process(state, process_id)
@@ -205,6 +207,9 @@ async def execute_document(state: AppState, proc: CataloguedProcess, data: dict[
     check the execute request `data`, answer it from the cache or submit a job, and wait
     for the job (sync) or answer with its statusInfo (async)."""
     body = _parse_body(data, state.limits, proc)
+    if has_nested(body.inputs):  # Part 3 nested processes: a workflow (it imports us)
+        from fastproc.api.routes.workflow import execute_workflow
+        return await execute_workflow(state, proc, body, asked)
     proc.validator.validate(body.inputs)
     _check_outputs(body, proc)
     _check_addresses(body, state.settings)

@@ -1,0 +1,34 @@
+"""Processes that only the workflow tests load (next to workers.examples)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastproc import ProcessError, process
+
+
+@process(deterministic=True, output="value")
+async def counted_double(x: float, log: str) -> float:
+    """Twice `x`, appending a line to the file at `log` each time the body runs: a test
+    counts which nodes of a workflow ran and which were answered from the cache."""
+    await asyncio.to_thread(_append, Path(log), f"{x}\n")
+    return 2 * x
+
+
+@process(output="value")
+async def fail_number(x: float) -> float:
+    """Fails with a message naming `x` (a number output, so it fits a number input)."""
+    raise ProcessError(f"refusing {x}")
+
+
+@process(output="value")
+async def slow_number(x: float, seconds: float) -> float:
+    """`x` after `seconds`: a node that is still running when the test acts."""
+    await asyncio.sleep(seconds)
+    return x
+
+
+def _append(file: Path, line: str) -> None:
+    with file.open("a") as out:
+        out.write(line)
