@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import importlib
 import inspect
 import uuid
 from collections.abc import Iterator
@@ -51,6 +52,9 @@ METHODS = {
     "_cancel_aborted_jobs": (True, ["self"]),
     "_release_sem_dec_counter_on_complete": (False, ["self"]),
     "run_job": (True, ["self", "job_id", "score"]),
+    "finish_job": (True, ["self", "job_id", "finish", "result_data", "result_timeout_s",
+                          "keep_result_forever", "incr_score", "keep_in_progress"]),
+    "finish_failed_job": (True, ["self", "job_id", "result_data"]),
     "heart_beat": (True, ["self"]),
     "close": (True, ["self"]),
 }
@@ -70,6 +74,37 @@ STATE: dict[str, type | tuple[type, ...]] = {
     "loop": asyncio.AbstractEventLoop,
     "functions": dict,
     "queue_name": str,
+    "aborting_tasks": set,
+    "max_tries": int,
+    "job_timeout_s": (int, float),
+    "keep_result_s": (int, float),
+    "keep_result_forever": bool,
+    "retry_jobs": bool,
+    "log_results": bool,
+    "jobs_complete": int,
+    "jobs_failed": int,
+    "jobs_retried": int,
+    "job_serializer": type(None),
+    "job_deserializer": type(None),
+    "on_job_start": type(None),
+    "on_job_end": type(None),
+    "after_job_end": type(None),
+}
+
+#: What `NudgedWorker._run_claimed` takes from arq's `run_job`, by module: name → whether it
+#: is called with these parameters (None: not a function).
+HELPERS: dict[str, dict[str, list[str] | None]] = {
+    "arq.jobs": {
+        "deserialize_job_raw": ["r", "deserializer"],
+        "serialize_result": ["function", "args", "kwargs", "job_try", "enqueue_time_ms",
+                             "success", "result", "start_ms", "finished_ms", "ref",
+                             "queue_name", "job_id", "serializer"],
+        "SerializationError": None,
+    },
+    "arq.worker": {"JobExecutionFailed": None, "RetryJob": None, "no_result": None},
+    "arq.utils": {"args_to_string": ["args", "kwargs"], "ms_to_datetime": ["unix_ms"],
+                  "truncate": ["s", "length"]},
+    "arq.constants": {"keep_cronjob_progress": None},
 }
 
 
@@ -132,6 +167,26 @@ def test_worker_state_the_adapter_drives_is_there(worker: Worker, name: str) -> 
     assert hasattr(worker, name), f"arq's Worker has no attribute {name!r} any more"
     value = getattr(worker, name)
     assert isinstance(value, STATE[name]), f"Worker.{name} is now a {type(value).__name__}"
+
+
+@pytest.mark.parametrize("module,name", [(m, n) for m, names in HELPERS.items() for n in names])
+def test_helpers_of_run_job_the_adapter_mirrors_are_there(module: str, name: str) -> None:
+    found = getattr(importlib.import_module(module), name, None)
+    assert found is not None, f"{module}.{name} is gone: NudgedWorker._run_claimed uses it"
+    parameters = HELPERS[module][name]
+    if parameters is not None:
+        assert list(inspect.signature(found).parameters) == parameters, (
+            f"{module}.{name} takes other parameters now: update NudgedWorker._run_claimed")
+
+
+def test_run_job_reads_what_the_claim_reads_in_its_place() -> None:
+    # lua/claim.lua does run_job's first round trip: GET the message, INCR the retry key
+    # with arq's TTL, ZREM from the abort set. A change here means the claim must follow.
+    source = inspect.getsource(Worker.run_job)
+    for step in ("pipe.get(job_key_prefix + job_id)", "pipe.incr(retry_key_prefix + job_id)",
+                 f"pipe.expire(retry_key_prefix + job_id, {arq_format.RETRY_KEY_TTL})",
+                 "pipe.zrem(abort_jobs_ss, job_id)"):
+        assert step in source, f"arq's run_job no longer does {step}: update lua/claim.lua"
 
 
 def test_worker_releases_a_slot_as_the_adapter_expects(worker: Worker) -> None:

@@ -24,6 +24,7 @@ from fastproc.jobs.results import EncodedResult, decode_results, is_apart
 from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
+from fastproc.queue.arq_format import ABORT_JOBS_SS, TaskEnd
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
 #: The terminal states that still hold results (a dismissed job holds none).
@@ -192,16 +193,22 @@ class JobStore:
         cache_key: str | None = None,
         cache_ttl: int = 0,
         delete: Sequence[str] = (),
+        end: TaskEnd | None = None,
     ) -> str | None:
-        """The step as one Lua call; the status the job had before it, None if refused."""
+        """The step as one Lua call; the status the job had before it, None if refused.
+        With `end`, the call also does arq's bookkeeping of the task that ends here."""
         pairs = [x for kv in (fields or {}).items() for x in kv]
         job_key = self.keys.job(job_id)
+        task_keys = [end.queue, ABORT_JOBS_SS] if end else [job_key, job_key]
         outcome = await self._transition(
             keys=[job_key, self.keys.result(job_id), cache_key or job_key, self.keys.stats,
-                  *delete],
+                  *task_keys, *delete, *(end.keys if end else ())],
             args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
-                  result, cache_ttl, _now_ms(), len(pairs) // 2, STATS_TTL, *pairs],
+                  result, cache_ttl, _now_ms(), len(pairs) // 2, STATS_TTL,
+                  end.task_id if end else "", *pairs],
         )
+        if end is not None:
+            end.done = True
         if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
             return outcome[3:].decode()
         return None
@@ -228,7 +235,7 @@ class JobStore:
 
     async def mark_successful(
         self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
-        cache_ttl: int = 0, fanned_out: bool = False,
+        cache_ttl: int = 0, fanned_out: bool = False, end: TaskEnd | None = None,
     ) -> bool:
         """Store the result and mark the job successful. Outputs stored apart are written
         first and removed again if the job had ended (been dismissed) meanwhile."""
@@ -242,7 +249,7 @@ class JobStore:
             job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result.document,
             cache_key=cache_key, cache_ttl=cache_ttl,
             fields={"finished": now_iso(), "progress": "100", "message": "finished"},
-            delete=self._join_keys(job_id) if fanned_out else (),
+            delete=self._join_keys(job_id) if fanned_out else (), end=end,
         )
         if done is None and result.apart:
             await self.redis.delete(*(self.keys.output(job_id, n) for n in result.apart))
@@ -301,12 +308,13 @@ class JobStore:
         stored = decode_results(blob) if blob else {}
         return [self.keys.output(job_id, name) for name, out in stored.items() if is_apart(out)]
 
-    async def mark_failed(self, job_id: str, error: dict[str, Any]) -> bool:
+    async def mark_failed(self, job_id: str, error: dict[str, Any], *,
+                          end: TaskEnd | None = None) -> bool:
         before = await self._move(
             job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": str(error.get("detail", "failed")),
                     "error": orjson.dumps(error).decode()},
-            delete=self._join_keys(job_id),
+            delete=self._join_keys(job_id), end=end,
         )
         return before is not None
 

@@ -6,10 +6,15 @@ private methods and attributes of `Worker`, its key layout (`arq_format`) — is
 that test with the name of what changed instead of losing jobs.
 
 Why not arq's own loop: it claims jobs one at a time (WATCH, EXISTS, ZSCORE, MULTI,
-PSETEX, EXEC: four round trips per job) and polls every `poll_delay`. `NudgedWorker` claims
-up to its free capacity in one Lua call (`lua/claim.lua`), enqueuers publish a nudge on
-`{p}:wake:{queue}` so an idle worker starts at once, and the poll delay becomes a fallback
-that costs a few commands per second when idle.
+PSETEX, EXEC: four round trips per job), reads each job's message and counts its try in a
+fifth, finishes it in a sixth, and polls every `poll_delay`. `NudgedWorker` claims up to
+its free capacity in one Lua call (`lua/claim.lua`) that also reads each message, counts
+each try and takes each task off the abort set, so running a task needs no round trip of
+arq's (`_run_claimed` is arq's `run_job` from there on); the task's last step does arq's
+finishing deletes in the same atomic call that ends its job (`arq_format.TaskEnd`), so
+arq's `finish_job` is skipped for it. Enqueuers publish a nudge on `{p}:wake:{queue}` so an
+idle worker starts at once, and the poll delay becomes a fallback that costs a few
+commands per second when idle.
 
 A claim is a lease, on either loop: arq's in-progress key lives `lease` seconds and
 `keep_leases` (arq's public `on_job_start` hook) renews it every third of that while the
@@ -22,12 +27,19 @@ own loop with the same tasks and hooks (`fastproc.queue.worker`).
 arq internals used (each checked by the contract test):
 - `Worker.main` (overridden), `Worker._poll_iteration` (overridden),
   `Worker._cancel_aborted_jobs`, `Worker._release_sem_dec_counter_on_complete`,
-  `Worker.run_job(job_id, score)`, `Worker.heart_beat`;
+  `Worker.run_job(job_id, score)` (mirrored by `_run_claimed`), `Worker.finish_job`,
+  `Worker.finish_failed_job`, `Worker.heart_beat`;
 - `Worker.run_job` awaits `on_job_start` in the task that runs the job (`keep_leases`
   ties the renewal to that task);
-- `Worker` state: `tasks`, `job_counter`, `max_jobs`, `sem`, `allow_pick_jobs`,
-  `allow_abort_jobs`, `poll_delay_s`, `burst`, `pool`, `ctx`, `loop`, `on_startup`,
-  `functions`, `queue_name`;
+- `Worker` state: `tasks`, `job_tasks`, `aborting_tasks`, `job_counter`, `max_jobs`, `sem`,
+  `allow_pick_jobs`, `allow_abort_jobs`, `poll_delay_s`, `burst`, `pool`, `ctx`, `loop`,
+  `on_startup`, `on_job_start`, `on_job_end`, `after_job_end`, `functions`, `queue_name`,
+  `max_tries`, `job_timeout_s`, `keep_result_s`, `keep_result_forever`, `retry_jobs`,
+  `log_results`, `jobs_complete`, `jobs_failed`, `jobs_retried`, `job_serializer`,
+  `job_deserializer`;
+- `arq.jobs.deserialize_job_raw`, `serialize_result`, `SerializationError`;
+  `arq.worker.JobExecutionFailed`, `RetryJob`, `no_result`; `arq.utils.args_to_string`,
+  `ms_to_datetime`, `truncate`; `arq.constants.keep_cronjob_progress`;
 - the key layout and message format in `arq_format`.
 """
 
@@ -35,20 +47,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from arq import Retry, func
 from arq.connections import ArqRedis, RedisSettings, log_redis_info
-from arq.worker import Worker
+from arq.constants import keep_cronjob_progress
+from arq.jobs import SerializationError, deserialize_job_raw, serialize_result
+from arq.utils import args_to_string, ms_to_datetime, truncate
+from arq.worker import JobExecutionFailed, RetryJob, Worker, no_result
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from fastproc.pubsub import listen_forever
-from fastproc.queue.arq_format import IN_PROGRESS_KEY_PREFIX, dump_job, load_job, timestamp_ms
+from fastproc.queue.arq_format import (
+    ABORT_JOBS_SS,
+    IN_PROGRESS_KEY_PREFIX,
+    JOB_KEY_PREFIX,
+    RETRY_KEY_PREFIX,
+    RETRY_KEY_TTL,
+    TASK_END,
+    TaskEnd,
+    dump_job,
+    load_job,
+    timestamp_ms,
+)
 from fastproc.queue.lua import lua
 from fastproc.redis import connection_options, redis_url
 from fastproc.settings import Settings
@@ -64,6 +92,48 @@ CLAIM_SCAN = 4096
 
 #: Seconds between checks of arq's abort set while jobs run.
 ABORT_CHECK_INTERVAL = 0.1
+
+#: arq's own logger: a task run by `_run_claimed` logs the lines arq's `run_job` would.
+arq_log = logging.getLogger("arq.worker")
+
+
+@dataclass(slots=True)
+class _Opened:
+    """A claimed task about to run: its function and arguments, as arq's `run_job` names
+    them."""
+
+    job_try: int
+    function: Any = None
+    function_name: str = "<unknown>"
+    args: tuple[Any, ...] = ()
+    kwargs: dict[Any, Any] = field(default_factory=dict)
+    enqueue_time_ms: int = 0
+    ref: str = ""
+    keep_in_progress: float | None = None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """How a task's run ended, as arq's `finish_job` takes it."""
+
+    result: Any = no_result
+    success: bool = False
+    finish: bool = False
+    incr_score: int | None = None
+    finished_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A task one claim took, with what arq's `run_job` would read first (`lua/claim.lua`)."""
+
+    task_id: str
+    score: int
+    #: The task's message (None: it expired).
+    message: bytes | None
+    job_try: int
+    #: An abort was asked before the task started.
+    aborted: bool
 
 
 def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -> ArqRedis:
@@ -167,11 +237,15 @@ class NudgedWorker(Worker):
     async def _poll_iteration(self) -> None:
         free = self.max_jobs - self.job_counter
         if self.allow_pick_jobs and free > 0:
-            claimed = await self._claim_script(keys=[self.queue_name], args=[
-                timestamp_ms(), self._lease_ms, free, IN_PROGRESS_KEY_PREFIX, CLAIM_SCAN])
-            for i in range(0, len(claimed), 2):
-                await self._start(claimed[i].decode(), int(float(claimed[i + 1])))
-            self._saturated = len(claimed) // 2 == free
+            claimed = await self._claim_script(
+                keys=[self.queue_name, ABORT_JOBS_SS],
+                args=[timestamp_ms(), self._lease_ms, free, IN_PROGRESS_KEY_PREFIX,
+                      CLAIM_SCAN, JOB_KEY_PREFIX, RETRY_KEY_PREFIX, RETRY_KEY_TTL])
+            for i in range(0, len(claimed), 5):
+                await self._start(Claimed(
+                    claimed[i].decode(), int(float(claimed[i + 1])), claimed[i + 2],
+                    int(claimed[i + 3]), claimed[i + 4] == 1))
+            self._saturated = len(claimed) // 5 == free
         now = time.monotonic()
         # Queued jobs are checked against the abort set when they start (arq's run_job), so
         # an idle worker need not look; a busy one looks at most every 0.1 s.
@@ -185,12 +259,161 @@ class NudgedWorker(Worker):
                 task.result()
         await self.heart_beat()
 
-    async def _start(self, job_id: str, score: int) -> None:
+    async def _start(self, claimed: Claimed) -> None:
         await self.sem.acquire()  # a slot is free (we claimed at most that many): no wait
         self.job_counter += 1
-        task = self.loop.create_task(self.run_job(job_id, score))
+        task = self.loop.create_task(self._run_claimed(claimed))
         task.add_done_callback(self._job_done)
-        self.tasks[job_id] = task
+        self.tasks[claimed.task_id] = task
+
+    async def _run_claimed(self, claimed: Claimed) -> None:
+        """arq's `run_job` for a task the claim already read, counted and checked for an
+        abort: the same checks, hooks, time limit, retries, counters and log lines, and
+        arq's `finish_job` unless the task's last step did it (`TaskEnd`)."""
+        opened = await self._open(claimed)
+        if opened is not None:
+            await self._execute(claimed, opened)
+
+    async def _open(self, claimed: Claimed) -> _Opened | None:
+        """The task's function and arguments, or None once the task is finished as failed
+        (expired, unreadable, aborted, unknown function, out of tries), as arq does."""
+        job_id, start_ms = claimed.task_id, timestamp_ms()
+        opened = _Opened(claimed.job_try)
+
+        async def failed(exc: BaseException) -> None:
+            self.jobs_failed += 1
+            data = serialize_result(
+                opened.function_name, opened.args, opened.kwargs, opened.job_try,
+                opened.enqueue_time_ms, False, exc, start_ms, timestamp_ms(),
+                f"{job_id}:{opened.function_name}", self.queue_name, job_id=job_id,
+                serializer=self.job_serializer)
+            await asyncio.shield(self.finish_failed_job(job_id, data))
+
+        if claimed.message is None:
+            arq_log.warning("job %s expired", job_id)
+            await failed(JobExecutionFailed("job expired"))
+            return None
+        try:
+            (opened.function_name, opened.args, opened.kwargs, enqueue_job_try,
+             opened.enqueue_time_ms) = deserialize_job_raw(
+                claimed.message, deserializer=self.job_deserializer)
+        except SerializationError as exc:
+            arq_log.exception("deserializing job %s failed", job_id)
+            await failed(exc)
+            return None
+        waited = (timestamp_ms() - opened.enqueue_time_ms) / 1000
+        if claimed.aborted:
+            arq_log.info("%6.2fs ⊘ %s:%s aborted before start", waited, job_id,
+                         opened.function_name)
+            await failed(asyncio.CancelledError())
+            return None
+        function = self.functions.get(opened.function_name)
+        if function is None:
+            arq_log.warning("job %s, function %r not found", job_id, opened.function_name)
+            await failed(JobExecutionFailed(
+                f"function {opened.function_name!r} not found"))
+            return None
+        opened.function = function
+        if hasattr(function, "next_run"):  # a cron job
+            opened.ref, opened.keep_in_progress = opened.function_name, keep_cronjob_progress
+        else:
+            opened.ref = f"{job_id}:{opened.function_name}"
+        if enqueue_job_try and enqueue_job_try > opened.job_try:
+            opened.job_try = enqueue_job_try
+            await self.pool.setex(RETRY_KEY_PREFIX + job_id, RETRY_KEY_TTL, str(enqueue_job_try))
+        max_tries = self.max_tries if function.max_tries is None else function.max_tries
+        if opened.job_try > max_tries:
+            arq_log.warning("%6.2fs ! %s max retries %d exceeded", waited, opened.ref, max_tries)
+            await failed(JobExecutionFailed(f"max {max_tries} retries exceeded"))
+            return None
+        return opened
+
+    async def _execute(self, claimed: Claimed, opened: _Opened) -> None:
+        job_id, score, function = claimed.task_id, claimed.score, opened.function
+        end = TaskEnd(job_id, self.queue_name)
+        ctx = {**self.ctx, "job_id": job_id, "job_try": opened.job_try,
+               "enqueue_time": ms_to_datetime(opened.enqueue_time_ms), "score": score,
+               TASK_END: end}
+        if self.on_job_start:
+            await self.on_job_start(ctx)
+        start_ms = timestamp_ms()
+        self._log_start(opened, start_ms, score)
+        outcome = _Outcome()
+        timeout_s = self.job_timeout_s if function.timeout_s is None else function.timeout_s
+        try:
+            self.job_tasks[job_id] = task = self.loop.create_task(
+                function.coroutine(ctx, *opened.args, **opened.kwargs))
+            try:
+                outcome.result = await asyncio.wait_for(task, timeout_s)
+            finally:
+                del self.job_tasks[job_id]
+        except (Exception, asyncio.CancelledError) as exc:
+            self._failed(job_id, opened.ref, exc, start_ms, score, outcome)
+        else:
+            outcome.success = outcome.finish = True
+            outcome.finished_ms = timestamp_ms()
+            if arq_log.isEnabledFor(logging.INFO):
+                result = outcome.result
+                shown = "" if result is None or not self.log_results else truncate(repr(result))
+                arq_log.info("%6.2fs ← %s ● %s", (outcome.finished_ms - start_ms) / 1000,
+                             opened.ref, shown)
+            self.jobs_complete += 1
+        keep_forever = (self.keep_result_forever if function.keep_result_forever is None
+                        else function.keep_result_forever)
+        keep_s = self.keep_result_s if function.keep_result_s is None else function.keep_result_s
+        result_data = None
+        if outcome.result is not no_result and (keep_forever or keep_s > 0):
+            result_data = serialize_result(
+                opened.function_name, opened.args, opened.kwargs, opened.job_try,
+                opened.enqueue_time_ms, outcome.success, outcome.result, start_ms,
+                outcome.finished_ms, opened.ref, self.queue_name, job_id=job_id,
+                serializer=self.job_serializer)
+        if self.on_job_end:
+            await self.on_job_end(ctx)
+        # The task's last step deleted its keys and took it off the queue already: nothing
+        # is left to finish (nor to retry: its message went with them).
+        if not (end.done and result_data is None):
+            await asyncio.shield(self.finish_job(
+                job_id, outcome.finish, result_data, keep_s, keep_forever,
+                outcome.incr_score, opened.keep_in_progress))
+        if self.after_job_end:
+            await self.after_job_end(ctx)
+
+    def _log_start(self, opened: _Opened, start_ms: int, score: int) -> None:
+        if not arq_log.isEnabledFor(logging.INFO):
+            return  # arq formats the arguments whether or not the line is written
+        extra = f" try={opened.job_try}" if opened.job_try > 1 else ""
+        if (start_ms - score) > 1200:
+            extra += f" delayed={(start_ms - score) / 1000:0.2f}s"
+        arq_log.info("%6.2fs → %s(%s)%s", (start_ms - opened.enqueue_time_ms) / 1000,
+                     opened.ref, args_to_string(opened.args, opened.kwargs), extra)
+
+    def _failed(self, job_id: str, ref: str, exc: BaseException, start_ms: int, score: int,
+                outcome: _Outcome) -> None:
+        """What arq's `run_job` makes of a task that raised: retried, aborted, run again
+        after a cancellation, or failed."""
+        outcome.finished_ms = timestamp_ms()
+        t = (outcome.finished_ms - start_ms) / 1000
+        if self.retry_jobs and isinstance(exc, Retry):
+            outcome.incr_score = exc.defer_score
+            arq_log.info("%6.2fs ↻ %s retrying job in %0.2fs", t, ref,
+                         (exc.defer_score or 0) / 1000)
+            if exc.defer_score:
+                outcome.incr_score = exc.defer_score + (timestamp_ms() - score)
+            self.jobs_retried += 1
+        elif job_id in self.aborting_tasks and isinstance(exc, asyncio.CancelledError):
+            arq_log.info("%6.2fs ⊘ %s aborted", t, ref)
+            outcome.result, outcome.finish = exc, True
+            self.aborting_tasks.remove(job_id)
+            self.jobs_failed += 1
+        elif self.retry_jobs and isinstance(exc, asyncio.CancelledError | RetryJob):
+            arq_log.info("%6.2fs ↻ %s cancelled, will be run again", t, ref)
+            self.jobs_retried += 1
+        else:
+            arq_log.exception("%6.2fs ! %s failed, %s: %s", t, ref, exc.__class__.__name__,
+                              exc, exc_info=exc)
+            outcome.result, outcome.finish = exc, True
+            self.jobs_failed += 1
 
     def _job_done(self, _: asyncio.Task[None]) -> None:
         self._release_sem_dec_counter_on_complete()

@@ -10,6 +10,7 @@ its layout, that test fails before a job is lost.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,6 +21,8 @@ JOB_KEY_PREFIX = "arq:job:"
 IN_PROGRESS_KEY_PREFIX = "arq:in-progress:"
 #: `arq.constants.retry_key_prefix`: how many times a task was started.
 RETRY_KEY_PREFIX = "arq:retry:"
+#: Seconds arq's retry key lives, renewed at each try (a literal in `arq.worker.Worker.run_job`).
+RETRY_KEY_TTL = 88_400
 #: `arq.constants.result_key_prefix`: a task's result (fastproc keeps none).
 RESULT_KEY_PREFIX = "arq:result:"
 #: `arq.constants.abort_jobs_ss`: the sorted set of tasks workers are asked to cancel.
@@ -55,3 +58,26 @@ def job_message(function: str, enqueue_time_ms: int) -> bytes:
     `arq.jobs.serialize_job(function, (), {}, None, enqueue_time_ms, serializer=dump_job)`
     writes it: `t` try (none yet), `f` function, `a` args, `k` kwargs, `et` enqueue time."""
     return dump_job({"t": None, "f": function, "a": (), "k": {}, "et": enqueue_time_ms})
+
+
+#: Where a worker's context names the `TaskEnd` of the task it runs (fastproc's loop only).
+TASK_END = "fastproc.task_end"
+
+
+@dataclass(slots=True)
+class TaskEnd:
+    """arq's bookkeeping at the end of a task — delete its in-progress, retry and job keys,
+    take it off its queue — for a task that does it in the atomic step that ends its job,
+    instead of a round trip of its own afterwards. The step sets `done`; the worker then
+    skips arq's `finish_job`. Under arq's own loop there is none, and arq finishes as usual.
+    """
+
+    task_id: str
+    queue: str
+    done: bool = False
+
+    @property
+    def keys(self) -> list[str]:
+        """The task's keys that go when it ends."""
+        return [IN_PROGRESS_KEY_PREFIX + self.task_id, RETRY_KEY_PREFIX + self.task_id,
+                JOB_KEY_PREFIX + self.task_id]

@@ -26,6 +26,7 @@ from fastproc.authoring.process import no_progress
 from fastproc.jobs.record import JobRecord
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
+from fastproc.queue.arq_format import TaskEnd
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.names import job_of, part_of
 from fastproc.queue.runtime import Runtime
@@ -50,7 +51,7 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
     await rt.jobs.split(job_id, parts, received, queue=queue, ttl=rt.record_ttl)
 
 
-async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
+async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None = None) -> None:
     job_id, key = part_of(task_id)
     part = await rt.jobs.part_to_run(job_id, key)
     if not part.running or part.item is None:
@@ -59,7 +60,7 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
     if not isinstance(proc, FanOutProcess):
         await rt.fail(job_id, ProcessError(
             f"process '{part.process_id}' is not a fan-out process of this worker"
-        ).to_dict())
+        ).to_dict(), end=end)
         return
     if not part.done:
         inputs: dict[str, Any] = {}
@@ -72,7 +73,7 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
         allowed = rt.settings.max_tries + proc.max_retries
         if job_try > allowed:
             await rt.fail(job_id, ProcessError(
-                f"{context} gave up after {allowed} tries").to_dict())
+                f"{context} gave up after {allowed} tries").to_dict(), end=end)
             return
         try:
             result = await run_with_limits(
@@ -82,7 +83,7 @@ async def run_part(rt: Runtime, task_id: str, job_try: int) -> None:
         except Exception as exc:
             if job_try <= proc.max_retries:
                 raise Retry(defer=min(2 ** job_try, 60)) from exc
-            await rt.fail(job_id, error_of(exc, context))
+            await rt.fail(job_id, error_of(exc, context), end=end)
             return
     else:
         blob = b""
@@ -101,7 +102,7 @@ async def store_part_and_merge_when_last(
     return pending
 
 
-async def run_merge(rt: Runtime, task_id: str) -> None:
+async def run_merge(rt: Runtime, task_id: str, end: TaskEnd | None = None) -> None:
     job_id = job_of(task_id)
     record = await rt.jobs.get(job_id)
     if record is None or record.status is not StatusCode.RUNNING:
@@ -110,25 +111,26 @@ async def run_merge(rt: Runtime, task_id: str) -> None:
     if not isinstance(proc, FanOutProcess):
         await rt.fail(job_id, ProcessError(
             f"process '{record.process_id}' is not a fan-out process of this worker"
-        ).to_dict())
+        ).to_dict(), end=end)
         return
     found = await rt.jobs.parts_for_merge(job_id)
     if not found.complete or found.received is None:
         await rt.fail(job_id, ProcessError(
             f"the merge found {len(found.parts)} of {found.total} parts: the job's join "
-            "state is incomplete or expired").to_dict())
+            "state is incomplete or expired").to_dict(), end=end)
         return
     await finish_merge(rt, record, proc, list(found.parts.items()),
-                       decode_inputs(found.received))
+                       decode_inputs(found.received), end)
 
 
 async def finish_merge(rt: Runtime, record: JobRecord, proc: FanOutProcess,
-                       results: list[tuple[str, Any]], inputs: dict[str, Any]) -> None:
+                       results: list[tuple[str, Any]], inputs: dict[str, Any],
+                       end: TaskEnd | None = None) -> None:
     try:
         outputs = await run_with_limits(proc.merge(results, inputs), rt.soft_limit(proc),
                                         rt.settings.hard_timeout_grace)
         result = rt.encode(proc, outputs)
     except Exception as exc:
-        await rt.fail(record.job_id, error_of(exc, f"merge of process '{proc.id}'"))
+        await rt.fail(record.job_id, error_of(exc, f"merge of process '{proc.id}'"), end=end)
         return
-    await rt.complete(record, proc, result)
+    await rt.complete(record, proc, result, end=end)

@@ -32,6 +32,8 @@ from fastproc.jobs.service import JobService
 from fastproc.keys import Keys
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
+from fastproc.queue.arq_format import TaskEnd
+from fastproc.queue.insights import job_failed, job_succeeded
 from fastproc.queue.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
 from fastproc.settings import Settings
 
@@ -79,11 +81,14 @@ class Runtime:
                                  record.status_document())
 
     async def fail(self, job_id: str, error: dict[str, Any],
-                   subscriber: dict[str, Any] | None = None) -> bool:
-        """Mark a job failed and tell its subscriber (read from the record if not given)."""
-        if not await self.persist(lambda: self.jobs.fail(job_id, error),
+                   subscriber: dict[str, Any] | None = None, *,
+                   end: TaskEnd | None = None) -> bool:
+        """Mark a job failed and tell its subscriber (read from the record if not given).
+        `end`: the task that ends with this step (see `JobService.complete`)."""
+        if not await self.persist(lambda: self.jobs.fail(job_id, error, end=end),
                                   f"the failure of job {job_id}"):
             return False
+        job_failed()  # the worker's figures on the dashboard
         if subscriber is None:
             subscriber = await self.persist(lambda: self.jobs.subscriber(job_id),
                                             f"the subscriber of job {job_id}")
@@ -126,18 +131,21 @@ class Runtime:
         return encode_results(outputs, proc.description.outputs,
                               self.settings.inline_output_bytes)
 
-    async def complete(self, record: JobRecord, proc: BaseProcess,
-                       result: EncodedResult) -> bool:
+    async def complete(self, record: JobRecord, proc: BaseProcess, result: EncodedResult,
+                       *, end: TaskEnd | None = None) -> bool:
         """Mark a job successful with its results, caching them if the process allows."""
         subscriber = record.request.get("subscriber")
         if result.size > self.settings.max_result_bytes:
             return await self.fail(record.job_id, ProcessError(
                 f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
                 f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
-                subscriber)
+                subscriber, end=end)
         done = await self.persist(lambda: self.jobs.complete(
             record, result, cacheable=proc.deterministic,
-            fanned_out=isinstance(proc, FanOutProcess)), f"the result of job {record.job_id}")
+            fanned_out=isinstance(proc, FanOutProcess), end=end),
+            f"the result of job {record.job_id}")
+        if done:
+            job_succeeded()  # the worker's figures on the dashboard
         if done and subscriber:
             document = results_document(result.document)
             for name, data in result.apart.items():

@@ -25,6 +25,7 @@ from fastproc.authoring.process import BaseProcess
 from fastproc.jobs.record import JobRecord
 from fastproc.ogc.exceptions import InvalidParameterValue, OGCException, ProcessError
 from fastproc.ogc.inputs import references
+from fastproc.queue.arq_format import TASK_END, TaskEnd
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.fetch import resolve_references
 from fastproc.queue.join import run_merge, run_part, start_fanout
@@ -40,22 +41,24 @@ async def run_job(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx[CTX_KEY]
     job_id: str = ctx["job_id"]
     job_try: int = ctx["job_try"]
+    end: TaskEnd | None = ctx.get(TASK_END)
     with logger.contextualize(job_id=job_id):
-        await _guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try))
+        await _guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try, end), end)
 
 
-async def _begin_and_run(rt: Runtime, job_id: str, job_try: int) -> None:
+async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | None) -> None:
     record = await rt.jobs.begin(job_id, rt.record_ttl)
     if record is None or record.status.terminal:
         return
     with logger.contextualize(process_id=record.process_id):
-        await _run_record(rt, record, job_try)
+        await _run_record(rt, record, job_try, end)
 
 
-async def _guarded(rt: Runtime, job_id: str, what: str,
-                   work: Coroutine[Any, Any, None]) -> None:
+async def _guarded(rt: Runtime, job_id: str, what: str, work: Coroutine[Any, Any, None],
+                   end: TaskEnd | None = None) -> None:
     """Run a task so that it never ends without ending its job: arq treats any exception
-    but `Retry` as final, which would leave the record `running` until it expires."""
+    but `Retry` as final, which would leave the record `running` until it expires.
+    `end`: the running task, finished in the step that fails its job (`TaskEnd`)."""
     budget = asyncio.timeout(rt.task_budget)
     try:
         async with budget:
@@ -64,50 +67,52 @@ async def _guarded(rt: Runtime, job_id: str, what: str,
         raise
     except TimeoutError as exc:
         if not budget.expired():
-            await _lost_redis_or_fail(rt, job_id, what, exc)
+            await _lost_redis_or_fail(rt, job_id, what, exc, end)
             return
         logger.error("{} ran past its time budget of {:g} s", what, rt.task_budget)
         await _fail_or_retry(rt, job_id, ProcessError(
             f"{what} ran past the time budget of {rt.task_budget:g} s (fetching inputs, "
-            "running and storing its result)").to_dict())
+            "running and storing its result)").to_dict(), end)
     except (RedisError, OSError) as exc:
-        await _lost_redis_or_fail(rt, job_id, what, exc)
+        await _lost_redis_or_fail(rt, job_id, what, exc, end)
     except Exception as exc:
-        await _fail_or_retry(rt, job_id, error_of(exc, what))
+        await _fail_or_retry(rt, job_id, error_of(exc, what), end)
 
 
-async def _lost_redis_or_fail(rt: Runtime, job_id: str, what: str,
-                              exc: BaseException) -> None:
+async def _lost_redis_or_fail(rt: Runtime, job_id: str, what: str, exc: BaseException,
+                              end: TaskEnd | None) -> None:
     if isinstance(exc, RedisError):
         logger.warning("{} lost Redis ({}); it runs again", what, exc)
         raise Retry(defer=5) from exc
-    await _fail_or_retry(rt, job_id, error_of(exc, what))
+    await _fail_or_retry(rt, job_id, error_of(exc, what), end)
 
 
-async def _fail_or_retry(rt: Runtime, job_id: str, error: dict[str, Any]) -> None:
+async def _fail_or_retry(rt: Runtime, job_id: str, error: dict[str, Any],
+                         end: TaskEnd | None) -> None:
     """Fail the job; if even that cannot be stored, hand the task back to arq to re-run
     (never end the task with the job still `running`)."""
     try:
-        await rt.fail(job_id, error)
+        await rt.fail(job_id, error, end=end)
     except (RedisError, OSError) as exc:
         logger.warning("cannot fail job {} ({}); it runs again", job_id, exc)
         raise Retry(defer=5) from exc
 
 
-async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
+async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
+                      end: TaskEnd | None) -> None:
     job_id = record.job_id
     proc = rt.registry.get(record.process_id)
     if proc is None:
         await rt.fail(job_id, ProcessError(
             f"process '{record.process_id}' is not loaded by the worker that took the job"
-        ).to_dict())
+        ).to_dict(), end=end)
         return
     allowed = rt.settings.max_tries + proc.max_retries
     if job_try > allowed:
         await rt.fail(job_id, ProcessError(
             f"job of '{proc.id}' gave up after {allowed} tries "
             "(its worker died or it failed each time)"
-        ).to_dict())
+        ).to_dict(), end=end)
         return
     rt.started(record, job_try)
     try:
@@ -116,16 +121,16 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
         await rt.fail(job_id, InvalidParameterValue(
             f"the inputs given by reference were not fetched within "
             f"{rt.settings.fetch_timeout:g} s (FASTPROC_FETCH_TIMEOUT)").to_dict(),
-            record.request.get("subscriber"))
+            record.request.get("subscriber"), end=end)
         return
     except OGCException as exc:
-        await rt.fail(job_id, exc.to_dict(), record.request.get("subscriber"))
+        await rt.fail(job_id, exc.to_dict(), record.request.get("subscriber"), end=end)
         return
     if isinstance(proc, FanOutProcess):
         try:
             await start_fanout(rt, record, proc, inputs)
         except Exception as exc:
-            await rt.fail(job_id, error_of(exc, f"split of process '{proc.id}'"))
+            await rt.fail(job_id, error_of(exc, f"split of process '{proc.id}'"), end=end)
         return
     progress = ProgressReporter(rt.jobs, job_id)
     context = f"process '{proc.id}'"
@@ -140,10 +145,10 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int) -> None:
             logger.warning("{} raised {!r}; retrying (try {})", context, exc, job_try)
             raise Retry(defer=min(2 ** job_try, 60)) from exc
         await progress.drain()
-        await rt.fail(job_id, error_of(exc, context))
+        await rt.fail(job_id, error_of(exc, context), end=end)
         return
     await progress.drain()
-    await rt.complete(record, proc, result)
+    await rt.complete(record, proc, result, end=end)
 
 
 async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[str, Any]:
@@ -160,13 +165,16 @@ async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[
 async def run_part_task(ctx: dict[str, Any]) -> None:
     """One item or step of a fan-out job (arq id `{job}:part:{key}`)."""
     job_id = job_of(ctx["job_id"])
+    end: TaskEnd | None = ctx.get(TASK_END)
     with logger.contextualize(job_id=job_id):
         await _guarded(ctx[CTX_KEY], job_id, f"part {ctx['job_id']}",
-                       run_part(ctx[CTX_KEY], ctx["job_id"], ctx["job_try"]))
+                       run_part(ctx[CTX_KEY], ctx["job_id"], ctx["job_try"], end), end)
 
 
 async def run_merge_task(ctx: dict[str, Any]) -> None:
     """The merge of a fan-out job (arq id `{job}:merge`), queued by its last part."""
     job_id = job_of(ctx["job_id"])
+    end: TaskEnd | None = ctx.get(TASK_END)
     with logger.contextualize(job_id=job_id):
-        await _guarded(ctx[CTX_KEY], job_id, "merge", run_merge(ctx[CTX_KEY], ctx["job_id"]))
+        await _guarded(ctx[CTX_KEY], job_id, "merge", run_merge(ctx[CTX_KEY], ctx["job_id"], end),
+                       end)
