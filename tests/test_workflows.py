@@ -3,8 +3,12 @@ and worker processes; each nested process runs as its own task on the counter jo
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -223,6 +227,25 @@ def test_the_api_document_and_conformance_declare_nested_processes(
         in conformance
     execute = api.get("/api").json()["paths"]["/processes/{process_id}/execution"]["post"]
     assert "nested" in execute["description"]
+
+
+def test_the_command_line_runs_a_workflow_file_with_its_nodes_progress(
+        stack: Stack, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.json"
+    flow.write_text(orjson.dumps({"process": f"{stack.url}/processes/add", "inputs": {
+        "a": nest("number_stats", {"numbers": [1, 2, 3]}, outputs={"mean": {}}),
+        "b": nest("slow_number", {"x": 5, "seconds": 0.2})}, "outputs": {"sum": {}}}).decode())
+    run = subprocess.run(
+        [sys.executable, "-m", "fastproc", "run", "--workflow", str(flow), "--plain",
+         "--json", "--url", stack.url], capture_output=True, text=True, timeout=120,
+        check=False, env={k: v for k, v in os.environ.items() if k != "FASTPROC_URL"})
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"sum": 7}
+    assert "2 of 2 nested processes done" in run.stderr, run.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "fastproc", "run", "--workflow", str(tmp_path / "none.json"),
+         "--url", stack.url], capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 1 and "cannot read the workflow" in bad.stderr, bad.stderr
 
 
 @pytest.mark.slow

@@ -31,8 +31,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Execute PROCESS_ID with inputs KEY=VALUE (strings as typed, numbers, "
                     "booleans and arrays as JSON, KEY=@FILE for a file's contents). Options "
                     "go before PROCESS_ID or after the inputs.")
-    run.add_argument("process", metavar="PROCESS_ID")
+    run.add_argument("process", metavar="PROCESS_ID", nargs="?")
     run.add_argument("inputs", nargs="*", metavar="KEY=VALUE")
+    run.add_argument("--workflow", type=Path, metavar="FILE",
+                     help="execute the workflow in FILE: an execute request whose inputs nest "
+                          "processes (OGC API - Processes - Part 3), as a job with a bar of "
+                          "its nested processes done")
     run.add_argument("--async", dest="force_async", action="store_true",
                      help="create a job even when the process can run synchronously")
     run.add_argument("--no-events", dest="events", action="store_false",

@@ -21,6 +21,7 @@ with extra("client"):
 from fastproc.client.errors import (
     EXIT_INTERRUPTED,
     ClientError,
+    InputError,
     Interrupted,
     JobUnsuccessful,
     ServerError,
@@ -30,7 +31,8 @@ from fastproc.client.http import Answer, OGCClient
 from fastproc.client.outputs import results_document, show_results
 from fastproc.client.progress import job_view, waiting
 from fastproc.client.values import parse_inputs
-from fastproc.ogc.models import JobControlOption, StatusCode, StatusInfo
+from fastproc.client.workflow import load_workflow
+from fastproc.ogc.models import JobControlOption, ProcessDescription, StatusCode, StatusInfo
 
 #: Tables written to a pipe or a file are as wide as their content, never cut at 80 columns.
 PIPE_WIDTH = 1000
@@ -63,19 +65,44 @@ def _error_line(err: Console, text: str) -> None:
 
 
 def _run(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.workflow is not None:
+        return _run_workflow(ogc, args, out, err)
+    if args.process is None:
+        raise InputError("give a PROCESS_ID (or --workflow FILE)")
     description = ogc.describe(args.process)
     inputs = parse_inputs(args.inputs, description)
     prefer_async = args.force_async or JobControlOption.SYNC not in description.jobControlOptions
     with waiting(err, f"running {args.process}", plain=args.plain or prefer_async):
         outcome = ogc.execute(args.process, inputs, prefer_async=prefer_async,
                               wait=args.timeout)
-    answer = _follow(ogc, outcome, args, err) if isinstance(outcome, StatusInfo) else outcome
+    _show(_outcome(ogc, outcome, args, err), description, args)
+    return 0
+
+
+def _run_workflow(ogc: OGCClient, args: argparse.Namespace, out: Console,
+                  err: Console) -> int:
+    """A workflow always runs as a job, followed with a bar of its nested processes done."""
+    if args.inputs:
+        raise InputError("the inputs of a workflow are in its file, not KEY=VALUE")
+    flow = load_workflow(args.workflow, args.process)
+    description = ogc.describe(flow.process_id)
+    outcome = ogc.execute(flow.process_id, flow.inputs, prefer_async=True,
+                          wait=args.timeout, outputs=flow.outputs)
+    _show(_outcome(ogc, outcome, args, err), description, args)
+    return 0
+
+
+def _outcome(ogc: OGCClient, outcome: Answer | StatusInfo, args: argparse.Namespace,
+             err: Console) -> Answer:
+    return _follow(ogc, outcome, args, err) if isinstance(outcome, StatusInfo) else outcome
+
+
+def _show(answer: Answer, description: ProcessDescription, args: argparse.Namespace) -> None:
     doc = results_document(answer, description)
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         show_results(doc, args.output_dir)
-    return 0
 
 
 def _follow(ogc: OGCClient, job: StatusInfo, args: argparse.Namespace, err: Console) -> Answer:

@@ -104,14 +104,16 @@ class OGCClient:
         return _parse(ProcessDescription, doc, f"the description of '{process_id}'")
 
     def execute(self, process_id: str, inputs: dict[str, Any], *, prefer_async: bool,
-                wait: float) -> Answer | StatusInfo:
+                wait: float, outputs: dict[str, Any] | None = None) -> Answer | StatusInfo:
         """Execute, asking for a results document: the results at once, or the job to follow
         (async execution, or a synchronous one the server turned into a job). `wait` bounds
-        a synchronous answer."""
+        a synchronous answer; `outputs` selects outputs as an execute request does."""
         headers = {"Accept": f"{media.JSON}, */*;q=0.5"}
         if prefer_async:
             headers["Prefer"] = "respond-async"
-        body = {"inputs": inputs, "response": ResponseMode.DOCUMENT.value}
+        body: dict[str, Any] = {"inputs": inputs, "response": ResponseMode.DOCUMENT.value}
+        if outputs:
+            body["outputs"] = outputs
         response = self._send(self._http.build_request(
             "POST", f"processes/{_segment(process_id)}/execution", json=body, headers=headers,
             timeout=httpx.Timeout(wait, connect=CONNECT_TIMEOUT)))
