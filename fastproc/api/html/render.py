@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from fastproc.api.html.schemas import occurs_text, schema_text
 from fastproc.api.negotiation import Format
-from fastproc.jobs.record import PARTS_MEMBER
+from fastproc.jobs.record import NODES_MEMBER, PARTS_MEMBER
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -50,7 +50,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(schema_text=schema_text, pretty_json=pretty_json, rel_name=rel_name)
-    env.globals.update(occurs_text=occurs_text, MAX_SHOWN=MAX_SHOWN, PARTS=PARTS_MEMBER)
+    env.globals.update(occurs_text=occurs_text, MAX_SHOWN=MAX_SHOWN, PARTS=PARTS_MEMBER,
+                       NODES=NODES_MEMBER)
     return env
 
 
