@@ -164,6 +164,7 @@ class Shell:
 
 @pytest.fixture
 def shell(examples_stack: Stack, tmp_path: Path) -> Iterator[Shell]:
+    (tmp_path / "flow.json").write_text(code_blocks("json")[0])  # the workflow example
     yield Shell(examples_stack, tmp_path, {QUICKSTART_URL: examples_stack.url})
 
 
@@ -184,7 +185,8 @@ CURL_CHECKS: dict[str, Check] = {
     r"/processes \|": lambda out, _: '"processes": [' in out,
     r"/processes/echo$": lambda out, _: json.loads(out)["id"] == "echo",
     r"/processes/echo/execution": lambda out, _: out == "hello",
-    r"/processes/add/execution": lambda out, _: json.loads(out) == {"sum": 3},
+    r"/processes/add/execution .*\{\"inputs\"": lambda out, _: json.loads(out) == {"sum": 3},
+    r"-d @flow\.json": lambda out, _: out == "7.0",
     r"/processes/sleep/execution": _job_created,
     r"/jobs +#": lambda out, sh: sh.replacements["JOB_ID"] in {
         j["jobID"] for j in json.loads(out)["jobs"]},
@@ -212,6 +214,7 @@ CLI_CHECKS: dict[str, Check] = {
         f"size: {len(BINARY_FILE)}" in out and f"checksum: {zlib.crc32(BINARY_FILE)}" in out),
     r"jobs --status running": lambda out, _: "job(s) at" in out,
     r"run echo value=hi .*--json": lambda out, _: json.loads(out) == {"value": "hi"},
+    r"run --workflow flow\.json": lambda out, _: "sum: 7.0" in out,
 }
 
 
