@@ -119,6 +119,22 @@ def test_a_bad_tree_is_refused_naming_the_path_to_the_node(
     assert says in str(refused.value)
 
 
+@pytest.mark.parametrize(("nested", "says"), [
+    ({"process": "file:///x/processes/add", "inputs": {}}, "neither a process of this server"),
+    ({"process": "http://[::1/processes/add", "inputs": {}}, "is not a URI"),
+    ({"process": "add", "inputs": [1, 2]}, "'inputs' must be an object"),
+    ({"process": "add", "inputs": {"a": 1, "b": 1}, "outputs": 5}, "'outputs' must be an"),
+    ({"process": "add", "inputs": {"a": 1, "b": 1}, "outputs": ["sum"]}, "must be an object"),
+    ({"process": "../../x", "inputs": {}}, "does not name a process"),
+])
+def test_a_hostile_nested_request_is_refused_as_a_bad_parameter(
+    nested: dict[str, Any], says: str,
+) -> None:
+    with pytest.raises(InvalidParameterValue, match=r"^inputs\.a: ") as refused:
+        _tree("add", {"a": nested, "b": 1})
+    assert says in str(refused.value)
+
+
 def _chain(depth: int) -> dict[str, Any]:
     inputs: dict[str, Any] = {"a": 1, "b": 1}
     for _ in range(depth):

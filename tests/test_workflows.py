@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from tests.e2e import OGC_EXCEPTIONS, assert_exception
+from tests.localhttp import LocalHTTP
 from tests.support import (
     ASYNC_FRESH,
     Processes,
@@ -49,7 +50,8 @@ def chain(depth: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
     """Two workers, so that siblings run in parallel across them."""
-    return procs.stack(r, key_prefix, workers=2, FASTPROC_PROCESSES=PROCESSES)
+    return procs.stack(r, key_prefix, workers=2, FASTPROC_PROCESSES=PROCESSES,
+                       FASTPROC_FETCH_MAX_BYTES="100000")
 
 
 @pytest.fixture
@@ -295,6 +297,33 @@ def test_a_remote_node_runs_on_another_server(
     assert problem["detail"].startswith("inputs.value: ") and "over there" in \
         problem["detail"], problem
     assert problem["type"] != OGC_EXCEPTIONS + "no-such-process"
+
+
+def test_a_hostile_remote_server_fails_its_node_and_nothing_else(
+        api: httpx.Client, local_http: LocalHTTP) -> None:
+    """A "server" on loopback that answers garbage, too much or a redirect."""
+    local_http.serve("junk/processes/add", b"<html>not json")
+    local_http.serve("huge/processes/add", b"[" + b"1," * 100_000 + b"1]", "application/json")
+    local_http.serve("empty/processes/add", b'{"outputs": {}}', "application/json")
+    for server, says in [
+        (f"{local_http.url}/files/junk", "is not JSON"),
+        (f"{local_http.url}/files/huge", "over 100000 bytes (FASTPROC_FETCH_MAX_BYTES)"),
+        (f"{local_http.url}/redirect/x", "answered 302"),
+        (f"{local_http.url}/files/empty", "describes no output"),
+        (f"{local_http.url}/files/missing", "answered 404: not here"),
+    ]:
+        response = api.post("/processes/add/execution", headers=NO_CACHE, json={"inputs": {
+            "a": nest(f"{server}/processes/add", {"a": 1, "b": 1}), "b": 1}})
+        problem = assert_exception(response, 500)
+        assert problem["detail"].startswith("inputs.a: ") and says in problem["detail"], \
+            (server, problem)
+    # Its execution answered with no results at all (204).
+    response = api.post("/processes/add/execution", headers=NO_CACHE, json={"inputs": {
+        "a": nest(f"{local_http.url}/hooks/processes/add", {"a": 1, "b": 1},
+                  outputs={"sum": {}}), "b": 1}})
+    assert "/execution answered 204" in assert_exception(response, 500)["detail"]
+    assert api.post("/processes/add/execution", headers=NO_CACHE, json={"inputs": {
+        "a": nest("add", {"a": 1, "b": 1}), "b": 1}}).text == "3.0"
 
 
 def test_remote_processes_obey_the_address_rules(

@@ -107,7 +107,7 @@ async def _call(client: httpx.AsyncClient, method: str, url: str, settings: Sett
         declared = int(response.headers.get("content-length") or 0)
         if declared > settings.fetch_max_bytes:
             raise RemoteFailed(f"{url} answered {declared} bytes, over "
-                               f"{settings.fetch_max_bytes} (FASTPROC_FETCH_MAX_BYTES)")
+                               f"{settings.fetch_max_bytes} bytes (FASTPROC_FETCH_MAX_BYTES)")
         body = bytearray()
         async for chunk in response.aiter_bytes():
             body += chunk

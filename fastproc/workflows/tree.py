@@ -132,6 +132,8 @@ def parse_workflow(
                                  "(FASTPROC_WORKFLOW_MAX_NODES)")
         if not isinstance(given, dict):
             raise _invalid(path, "'inputs' must be an object")
+        if wanted is not None and not isinstance(wanted, dict):
+            raise _invalid(path, "'outputs' must be an object")
         node = Node(len(nodes), path, pid, remote, {}, parent, slot, outputs=wanted)
         nodes.append(node)
         own_uri = f"{remote or base}/processes/{pid}"
@@ -247,8 +249,11 @@ def _selected_output(node: Node, description: ProcessDescription) -> str:
 def _resolve(uri: str, parent_uri: str, base: str, path: str,
              limits: WorkflowLimits) -> tuple[str | None, str]:
     """(remote server base or None, process id) of a nested `process` URI."""
-    absolute = urljoin(parent_uri, uri)
-    parts = urlsplit(absolute)
+    try:
+        absolute = urljoin(parent_uri, uri)
+        parts = urlsplit(absolute)
+    except ValueError as exc:
+        raise _invalid(path, f"'{uri}' is not a URI: {exc}") from exc
     server, marker, process_id = absolute.rpartition("/processes/")
     if not marker or not process_id or "/" in process_id or parts.query or parts.fragment:
         raise _invalid(path, f"'{uri}' does not name a process (…/processes/{{processID}})")
