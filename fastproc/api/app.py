@@ -22,9 +22,11 @@ from fastproc.api.html.render import STATIC_PATH, SWAGGER_UI_PATH
 from fastproc.api.limits import BodyLimit
 from fastproc.api.openapi import Security, openapi_30
 from fastproc.api.routes import (
+    dashboard,
     events,
     execution,
     html_forms,
+    job_logs,
     jobs,
     landing,
     ops,
@@ -95,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, patterns=trusted_hosts(settings))  # outermost: first
-    for module in (landing, processes, execution, jobs, events, workflow, html_forms, ops):
+    for module in (landing, processes, execution, jobs, events, workflow, html_forms, ops,
+                   dashboard, job_logs):
         app.include_router(module.router)
     # Swagger UI's assets first: its mount lies inside the one of the pages' own assets.
     app.mount(SWAGGER_UI_PATH, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

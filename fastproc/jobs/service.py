@@ -223,9 +223,12 @@ class JobService:
     async def dismiss(self, record: JobRecord) -> bool:
         """Dismiss a job whatever its state: stop it if it has not ended, else (or if it
         ended meanwhile) drop its results. False if it was dismissed already (or is gone)."""
-        if not record.status.terminal and await self.stop(record):
-            return True
-        return await self.store.dismiss_finished(record.job_id)
+        stopped = not record.status.terminal and await self.stop(record)
+        dismissed = stopped or await self.store.dismiss_finished(record.job_id)
+        # Its log goes with it (after the step: a late write of a dismissed job's log is refused).
+        await self.store.redis.delete(self.keys.job_logs(record.job_id),
+                                      self.keys.job_trace(record.job_id))
+        return dismissed
 
     async def stop(self, record: JobRecord) -> bool:
         """Dismiss a queued or running job and cancel its tasks (its own, its parts' and

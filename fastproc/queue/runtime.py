@@ -35,6 +35,7 @@ from fastproc.ogc.inputs import InputValidator
 from fastproc.queue.arq_format import TaskEnd
 from fastproc.queue.insights import job_failed, job_succeeded
 from fastproc.queue.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
+from fastproc.queue.insights import job_failed, job_succeeded
 from fastproc.settings import Settings
 
 CTX_KEY = "fastproc"
@@ -88,6 +89,7 @@ class Runtime:
         if not await self.persist(lambda: self.jobs.fail(job_id, error, end=end),
                                   f"the failure of job {job_id}"):
             return False
+        job_failed()  # the worker's figures on the dashboard
         job_failed()  # the worker's figures on the dashboard
         if subscriber is None:
             subscriber = await self.persist(lambda: self.jobs.subscriber(job_id),
@@ -144,6 +146,8 @@ class Runtime:
             record, result, cacheable=proc.deterministic,
             fanned_out=isinstance(proc, FanOutProcess), end=end),
             f"the result of job {record.job_id}")
+        if done:
+            job_succeeded()  # the worker's figures on the dashboard
         if done:
             job_succeeded()  # the worker's figures on the dashboard
         if done and subscriber:

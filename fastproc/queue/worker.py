@@ -28,6 +28,7 @@ from fastproc.queue.arq import (
     keep_leases,
 )
 from fastproc.queue.arq_format import dump_job, load_job
+from fastproc.queue.insights import WorkerInsights, stop_insights, tracked
 from fastproc.queue.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
@@ -49,7 +50,8 @@ def _functions(settings: Settings, registry: Registry) -> list[Any]:
     # the job `running` — must never come first.
     backstop = settings.task_budget(registry.longest_timeout(settings.job_timeout)) + 30
     return [
-        func(task, name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop, keep_result=0)
+        func(tracked(task, name), name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop,
+             keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
                            (MERGE_TASK, run_merge_task), (NODE_TASK, run_node_task))
     ]
@@ -92,6 +94,7 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
                                     retention=settings.active_job_ttl)
         await registration.start()
         ctx[_REGISTRATION] = registration
+        await WorkerInsights.start(ctx, rt, registration.worker_id)  # dashboard, job logs
         # The counters behind /metrics live on; every worker start (and every scrape)
         # pushes their expiry back.
         await rt.redis.expire(rt.keys.stats, STATS_TTL)
@@ -99,6 +102,7 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
                     settings.queue_name, ", ".join(p.id for p in procs))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await stop_insights(ctx)
         registration: Registration | None = ctx.get(_REGISTRATION)
         if registration is not None:
             await registration.stop()

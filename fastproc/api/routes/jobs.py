@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +14,8 @@ from fastproc.api.auth import authenticate, visible
 from fastproc.api.html import page
 from fastproc.api.html.render import DISMISS_FORM_PATH
 from fastproc.api.html.results import first_bytes_of, output_views
+from fastproc.api.insights import insights_of
+from fastproc.api.insights.jobpage import job_page_context
 from fastproc.api.negotiation import (
     HTML_TOO,
     Format,
@@ -203,8 +205,10 @@ async def visible_record(state: AppState, job_id: str, request: Request) -> JobR
     return record
 
 
-def _status_response(request: Request, record: JobRecord, base: str, fmt: Format) -> Response:
-    """The statusInfo of a job, or its page (which follows the job live while it runs)."""
+def _status_response(request: Request, record: JobRecord, base: str, fmt: Format,
+                     extra: dict[str, Any] | None = None) -> Response:
+    """The statusInfo of a job, or its page (which follows the job live while it runs);
+    `extra`: more of the page (its timeline and log, `fastproc.api.insights.jobpage`)."""
     href = f"{base}/jobs/{record.job_id}"
     doc = add_alternate(status_info(record, base), href, fmt)
     if fmt is Format.JSON:
@@ -212,14 +216,18 @@ def _status_response(request: Request, record: JobRecord, base: str, fmt: Format
     return page(request, "job.html", base=base, doc=doc, title=f"Job {record.job_id}",
                 error=record.error, events_href=f"{href}/events",
                 live=not record.status.terminal, terminal_states=sorted(TERMINAL_STATES),
-                dismiss_action=base + DISMISS_FORM_PATH.format(job_id=record.job_id))
+                dismiss_action=base + DISMISS_FORM_PATH.format(job_id=record.job_id),
+                **(extra or {}))
 
 
 @router.get("/jobs/{job_id}", summary="Status of a job",
             responses={200: {"model": StatusInfo, "content": HTML_TOO}})
 async def job_status(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
     record = await visible_record(state, job_id, request)
-    return _status_response(request, record, base_url(request, state.settings.base_url), fmt)
+    base = base_url(request, state.settings.base_url)
+    extra = (await job_page_context(insights_of(request), record, f"{base}/jobs/{job_id}")
+             if fmt is Format.HTML else None)
+    return _status_response(request, record, base, fmt, extra)
 
 
 @router.delete("/jobs/{job_id}", summary="Dismiss a job",

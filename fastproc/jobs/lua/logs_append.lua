@@ -1,0 +1,52 @@
+-- Append a batch of a job's log lines (and its tasks' trace fields), keeping the newest
+-- lines within the bounds in lines and in bytes, for as long as the job record lives. A
+-- job that is gone or dismissed gets nothing (its logs were dropped with it).
+--
+-- KEYS[1]  the job record
+-- KEYS[2]  the job's log lines (a list, oldest first)
+-- KEYS[3]  the job's trace hash: log_total, log_dropped, log_bytes, and the fields given
+-- ARGV[1]  lines kept at most
+-- ARGV[2]  bytes of lines kept at most
+-- ARGV[3]  how many lines follow ARGV[3]
+-- ARGV[4..] the lines, then field, value pairs for the trace hash
+-- Returns how many lines were dropped to stay within the bounds, or -1 when nothing was
+-- written.
+--
+-- STATUS comes from the preamble (fastproc.jobs.scripts).
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == STATUS.DISMISSED then return -1 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return -1 end
+local max_lines, max_bytes, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local dropped = 0
+if n > 0 then
+  local added = 0
+  for i = 4, 3 + n do added = added + #ARGV[i] end
+  local len = redis.call('RPUSH', KEYS[2], unpack(ARGV, 4, 3 + n))
+  redis.call('HINCRBY', KEYS[3], 'log_total', n)
+  local bytes = redis.call('HINCRBY', KEYS[3], 'log_bytes', added)
+  -- Walk the oldest lines until the rest fit; the newest line always stays.
+  local freed, at = 0, 0
+  while (len - dropped > max_lines or bytes - freed > max_bytes) and dropped < len - 1 do
+    local chunk = redis.call('LRANGE', KEYS[2], at, at + 63)
+    if #chunk == 0 then break end
+    for _, line in ipairs(chunk) do
+      if not (len - dropped > max_lines or bytes - freed > max_bytes) or dropped >= len - 1 then
+        break
+      end
+      dropped = dropped + 1
+      freed = freed + #line
+    end
+    at = at + 64
+  end
+  if dropped > 0 then
+    redis.call('LTRIM', KEYS[2], dropped, -1)
+    redis.call('HINCRBY', KEYS[3], 'log_dropped', dropped)
+    redis.call('HINCRBY', KEYS[3], 'log_bytes', -freed)
+  end
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+if #ARGV > 3 + n then redis.call('HSET', KEYS[3], unpack(ARGV, 4 + n, #ARGV)) end
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ttl) end
+if n == 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return dropped
