@@ -33,7 +33,6 @@ from fastproc.keys import Keys
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
 from fastproc.queue.arq_format import TaskEnd
-from fastproc.queue.insights import job_failed, job_succeeded
 from fastproc.queue.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
 from fastproc.queue.insights import job_failed, job_succeeded
 from fastproc.settings import Settings
@@ -90,7 +89,6 @@ class Runtime:
                                   f"the failure of job {job_id}"):
             return False
         job_failed()  # the worker's figures on the dashboard
-        job_failed()  # the worker's figures on the dashboard
         if subscriber is None:
             subscriber = await self.persist(lambda: self.jobs.subscriber(job_id),
                                             f"the subscriber of job {job_id}")
@@ -146,8 +144,6 @@ class Runtime:
             record, result, cacheable=proc.deterministic,
             fanned_out=isinstance(proc, FanOutProcess), end=end),
             f"the result of job {record.job_id}")
-        if done:
-            job_succeeded()  # the worker's figures on the dashboard
         if done:
             job_succeeded()  # the worker's figures on the dashboard
         if done and subscriber:
