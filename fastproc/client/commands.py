@@ -64,6 +64,23 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for sub in (run, processes, jobs):
         sub.add_argument("--url", default=os.environ.get("FASTPROC_URL", DEFAULT_URL),
                          help=f"the server (default $FASTPROC_URL or {DEFAULT_URL})")
+    _add_job_commands(jobs)
+
+
+def _add_job_commands(jobs: argparse.ArgumentParser) -> None:
+    """`fastproc jobs logs JOB_ID`: a fastproc server's log of a job (its extension
+    `/jobs/{id}/logs`). Without a subcommand, `fastproc jobs` lists jobs."""
+    commands = jobs.add_subparsers(dest="jobs_command", metavar="{logs}")
+    logs = commands.add_parser(
+        "logs", help="print what a job's process logged (a fastproc server's job log)")
+    logs.add_argument("job_id", metavar="JOB_ID")
+    logs.add_argument("--follow", "-f", action="store_true",
+                      help="keep printing new lines until the job ends")
+    logs.add_argument("--interval", type=_seconds, default=1.0,
+                      help="seconds between looks for new lines with --follow (default 1)")
+    # Given after the subcommand, --url is read here; before it, by `jobs` (kept then).
+    logs.add_argument("--url", default=argparse.SUPPRESS,
+                      help=f"the server (default $FASTPROC_URL or {DEFAULT_URL})")
 
 
 def _seconds(text: str) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from collections.abc import Callable
 
 from fastproc.extras import extra
@@ -150,6 +152,8 @@ def _processes(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Cons
 
 
 def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    if getattr(args, "jobs_command", None) == "logs":
+        return _job_logs(ogc, args, out, err)
     jobs = ogc.jobs(limit=args.limit, statuses=args.status, process_ids=args.process_ids)
     if args.json:
         print(json.dumps([j.dump() for j in jobs], indent=2, ensure_ascii=False))
@@ -165,6 +169,20 @@ def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) 
             "" if job.progress is None else f"{job.progress}%", job.created or "",
             job.message or "")
     out.print(table)
+    return 0
+
+
+def _job_logs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Print the job's log; with --follow, new lines as they come until the job ends."""
+    text, after = ogc.logs(args.job_id)
+    sys.stdout.write(text)
+    while args.follow and not ogc.status(args.job_id).status.terminal:
+        time.sleep(args.interval)
+        text, after = ogc.logs(args.job_id, after)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if args.follow:  # lines the job wrote as it ended
+        sys.stdout.write(ogc.logs(args.job_id, after)[0])
     return 0
 
 

@@ -148,6 +148,15 @@ class OGCClient:
         doc = self._get_json(f"jobs/{_segment(job_id)}")
         return _parse(StatusInfo, doc, f"the status of job {job_id}")
 
+    def logs(self, job_id: str, after: int = 0) -> tuple[str, int]:
+        """A fastproc server's log of the job as text, from the line after `after`, and
+        the number to ask after next time (its `/jobs/{id}/logs`, an extension)."""
+        response = self._send(self._http.build_request(
+            "GET", f"jobs/{_segment(job_id)}/logs", params={"f": "text", "after": after},
+            headers={"Accept": "text/plain"}))
+        following = response.headers.get("x-fastproc-log-next", "")
+        return response.text, int(following) if following.isdigit() else after
+
     def results(self, job_id: str) -> Answer:
         return _answer(self._send(self._http.build_request(
             "GET", f"jobs/{_segment(job_id)}/results",

@@ -171,14 +171,15 @@ class JobLogs:
         return [self.keys.job_logs(job_id), self.keys.job_trace(job_id)]
 
     async def append(self, job_id: str, lines: Sequence[bytes],
-                     trace: Mapping[str, bytes] | None = None) -> int:
+                     trace: Mapping[str, bytes] | None = None, *, lost: int = 0) -> int:
         """Append lines (encoded `LogLine`s) and trace fields in one call; also renews both
-        keys' TTL to the record's when nothing is given. How many old lines were dropped,
-        -1 when the job is gone or dismissed."""
+        keys' TTL to the record's when nothing is given. `lost`: lines logged before these
+        that the writer could not keep (they are counted, and dropped). How many kept lines
+        were dropped, -1 when the job is gone or dismissed."""
         pairs = [x for kv in (trace or {}).items() for x in kv]
         dropped = await self._append(
             keys=[self.keys.job(job_id), *self.keys_of(job_id)],
-            args=[self.max_lines, self.max_bytes, len(lines), *lines, *pairs])
+            args=[self.max_lines, self.max_bytes, lost, len(lines), *lines, *pairs])
         return int(dropped)
 
     async def read(self, job_id: str, after: int = 0) -> JobLog:

@@ -131,6 +131,8 @@ class _Pending:
 
     lines: deque[bytes]
     trace: dict[str, bytes] = field(default_factory=dict)
+    #: Lines that did not fit the buffer between two flushes (counted as dropped).
+    lost: int = 0
     tasks: int = 0
     #: Something of this job was written by this worker (its TTL follows the job's).
     wrote: bool = False
@@ -208,21 +210,26 @@ class LogCapture:
         if job_id is None or not self.logs.max_lines:
             return
         blob = line_of(record).encode()
-        with self._lock:  # more lines than a job keeps between flushes: the oldest go
-            self._entry(job_id).lines.append(blob)
+        with self._lock:
+            entry = self._entry(job_id)
+            if len(entry.lines) == entry.lines.maxlen:  # more than a job keeps: oldest go
+                entry.lost += 1
+            entry.lines.append(blob)
 
     # -- writing ------------------------------------------------------------------------
 
-    def _take(self, job_id: str, final: bool) -> tuple[list[bytes], dict[str, bytes]] | None:
+    def _take(self, job_id: str, final: bool
+              ) -> tuple[list[bytes], dict[str, bytes], int] | None:
         with self._lock:
             entry = self._pending.get(job_id)
             if entry is None or not (entry.lines or entry.trace or (final and entry.wrote)):
                 return None
-            lines, trace = list(entry.lines), dict(entry.trace)
+            taken = list(entry.lines), dict(entry.trace), entry.lost
             entry.lines.clear()
             entry.trace.clear()
+            entry.lost = 0
             entry.wrote = True
-            return lines, trace
+            return taken
 
     async def flush(self, job_id: str, *, final: bool = False) -> None:
         """Write the job's pending lines; with `final`, also when there are none but this
@@ -230,10 +237,10 @@ class LogCapture:
         taken = self._take(job_id, final)
         if taken is None:
             return
-        lines, trace = taken
+        lines, trace, lost = taken
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT):
-                await self.logs.append(job_id, lines, trace)
+                await self.logs.append(job_id, lines, trace, lost=lost)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("cannot write {} log lines of job {} ({})", len(lines), job_id, exc)
 

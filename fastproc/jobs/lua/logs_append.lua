@@ -7,23 +7,26 @@
 -- KEYS[3]  the job's trace hash: log_total, log_dropped, log_bytes, and the fields given
 -- ARGV[1]  lines kept at most
 -- ARGV[2]  bytes of lines kept at most
--- ARGV[3]  how many lines follow ARGV[3]
--- ARGV[4..] the lines, then field, value pairs for the trace hash
--- Returns how many lines were dropped to stay within the bounds, or -1 when nothing was
--- written.
+-- ARGV[3]  lines the writer dropped before this batch (they count, but are not kept)
+-- ARGV[4]  how many lines follow ARGV[4]
+-- ARGV[5..] the lines, then field, value pairs for the trace hash
+-- Returns how many kept lines were dropped to stay within the bounds, or -1 when nothing
+-- was written.
 --
 -- STATUS comes from the preamble (fastproc.jobs.scripts).
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == STATUS.DISMISSED then return -1 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return -1 end
-local max_lines, max_bytes, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_lines, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lost, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 local dropped = 0
 if n > 0 then
   local added = 0
-  for i = 4, 3 + n do added = added + #ARGV[i] end
-  local len = redis.call('RPUSH', KEYS[2], unpack(ARGV, 4, 3 + n))
-  redis.call('HINCRBY', KEYS[3], 'log_total', n)
+  for i = 5, 4 + n do added = added + #ARGV[i] end
+  local len = redis.call('RPUSH', KEYS[2], unpack(ARGV, 5, 4 + n))
+  redis.call('HINCRBY', KEYS[3], 'log_total', n + lost)
+  if lost > 0 then redis.call('HINCRBY', KEYS[3], 'log_dropped', lost) end
   local bytes = redis.call('HINCRBY', KEYS[3], 'log_bytes', added)
   -- Walk the oldest lines until the rest fit; the newest line always stays.
   local freed, at = 0, 0
@@ -46,7 +49,7 @@ if n > 0 then
   end
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
-if #ARGV > 3 + n then redis.call('HSET', KEYS[3], unpack(ARGV, 4 + n, #ARGV)) end
+if #ARGV > 4 + n then redis.call('HSET', KEYS[3], unpack(ARGV, 5 + n, #ARGV)) end
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ttl) end
 if n == 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return dropped
