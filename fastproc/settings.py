@@ -147,7 +147,8 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Seconds a client has to send a request body after its headers."
     )
     workflow_max_depth: int = Field(
-        16, ge=1, description="Levels a workflow (nested execution request) may nest."
+        12, ge=1, description="Levels a workflow (nested execution request) may nest (each "
+                              "level is two levels of FASTPROC_MAX_JSON_DEPTH too)."
     )
     workflow_max_nodes: int = Field(
         1000, ge=1, description="Processes one workflow may run (its root included)."

@@ -90,3 +90,13 @@ def test_api_html_is_an_html_page_on_the_api_definition(client: httpx.Client) ->
     assert media_type(response) == "text/html", show(response)
     assert "<html" in response.text.lower()
     assert "/api" in response.text
+
+
+def test_remote_processes_are_declared_only_while_they_are_on() -> None:
+    from fastproc.ogc import conformance
+
+    on = conformance.declared(remote_processes=True)
+    off = conformance.declared(remote_processes=False)
+    assert conformance.REMOTE_CORE_PROCESSES in on
+    assert conformance.REMOTE_CORE_PROCESSES not in off
+    assert conformance.NESTED_PROCESSES in off and set(off) < set(on)

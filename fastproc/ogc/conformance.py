@@ -24,3 +24,8 @@ IMPLEMENTED: tuple[str, ...] = (
     CORE, JSON, HTML, OAS30, PROCESS_DESCRIPTION, JOB_LIST, DISMISS, CALLBACK,
     NESTED_PROCESSES, REMOTE_CORE_PROCESSES,
 )
+
+
+def declared(*, remote_processes: bool) -> list[str]:
+    """The classes this server declares: remote processes only while they are on."""
+    return [c for c in IMPLEMENTED if remote_processes or c != REMOTE_CORE_PROCESSES]

@@ -45,7 +45,8 @@ async def landing(request: Request, state: State, fmt: Negotiated) -> Response:
 @router.get("/conformance", summary="Conformance classes",
             responses={200: {"model": ConfClasses, "content": HTML_TOO}})
 async def conformance_classes(request: Request, state: State, fmt: Negotiated) -> Response:
-    doc = {"conformsTo": list(conformance.IMPLEMENTED)}
+    doc = {"conformsTo": conformance.declared(
+        remote_processes=state.settings.workflow_remote)}
     if fmt is Format.HTML:
         return page(request, "conformance.html", doc=doc, title="Conformance",
                     base=base_url(request, state.settings.base_url))
