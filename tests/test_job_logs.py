@@ -92,6 +92,22 @@ def test_the_lines_of_parts_and_merge_name_them(client: httpx.Client, gates: Gat
         ("part 2", "part 2 ran")]
 
 
+def test_a_fanout_jobs_page_shows_its_timeline_parts_over_time_and_slowest_part(
+        client: httpx.Client, gates: Gates) -> None:
+    job = start_job(client, "chatty_parts", {"gate": gates.path, "n": 4})
+    wait_for(lambda: gates.reached("part-slow"), 20, "part 0 at its gate")
+    wait_for(lambda: client.get(f"/jobs/{job.id}").json().get("x-fastproc-parts", {})
+             .get("done") == 3, 20, "the other parts done")
+    gates.open("part-slow")
+    assert wait_job(client, job.id)["status"] == "successful"
+    page = client.get(f"/jobs/{job.id}", params={"f": "html"}).text
+    assert 'id="job-timeline"' in page and page.count('<svg class="chart"') == 2
+    assert "4 of 4 parts done over time" in page
+    slowest = page.split('id="job-slowest-parts"', 1)[1].split("</table>", 1)[0]
+    assert slowest.index("part 0") < slowest.index("part 1")  # it waited at its gate
+    assert "[merge]" in client.get(f"/jobs/{job.id}/logs").text
+
+
 def test_a_failed_jobs_log_has_the_traceback_of_the_process_only(
         client: httpx.Client) -> None:
     job = start_job(client, "fails_deep", {"text": "1/0"})

@@ -1,0 +1,169 @@
+"""/dashboard: figures that follow the jobs as they run, the failures list, live workers,
+one shared reading for every open dashboard, and what callers without an operator key
+see. Real API, workers and Valkey on a stack of its own (its figures are its jobs only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from tests.gated import Gates
+from tests.support import Processes, Stack, start_job, wait_for, wait_job
+
+PROCESSES = "workers.examples,tests.logging_processes,tests.gated"
+OPERATOR, USER = "ops-key-61d0", "user-key-9a2c"
+
+
+@pytest.fixture(scope="module")
+def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
+    return procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
+                       FASTPROC_DASHBOARD_INTERVAL="0.3")
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.client() as c:
+        yield c
+
+
+@pytest.fixture
+def gates(tmp_path: Path) -> Iterator[Gates]:
+    found = Gates(tmp_path / "gates")
+    yield found
+    found.open_all()
+
+
+def _board(client: httpx.Client, **headers: str) -> dict[str, Any]:
+    response = client.get("/dashboard", params={"f": "json"}, headers=headers)
+    assert response.status_code == 200, response.text
+    doc: dict[str, Any] = response.json()
+    return doc
+
+
+def _process(doc: dict[str, Any], process_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in doc["processes"] if p["processID"] == process_id)
+    return found
+
+
+def test_the_figures_follow_a_job_from_running_to_done(client: httpx.Client,
+                                                      gates: Gates) -> None:
+    before = _board(client)
+    job = start_job(client, "chatty", {"gate": gates.path, "lines": 1})
+    wait_for(lambda: gates.reached("go"), 20, "the job at its gate")
+    running = wait_for(lambda: (d := _board(client))["now"]["running"] >= 1 and d, 20,
+                       "the job counted as running")
+    assert _process(running, "chatty")["running"] == 1
+    assert _process(running, "chatty")["queued"] == 0
+    gates.open("go")
+    wait_job(client, job.id)
+    done = wait_for(lambda: (d := _board(client))["now"]["running"] == 0 and d, 20,
+                    "the job no longer running")
+    chatty = _process(done, "chatty")
+    assert (chatty["jobs"], chatty["successful"], chatty["successRate"]) == (1, 1, 1.0)
+    assert chatty["p50Seconds"] is not None and chatty["p95Seconds"] is not None
+    # `before` may be a reading shared a moment earlier: it has at most what it says.
+    assert done["now"]["successfulLast5min"] >= before["now"]["successfulLast5min"] + 1
+    ended = [b["successful"] for b in done["throughput"]]
+    assert len(ended) == 90
+    assert sum(ended) >= sum(b["successful"] for b in before["throughput"]) + 1
+    assert done["queueDepth"][-1]["tasksWaiting"] == 0
+
+
+def test_a_failed_job_is_listed_with_its_message_and_link(client: httpx.Client,
+                                                          stack: Stack) -> None:
+    job = start_job(client, "fails_deep", {"text": "3/0"})
+    assert wait_job(client, job.id)["status"] == "failed"
+    # A reading is shared for FASTPROC_DASHBOARD_INTERVAL: the next one has the failure.
+    doc = wait_for(lambda: (d := _board(client))["failures"] and d, 20, "the failure listed")
+    latest = doc["failures"][0]
+    assert latest["jobID"] == job.id and latest["processID"] == "fails_deep"
+    assert "ZeroDivisionError: division by zero" in latest["message"]
+    assert latest["href"] == f"{stack.url}/jobs/{job.id}"
+    assert doc["now"]["failedLast5min"] >= 1
+    assert _process(doc, "fails_deep")["failed"] >= 1
+
+
+def test_live_workers_report_what_they_ran(client: httpx.Client, stack: Stack) -> None:
+    job = start_job(client, "echo", {"value": "counted"})
+    wait_job(client, job.id)
+
+    def reported() -> list[dict[str, Any]]:
+        return [w for w in _board(client)["workers"] if w["done"] >= 1]
+
+    workers = wait_for(reported, 20, "a worker's report of its jobs")
+    assert workers[0]["queue"] == stack.env["FASTPROC_QUEUE_NAME"]
+    assert "echo" in workers[0]["processes"] and workers[0]["running"] == 0
+    assert workers[0]["heartbeatAgeSeconds"] < 20
+
+
+def test_every_open_dashboard_gets_the_same_readings(stack: Stack) -> None:
+    seen: list[list[str]] = [[] for _ in range(3)]
+    stop = threading.Event()
+
+    def watch(ids: list[str]) -> None:
+        with httpx.Client(base_url=stack.url, timeout=20) as viewer, \
+                viewer.stream("GET", "/dashboard/events") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("id:"):
+                    ids.append(line[3:].strip())
+                if stop.is_set() or len(ids) >= 8:
+                    return
+
+    threads = [threading.Thread(target=watch, args=(ids,), daemon=True) for ids in seen]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: all(len(ids) >= 5 for ids in seen), 30, "readings on every stream")
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=20)
+    # Each stream got readings made for all of them: the same ids (times), not its own.
+    common = set(seen[0]) & set(seen[1]) & set(seen[2])
+    assert len(common) >= 3, seen
+
+
+def test_the_page_draws_its_charts_and_links_the_failed_jobs(client: httpx.Client) -> None:
+    page = client.get("/dashboard", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text.count('<svg class="chart"') == 2
+    assert 'id="dash-workers"' in page.text and 'id="dash-failures"' in page.text
+    assert 'href="/dashboard/events"' not in page.text  # absolute, like every link
+    assert "/dashboard/events" in page.text
+
+
+def test_the_api_document_marks_the_extensions(client: httpx.Client) -> None:
+    paths = client.get("/api").json()["paths"]
+    for path in ("/dashboard", "/dashboard/events", "/jobs/{job_id}/logs"):
+        operation = paths[path]["get"]
+        assert "x-fastproc-extension" in operation, path
+
+
+def test_with_keys_on_only_an_operator_sees_workers_failures_and_ids(
+        procs: Processes, r: redis.Redis, key_prefix: str) -> None:
+    secured = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
+                          FASTPROC_API_KEYS=f"user:{USER}",
+                          FASTPROC_OPERATOR_KEYS=f"ops:{OPERATOR}")
+    with secured.client() as client:
+        user = {"Authorization": f"Bearer {USER}"}
+        created = client.post("/processes/fails_deep/execution",
+                              json={"inputs": {"text": "1/0"}},
+                              headers={**user, "Prefer": "respond-async"})
+        job_id = created.json()["jobID"]
+        wait_job(httpx.Client(base_url=secured.url, headers=user), job_id)
+        operator = _board(client, Authorization=f"Bearer {OPERATOR}")
+        assert operator["view"] == "operator" and operator["failures"][0]["jobID"] == job_id
+        for headers in ({"Authorization": f"Bearer {USER}"}, {}):
+            aggregate = _board(client, **headers)
+            assert aggregate["view"] == "aggregate"
+            assert "workers" not in aggregate and "failures" not in aggregate
+            assert job_id not in str(aggregate) and "ZeroDivision" not in str(aggregate)
+            assert _process(aggregate, "fails_deep")["failed"] == 1
+            page = client.get("/dashboard", params={"f": "html"}, headers=headers).text
+            assert job_id[:12] not in page and 'id="dash-workers"' not in page
+        refused = client.get("/dashboard", headers={"Authorization": "Bearer nobody"})
+        assert refused.status_code == 401
