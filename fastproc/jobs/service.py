@@ -31,7 +31,7 @@ from fastproc.keys import Keys
 from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
 from fastproc.queue.arq_format import TaskEnd
-from fastproc.queue.enqueue import abort_tasks, enqueue_in, nudge
+from fastproc.queue.enqueue import abort_tasks, enqueue_in, nudge, queued_task
 from fastproc.queue.names import (
     MERGE_TASK,
     PART_TASK,
@@ -78,20 +78,34 @@ class JobService:
         digest) is where a successful result will be cached. `tasks` queues other tasks
         than the job's own in that round trip (a workflow's first processes)."""
         job_id = job_id or new_job_id()
+        if tasks is None:
+            await self.submit_unless_cached(process_id, request, queue=queue, job_id=job_id,
+                                            cache_key=cache_key, owner=owner)
+            return job_id
         await self._admit(process_id)
-
-        def enqueue(pipe: Pipeline) -> None:
-            enqueue_in(pipe, job_id, queue, RUN_TASK)
-            nudge(pipe, self.keys.prefix, queue)
-
         try:
             await self.store.create(job_id, process_id, request, cache_key=cache_key,
-                                    also=tasks or enqueue, owner=owner)
+                                    also=tasks, owner=owner)
         except BaseException:
             if self.store.queue_cap:
                 await self.store.release(process_id)  # the place just taken
             raise
         return job_id
+
+    async def submit_unless_cached(self, process_id: str, request: dict[str, Any], *,
+                                   queue: str, job_id: str, cache_key: str | None = None,
+                                   lookup: bool = False, owner: str | None = None
+                                   ) -> bytes | None:
+        """Submit the job (its record, indexes, counters and task, one round trip), unless
+        `lookup` finds the request's result in the cache under `cache_key`: the cached
+        result then, and no job; None once the job is queued. A full queue cap refuses
+        the job with `TooManyJobs` (429)."""
+        submitted = await self.store.submit(
+            job_id, process_id, request, queue=queue, task=queued_task(job_id, RUN_TASK),
+            cache_key=cache_key, lookup=lookup and self.cache.enabled, owner=owner)
+        if submitted.full:
+            raise self._too_many(process_id)
+        return submitted.hit
 
     async def submit_cached(self, process_id: str, request: dict[str, Any], *,
                             cache_key: str, result: bytes, owner: str | None = None) -> str:
@@ -104,9 +118,12 @@ class JobService:
     async def _admit(self, process_id: str) -> None:
         cap = self.store.queue_cap
         if cap and not await self.store.admit(process_id, cap):
-            raise TooManyJobs(
-                f"process '{process_id}' already has {cap} queued jobs; retry later",
-                headers={"Retry-After": "5"})
+            raise self._too_many(process_id)
+
+    def _too_many(self, process_id: str) -> TooManyJobs:
+        return TooManyJobs(
+            f"process '{process_id}' already has {self.store.queue_cap} queued jobs; "
+            "retry later", headers={"Retry-After": "5"})
 
     # -- reading ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from fastproc.jobs.batch import Batcher
 from fastproc.jobs.join import JoinState
 from fastproc.jobs.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
@@ -25,8 +27,11 @@ from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
 from fastproc.queue.arq_format import ABORT_JOBS_SS, TaskEnd
+from fastproc.queue.enqueue import QueuedTask
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
+#: Seconds between two renewals of a job index's TTL by one process (not at every submit).
+INDEX_RENEWAL = 60
 #: The terminal states that still hold results (a dismissed job holds none).
 _FINISHED = TERMINAL_STATES - {StatusCode.DISMISSED}
 #: Seconds the counters behind /metrics live after the last worker start or scrape.
@@ -35,6 +40,53 @@ STATS_TTL = 90 * 86_400
 
 def _states(states: Sequence[StatusCode]) -> str:
     return "," + ",".join(s.value for s in states) + ","
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What a submission came to: queued, answered by the cache (`hit`), or refused by the
+    process's queue cap (`full`)."""
+
+    hit: bytes | None = None
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Submission:
+    """One job for `submit.lua`."""
+
+    job_id: str
+    process_id: str
+    pairs: list[str | bytes]
+    cache_key: str | None
+    queue: str
+    task: QueuedTask
+    indexes: list[str]
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """One job for `begin.lua`."""
+
+    job_id: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """One step of a job for `transition.lua`."""
+
+    job_id: str
+    allowed: str
+    to: str
+    ttl: int
+    pairs: list[str]
+    result: bytes
+    cache_key: str | None
+    cache_ttl: int
+    delete: Sequence[str]
+    end: TaskEnd | None
 
 
 class JobStore:
@@ -53,6 +105,13 @@ class JobStore:
         self._transition = register(redis, "transition")
         self._progress = register(redis, "progress")
         self._begin = register(redis, "begin")
+        self._submit = register(redis, "submit")
+        # Submissions, starts and steps asked for together share one call (group commit).
+        self._submissions = Batcher(self._send_submissions)
+        self._starts = Batcher(self._send_starts)
+        self._moves = Batcher(self._send_moves)
+        #: When this process last renewed each job index's TTL (monotonic seconds).
+        self._indexes_renewed: dict[str, float] = {}
         self.join = JoinState(redis, keys)
 
     # -- creation ---------------------------------------------------------------------------
@@ -108,6 +167,55 @@ class JobStore:
             if also is not None:
                 also(pipe)
             await pipe.execute()
+
+    async def submit(self, job_id: str, process_id: str, request: dict[str, Any], *,
+                     queue: str, task: QueuedTask, cache_key: str | None = None,
+                     lookup: bool = False, owner: str | None = None) -> Submitted:
+        """Create the job and queue its task (`task`, on `queue`) in one Lua call (shared
+        with the submissions asked for meanwhile), unless `lookup` finds the request's
+        result cached under `cache_key` (then nothing is created), or the process's queue
+        cap is reached."""
+        now = now_iso()
+        fields = self._record_fields(job_id, process_id, request, StatusCode.ACCEPTED,
+                                     cache_key, now, owner)
+        for name in ("processID", "status", "created", "updated"):
+            del fields[name]  # the script writes these
+        outcome = await self._submissions(_Submission(
+            job_id, process_id, [x for kv in fields.items() for x in kv],
+            cache_key if lookup else None, queue, task,
+            self.keys.job_indexes(owner, process_id), now))
+        kind = outcome[0]
+        if kind == b"hit":
+            return Submitted(hit=outcome[1])
+        return Submitted(full=kind == b"full")
+
+    async def _send_submissions(self, batch: Sequence[_Submission]) -> list[Any]:
+        keys: list[str] = [self.keys.stats]
+        args: list[Any] = [STATS_TTL, len(batch)]
+        for one in batch:
+            job_key = self.keys.job(one.job_id)
+            keys += [job_key, self.keys.cache(one.cache_key) if one.cache_key else job_key,
+                     self.keys.queued(one.process_id) if self.queue_cap else job_key,
+                     one.task.key, one.queue, *one.indexes]
+            args += [one.job_id, one.process_id,
+                     f"cachehit|{one.process_id}" if one.cache_key else "", self.queue_cap,
+                     self.active_ttl, one.now, _score(one.now),
+                     self._index_ttl_due(one.indexes), one.task.message, one.task.ttl_ms,
+                     one.task.score, self.keys.wake(one.queue), len(one.indexes),
+                     len(one.pairs) // 2, *one.pairs]
+        outcomes: list[Any] = await self._submit(keys=keys, args=args)
+        return outcomes
+
+    def _index_ttl_due(self, indexes: Sequence[str]) -> int:
+        """The TTL to give these indexes now, or 0 if this process renewed them lately:
+        each lives `INDEX_RENEWAL` longer than a job record, so it never goes first."""
+        now = time.monotonic()
+        if all(now - self._indexes_renewed.get(i, float("-inf")) < INDEX_RENEWAL
+               for i in indexes):
+            return 0
+        for index in indexes:
+            self._indexes_renewed[index] = now
+        return self.active_ttl + INDEX_RENEWAL
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -195,34 +303,52 @@ class JobStore:
         delete: Sequence[str] = (),
         end: TaskEnd | None = None,
     ) -> str | None:
-        """The step as one Lua call; the status the job had before it, None if refused.
-        With `end`, the call also does arq's bookkeeping of the task that ends here."""
-        pairs = [x for kv in (fields or {}).items() for x in kv]
-        job_key = self.keys.job(job_id)
-        task_keys = [end.queue, ABORT_JOBS_SS] if end else [job_key, job_key]
-        outcome = await self._transition(
-            keys=[job_key, self.keys.result(job_id), cache_key or job_key, self.keys.stats,
-                  *task_keys, *delete, *(end.keys if end else ())],
-            args=[_states(allowed), to.value, now_iso(), ttl, self.keys.events, job_id,
-                  result, cache_ttl, _now_ms(), len(pairs) // 2, STATS_TTL,
-                  end.task_id if end else "", *pairs],
-        )
+        """The step as one Lua call (shared with the steps asked for meanwhile); the status
+        the job had before it, None if refused. With `end`, the call also does arq's
+        bookkeeping of the task that ends here."""
+        outcome = await self._moves(_Move(
+            job_id, _states(allowed), to.value, ttl,
+            [x for kv in (fields or {}).items() for x in kv], result, cache_key, cache_ttl,
+            delete, end))
         if end is not None:
             end.done = True
         if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
             return outcome[3:].decode()
         return None
 
+    async def _send_moves(self, batch: Sequence[_Move]) -> list[Any]:
+        keys: list[str] = [self.keys.stats]
+        args: list[Any] = [now_iso(), _now_ms(), self.keys.events, STATS_TTL, len(batch)]
+        for step in batch:
+            job_key, end = self.keys.job(step.job_id), step.end
+            keys += [job_key, self.keys.result(step.job_id), step.cache_key or job_key,
+                     *step.delete]
+            if end is not None:
+                keys += [end.queue, ABORT_JOBS_SS, *end.keys]
+            args += [step.allowed, step.to, step.ttl, step.job_id, step.result, step.cache_ttl,
+                     end.task_id if end else "", len(step.delete), len(step.pairs) // 2,
+                     *step.pairs]
+        outcomes: list[Any] = await self._transition(keys=keys, args=args)
+        return outcomes
+
     async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
-        """Mark the job running (if it is accepted or running) and read it, in one call;
-        `ttl` extends the record for processes with a longer time limit than the default."""
-        counters = self.keys.queued("") if self.queue_cap else ""
-        raw = await self._begin(keys=[self.keys.job(job_id), self.keys.stats],
-                                args=[now_iso(), self.keys.events, job_id, counters,
-                                      _now_ms(), ttl or self.active_ttl])
+        """Mark the job running (if it is accepted or running) and read it, in one call
+        (shared with the starts asked for meanwhile); `ttl` extends the record for
+        processes with a longer time limit than the default."""
+        raw = await self._starts(_Start(job_id, ttl or self.active_ttl))
         if not raw:
             return None
         return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
+
+    async def _send_starts(self, batch: Sequence[_Start]) -> list[Any]:
+        counters = self.keys.queued("") if self.queue_cap else ""
+        args: list[Any] = [now_iso(), self.keys.events, counters, _now_ms()]
+        for start in batch:
+            args += [start.job_id, start.ttl]
+        records: list[Any] = await self._begin(
+            keys=[self.keys.stats, *(self.keys.job(start.job_id) for start in batch)],
+            args=args)
+        return records
 
     async def admit(self, process_id: str, cap: int) -> bool:
         """Take a place in the process's queue (released when a worker begins the job)."""

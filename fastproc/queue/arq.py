@@ -240,7 +240,8 @@ class NudgedWorker(Worker):
             claimed = await self._claim_script(
                 keys=[self.queue_name, ABORT_JOBS_SS],
                 args=[timestamp_ms(), self._lease_ms, free, IN_PROGRESS_KEY_PREFIX,
-                      CLAIM_SCAN, JOB_KEY_PREFIX, RETRY_KEY_PREFIX, RETRY_KEY_TTL])
+                      CLAIM_SCAN, JOB_KEY_PREFIX, RETRY_KEY_PREFIX, RETRY_KEY_TTL,
+                      *self.tasks])
             for i in range(0, len(claimed), 5):
                 await self._start(Claimed(
                     claimed[i].decode(), int(float(claimed[i + 1])), claimed[i + 2],

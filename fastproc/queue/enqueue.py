@@ -7,6 +7,7 @@ reads, in the caller's pipeline, so a job's record and its task are one round tr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -24,7 +25,25 @@ from fastproc.queue.arq_format import (
 from fastproc.queue.lua import lua
 from fastproc.queue.names import RUN_TASK, wake_channel
 
-__all__ = ["abort_tasks", "dump_job", "enqueue_in", "load_job", "nudge"]
+__all__ = ["QueuedTask", "abort_tasks", "dump_job", "enqueue_in", "load_job", "nudge",
+           "queued_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedTask:
+    """An arq task as `enqueue_in` writes it, for a Lua step that queues it itself: SET
+    `key` to `message` for `ttl_ms`, ZADD the id to its queue with `score`."""
+
+    key: str
+    message: bytes
+    ttl_ms: int
+    score: int
+
+
+def queued_task(task_id: str, function: str = RUN_TASK) -> QueuedTask:
+    now = timestamp_ms()
+    return QueuedTask(JOB_KEY_PREFIX + task_id, job_message(function, now), EXPIRES_EXTRA_MS,
+                      now)
 
 
 def nudge(pipe: Pipeline, prefix: str, queue: str) -> None:

@@ -4,6 +4,7 @@ either wait for it (sync, on job events) or hand back its location (async)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -218,27 +219,32 @@ async def execute_document(state: AppState, proc: CataloguedProcess, data: dict[
     jobs = jobs_of(state)
     process_id = proc.description.id
     digest = None
+    lookup = False
     if _cacheable(proc, jobs, body.inputs):
         # Scoped to the caller: another caller's hit would reveal what they submitted.
         digest = cache_digest(process_id, proc.description.version, body.inputs,
                               job_request["outputs"], body.response.value, owner=asked.owner)
         # A subscriber must hear from a worker, so it always gets a computed job.
-        hit = (None if asked.no_cache or body.subscriber
-               else await jobs.cached(digest, process_id))
-        if hit is not None:
-            return await _answer_from_cache(jobs, proc, job_request, digest, hit, is_async,
-                                            asked)
+        lookup = not (asked.no_cache or body.subscriber)
     job_id = new_job_id()
+    # The cache lookup and the submission are one round trip: a hit creates no job.
+    submit = functools.partial(
+        jobs.submit_unless_cached, process_id, job_request, queue=proc.entry.queue,
+        job_id=job_id, cache_key=digest, lookup=lookup, owner=asked.owner)
     if is_async:
-        await jobs.submit(process_id, job_request, queue=proc.entry.queue, job_id=job_id,
-                          cache_key=digest, owner=asked.owner)
-        return Executed(_created(job_id, process_id, asked.base,
-                                 preference=asked.prefers_async), job_id)
-    async with state.events.watch(job_id) as ended:
-        await jobs.submit(process_id, job_request, queue=proc.entry.queue, job_id=job_id,
-                          cache_key=digest, owner=asked.owner)
-        response = await _wait_and_answer(state, jobs, job_id, job_request, asked.base, ended)
-        return Executed(response, job_id)
+        hit = await submit()
+        if hit is None:
+            return Executed(_created(job_id, process_id, asked.base,
+                                     preference=asked.prefers_async), job_id)
+    else:
+        async with state.events.watch(job_id) as ended:
+            hit = await submit()
+            if hit is None:
+                response = await _wait_and_answer(state, jobs, job_id, job_request, asked.base,
+                                                  ended)
+                return Executed(response, job_id)
+    assert digest is not None  # only a lookup finds a hit
+    return await _answer_from_cache(jobs, proc, job_request, digest, hit, is_async, asked)
 
 
 def _job_request(body: ExecuteRequest) -> dict[str, Any]:

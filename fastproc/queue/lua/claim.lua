@@ -15,6 +15,7 @@
 -- ARGV[6]  arq's job key prefix (arq_format.JOB_KEY_PREFIX)
 -- ARGV[7]  arq's retry key prefix (arq_format.RETRY_KEY_PREFIX)
 -- ARGV[8]  the retry key's TTL, s (arq_format.RETRY_KEY_TTL)
+-- ARGV[9..] ids of the tasks this worker runs already (skipped without a command)
 -- Returns id, score, message (false if gone), try, aborted (1/0)... of the tasks this worker
 -- now owns: five entries per task.
 local want = tonumber(ARGV[3])
@@ -25,6 +26,8 @@ local taken = 0
 local offset = 0
 -- The abort set is empty but for dismissals: look at it once, not once per task.
 local aborts = nil
+local mine = {}
+for i = 9, #ARGV do mine[ARGV[i]] = true end
 while taken < want and offset < budget do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
                          'LIMIT', offset, page)
@@ -32,7 +35,7 @@ while taken < want and offset < budget do
   for i = 1, #ids, 2 do
     if taken >= want then break end
     local id = ids[i]
-    if redis.call('SET', ARGV[4] .. id, '1', 'PX', ARGV[2], 'NX') then
+    if not mine[id] and redis.call('SET', ARGV[4] .. id, '1', 'PX', ARGV[2], 'NX') then
       taken = taken + 1
       local retry = ARGV[7] .. id
       local try = 1
