@@ -35,6 +35,17 @@ async def chatty(gate: str, lines: int, progress: Progress) -> int:
     return lines
 
 
+@process(output="steps")
+async def log_steps(gate: str, steps: int, progress: Progress) -> int:
+    """Logs each step, then waits at its gate (`step-<n>`): a page that follows the log sees
+    each step's line arrive while the job runs."""
+    for step in range(1, steps + 1):
+        logger.info("step {} of {}", step, steps)
+        progress((step - 1) * 100 // steps, f"step {step}")
+        await wait_at(gate, f"step-{step}")
+    return steps
+
+
 @process(output="done")
 def chatty_in_a_thread(gate: str) -> bool:
     """A sync body (a worker thread) that logs with both libraries around its gate."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import threading
 import traceback
 from collections import deque
@@ -67,12 +68,31 @@ def _plumbing() -> tuple[str, ...]:
     return (*packages, *modules)
 
 
+@cache
+def _roots() -> list[Path]:
+    """Where modules are imported from, deepest first (for `_shown`)."""
+    found = {Path(entry or ".").resolve() for entry in sys.path}
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def _shown(filename: str) -> str:
+    """A source file as its module's path (`workers/examples.py`), not where this server
+    keeps it: the reader needs the one, and should not learn the other."""
+    path = Path(filename).resolve()
+    for root in _roots():
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return path.name
+
+
 def process_frames(error: BaseException, tb: TracebackType | None) -> str:
     """The traceback of `error` with fastproc's and the event loop's frames left out: what
     the process's author needs, not how fastproc ran it."""
     plumbing = _plumbing()
-    frames = [f for f in traceback.extract_tb(tb)
-              if not str(Path(f.filename).resolve()).startswith(plumbing)]
+    frames = [
+        traceback.FrameSummary(_shown(f.filename), f.lineno, f.name, line=f.line)
+        for f in traceback.extract_tb(tb)
+        if not str(Path(f.filename).resolve()).startswith(plumbing)]
     text = "".join(traceback.format_list(frames))
     return (("Traceback (process frames):\n" + text) if frames else "") + "".join(
         traceback.format_exception_only(type(error), error)).rstrip()

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 #: Where a worker keeps its insights in arq's context.
 INSIGHTS = "fastproc.insights"
 #: Seconds between a worker's reports of its figures; a report lives three of them.
-BEAT_SECONDS = 5.0
+BEAT_SECONDS = 2.0
 #: What each task function is called in the figures and log lines.
 _KINDS = {RUN_TASK: "job", PART_TASK: "part", MERGE_TASK: "merge"}
 #: Tasks whose run times are recorded (a plain job's are its record's started/finished).

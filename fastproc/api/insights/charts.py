@@ -14,10 +14,12 @@ from html import escape
 
 from markupsafe import Markup
 
-#: The charts' drawing area, in SVG user units (they scale with the page).
-WIDTH = 720
-#: Left margin (for the y labels) and bottom margin (for the x labels).
-LEFT, BOTTOM, TOP = 40, 18, 8
+#: Widths of the drawing areas in SVG user units, about the pixels they get on a page (they
+#: scale with it): the dashboard's charts sit two in a row, the job page's take a row.
+WIDTH = 480
+WIDE = 900
+#: Left margin (for the y labels), bottom margin (for the x labels) and top margin.
+LEFT, BOTTOM, TOP = 30, 18, 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +50,17 @@ def clock(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
 
 
-def _svg(height: int, label: str, body: list[str]) -> Markup:
+def _svg(height: int, label: str, body: list[str], width: int = WIDTH) -> Markup:
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="{escape(label)}" preserveAspectRatio="none" '
-        f'xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>')
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
+        f'{"".join(body)}</svg>')
 
 
-def _y_axis(top_value: int, height: int) -> list[str]:
+def _y_axis(top_value: int, height: int, width: int = WIDTH) -> list[str]:
     bottom = height - BOTTOM
     return [
-        f'<line class="axis" x1="{LEFT}" y1="{bottom}" x2="{WIDTH}" y2="{bottom}"/>',
+        f'<line class="axis" x1="{LEFT}" y1="{bottom}" x2="{width}" y2="{bottom}"/>',
         f'<text class="tick" x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end">{top_value}</text>',
         f'<text class="tick" x="{LEFT - 4}" y="{bottom}" text-anchor="end">0</text>',
     ]
@@ -77,7 +79,7 @@ def _x_labels(height: int, minutes: int) -> list[str]:
     return out
 
 
-def throughput_chart(bars: Sequence[Bar], minutes: int, height: int = 170) -> Markup:
+def throughput_chart(bars: Sequence[Bar], minutes: int, height: int = 150) -> Markup:
     """Jobs ended per bucket, successful stacked under failed, oldest bucket first."""
     top = max([b.successful + b.failed for b in bars] + [1])
     plot = height - BOTTOM - TOP
@@ -101,7 +103,7 @@ def throughput_chart(bars: Sequence[Bar], minutes: int, height: int = 170) -> Ma
 
 
 def depth_chart(points: Sequence[tuple[int, int | None]], minutes: int,
-                height: int = 130) -> Markup:
+                height: int = 150) -> Markup:
     """Tasks waiting, as read at each bucket (a gap where nobody was reading)."""
     known = [n for _, n in points if n is not None]
     top = max([*known, 1])
@@ -134,7 +136,7 @@ class Phase:
     css: str
 
 
-def timeline_chart(phases: Sequence[Phase], height: int = 54) -> Markup:
+def timeline_chart(phases: Sequence[Phase], height: int = 48) -> Markup:
     """A job's phases on one bar, to scale, each labelled with its duration."""
     if not phases:
         return Markup("")
@@ -142,18 +144,18 @@ def timeline_chart(phases: Sequence[Phase], height: int = 54) -> Markup:
     span = max(max(p.end for p in phases) - origin, 1e-9)
     body = []
     for phase in phases:
-        x = WIDTH * (phase.start - origin) / span
-        w = max(WIDTH * (phase.end - phase.start) / span, 1.0)
+        x = WIDE * (phase.start - origin) / span
+        w = max(WIDE * (phase.end - phase.start) / span, 1.0)
         label = f"{phase.name} {seconds_text(phase.end - phase.start)}"
         body.append(
             f'<g class="phase {escape(phase.css)}"><title>{escape(label)}</title>'
             f'<rect x="{x:.1f}" y="4" width="{w:.1f}" height="22" rx="3"/>'
-            f'<text class="tick" x="{min(x + 2, WIDTH - 2):.1f}" y="{height - 6}" '
-            f'text-anchor="{"end" if x > WIDTH * 0.8 else "start"}">{escape(label)}</text></g>')
-    return _svg(height, "where the job's time went", body)
+            f'<text class="tick" x="{min(x + 2, WIDE - 2):.1f}" y="{height - 4}" '
+            f'text-anchor="{"end" if x > WIDE * 0.8 else "start"}">{escape(label)}</text></g>')
+    return _svg(height, "where the job's time went", body, WIDE)
 
 
-def parts_chart(ends: Sequence[float], total: int, span: float, height: int = 130) -> Markup:
+def parts_chart(ends: Sequence[float], total: int, span: float, height: int = 120) -> Markup:
     """Parts done over time: a step up at each part's end (seconds after the job started),
     against `span` seconds."""
     span = max(span, 1e-9)
@@ -161,17 +163,17 @@ def parts_chart(ends: Sequence[float], total: int, span: float, height: int = 13
     plot = height - BOTTOM - TOP
 
     def x_of(t: float) -> float:
-        return LEFT + (WIDTH - LEFT) * min(max(t, 0.0), span) / span
+        return LEFT + (WIDE - LEFT) * min(max(t, 0.0), span) / span
 
     def y_of(n: int) -> float:
         return height - BOTTOM - plot * n / top
 
-    body = [*_y_axis(top, height),
+    body = [*_y_axis(top, height, WIDE),
             f'<text class="tick" x="{LEFT}" y="{height - 4}">0 s</text>',
-            f'<text class="tick" x="{WIDTH}" y="{height - 4}" text-anchor="end">'
+            f'<text class="tick" x="{WIDE}" y="{height - 4}" text-anchor="end">'
             f'{escape(seconds_text(span))}</text>']
     d = [f"M{x_of(0):.1f},{y_of(0):.1f}"]
     for done, end in enumerate(sorted(ends), start=1):
         d.append(f"H{x_of(end):.1f} V{y_of(done):.1f}")
     body.insert(0, f'<path class="line" d="{" ".join(d)}"/>')
-    return _svg(height, f"{len(ends)} of {total} parts done over time", body)
+    return _svg(height, f"{len(ends)} of {total} parts done over time", body, WIDE)
