@@ -37,10 +37,13 @@ _MATCHES: dict[Format, tuple[str, ...]] = {
     Format.HTML: ("text/html", "application/xhtml+xml", "text/*", "*/*"),
 }
 
-F_PARAMETER = Query(
-    alias="f",
-    description="Representation: `json` (the default) or `html`; wins over `Accept`.",
-)
+_F_DESCRIPTION = "Representation: `json` (the default) or `html`; wins over `Accept`."
+F_PARAMETER = Query(alias="f", description=_F_DESCRIPTION)
+#: The same parameter as `openapi_extra` of a hot route that reads it itself (`negotiated`):
+#: FastAPI's dependency solving costs a status poll more than its Redis call.
+F_OPENAPI: dict[str, Any] = {"parameters": [
+    {"name": "f", "in": "query", "required": False, "description": _F_DESCRIPTION,
+     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "F"}}]}
 
 
 def _accepted(accept: str) -> dict[str, float]:
@@ -108,6 +111,14 @@ async def negotiate(
 
 #: A route parameter: the negotiated format of a resource offered as JSON and HTML.
 Negotiated = Annotated[Format, Depends(negotiate)]
+
+
+def negotiated(request: Request) -> Format:
+    """`negotiate` for a route that declares `F_OPENAPI` instead of the dependency."""
+    fmt = preferred_format(request)
+    if fmt is None:
+        raise _not_acceptable(request, "application/json or text/html")
+    return fmt
 
 #: The HTML side of such a resource's 200 answer in the API definition (beside its model).
 HTML_TOO: dict[str, Any] = {media.HTML: {"schema": {"type": "string"}}}

@@ -130,6 +130,11 @@ class JobService:
     async def get(self, job_id: str) -> JobRecord | None:
         return await self.store.get(job_id)
 
+    async def get_status(self, job_id: str) -> tuple[JobRecord, str] | None:
+        """The job's status (its record without the request) and a digest of it that
+        changes with every change of the record; None if the job is gone."""
+        return await self.store.get_status(job_id)
+
     async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
         return await self.store.get_with_result(job_id)
 

@@ -7,6 +7,7 @@ terminal state never changes.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -30,6 +31,8 @@ from fastproc.queue.arq_format import ABORT_JOBS_SS, TaskEnd
 from fastproc.queue.enqueue import QueuedTask
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
+#: `STATUS_FIELDS` as HMGET takes them.
+_STATUS_FIELDS = list(STATUS_FIELDS)
 #: Seconds between two renewals of a job index's TTL by one process (not at every submit).
 INDEX_RENEWAL = 60
 #: The terminal states that still hold results (a dismissed job holds none).
@@ -222,6 +225,16 @@ class JobStore:
     async def get(self, job_id: str) -> JobRecord | None:
         raw = await self.redis.hgetall(self.keys.job(job_id))
         return JobRecord.from_hash(job_id, raw) if raw else None
+
+    async def get_status(self, job_id: str) -> tuple[JobRecord, str] | None:
+        """The record without its request (what a status document shows), and a digest of
+        it that changes whenever the record does (an ETag's stuff); one HMGET."""
+        row = await self.redis.hmget(self.keys.job(job_id), _STATUS_FIELDS)
+        if row[1] is None:  # no status: no record
+            return None
+        digest = hashlib.blake2b(b"\0".join(v or b"" for v in row), digest_size=12)
+        data = {k: v.decode() for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
+        return JobRecord.from_fields(job_id, data), digest.hexdigest()
 
     async def request_of(self, job_id: str) -> dict[str, Any] | None:
         """The execute request a job was created with (None if the job is gone)."""

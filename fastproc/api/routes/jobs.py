@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -17,10 +18,12 @@ from fastproc.api.html.results import first_bytes_of, output_views
 from fastproc.api.insights import insights_of
 from fastproc.api.insights.jobpage import job_page_context
 from fastproc.api.negotiation import (
+    F_OPENAPI,
     HTML_TOO,
     Format,
     Negotiated,
     add_alternate,
+    negotiated,
     preferred_format,
 )
 from fastproc.api.responses import JSONResponse, base_url, link
@@ -220,14 +223,47 @@ def _status_response(request: Request, record: JobRecord, base: str, fmt: Format
                 **(extra or {}))
 
 
-@router.get("/jobs/{job_id}", summary="Status of a job",
+@router.get("/jobs/{job_id}", summary="Status of a job", openapi_extra=F_OPENAPI,
             responses={200: {"model": StatusInfo, "content": HTML_TOO}})
-async def job_status(job_id: str, request: Request, state: State, fmt: Negotiated) -> Response:
+async def job_status(job_id: str, request: Request) -> Response:
+    """The job's statusInfo, or its page. The JSON form carries an ETag: a client that
+    polls sends it back in If-None-Match and gets 304 Not Modified, no body, until the
+    job changes. (The route the clients poll: it reads the state and the format itself,
+    which costs less than FastAPI's dependencies.)"""
+    state: AppState = request.app.state.fastproc
+    fmt = negotiated(request)
+    if fmt is Format.JSON:
+        return await _status_json(state, job_id, request)
     record = await visible_record(state, job_id, request)
     base = base_url(request, state.settings.base_url)
     extra = (await job_page_context(insights_of(request), record, f"{base}/jobs/{job_id}")
              if fmt is Format.HTML else None)
     return _status_response(request, record, base, fmt, extra)
+
+
+async def _status_json(state: AppState, job_id: str, request: Request) -> Response:
+    """One HMGET of the record's status fields; no model is built for a poll."""
+    caller = authenticate(request, state.auth, execute=False)
+    found = await jobs_of(state).get_status(_checked_id(job_id))
+    if found is None or not visible(found[0].owner, caller):
+        raise _no_such_job(job_id)
+    record, digest = found
+    base = base_url(request, state.settings.base_url)
+    # The document also depends on the public URL its links start with.
+    etag = f'"{digest}-{zlib.crc32(base.encode()):08x}"'
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    doc = add_alternate(status_info(record, base), f"{base}/jobs/{job_id}", Format.JSON)
+    return JSONResponse(doc, headers={"ETag": etag})
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names this ETag (weakly compared, as RFC 9110 asks for it)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
 @router.delete("/jobs/{job_id}", summary="Dismiss a job",
