@@ -55,15 +55,14 @@ def _package_dir(module: Any) -> str:
 @cache
 def _plumbing() -> tuple[str, ...]:
     """Directories of code that runs a process but is not the process: fastproc, asyncio,
-    anyio (sync bodies in threads), arq and the standard library's thread pools."""
+    anyio (sync bodies in threads) and the standard library's thread pools. (arq's frames
+    are never among them: fastproc catches a process's error below them.)"""
     import concurrent.futures
 
     import anyio
-    import arq
 
     import fastproc
-    packages = [_package_dir(m) + "/" for m in (fastproc, asyncio, anyio, arq,
-                                                 concurrent.futures)]
+    packages = [_package_dir(m) + "/" for m in (fastproc, asyncio, anyio, concurrent.futures)]
     modules = [str(Path(m.__file__ or "").resolve()) for m in (threading, contextlib)]
     return (*packages, *modules)
 

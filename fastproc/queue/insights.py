@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 from redis.asyncio import Redis
@@ -40,8 +40,6 @@ from fastproc.queue.capture import LogCapture
 from fastproc.queue.names import MERGE_TASK, PART_TASK, RUN_TASK, job_of, part_of
 
 if TYPE_CHECKING:
-    from arq.typing import WorkerCoroutine
-
     from fastproc.queue.runtime import Runtime
 
 #: Where a worker keeps its insights in arq's context.
@@ -52,6 +50,14 @@ BEAT_SECONDS = 2.0
 _KINDS = {RUN_TASK: "job", PART_TASK: "part", MERGE_TASK: "merge"}
 #: Tasks whose run times are recorded (a plain job's are its record's started/finished).
 _TIMED = frozenset({"part", "merge"})
+
+class TaskFunction(Protocol):
+    """An arq task function (the shape of arq's `WorkerCoroutine`)."""
+
+    __qualname__: str
+
+    async def __call__(self, ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any: ...
+
 
 @dataclass(slots=True)
 class Tally:
@@ -176,7 +182,7 @@ async def stop_insights(ctx: dict[str, Any]) -> None:
         await insights.stop()
 
 
-def tracked(task: WorkerCoroutine, name: str) -> WorkerCoroutine:
+def tracked(task: TaskFunction, name: str) -> TaskFunction:
     """`task` (an arq task function registered as `name`) under `WorkerInsights.task`."""
     kind = _KINDS.get(name, name.rpartition(".")[2])
 
