@@ -182,8 +182,10 @@ async def stop_insights(ctx: dict[str, Any]) -> None:
         await insights.stop()
 
 
+@functools.cache
 def tracked(task: TaskFunction, name: str) -> TaskFunction:
-    """`task` (an arq task function registered as `name`) under `WorkerInsights.task`."""
+    """`task` (an arq task function registered as `name`) under `WorkerInsights.task`;
+    one wrapper per task, so every worker built in a process runs the same functions."""
     kind = _KINDS.get(name, name.rpartition(".")[2])
 
     @functools.wraps(task)
