@@ -171,15 +171,18 @@ class JobLogs:
         return [self.keys.job_logs(job_id), self.keys.job_trace(job_id)]
 
     async def append(self, job_id: str, lines: Sequence[bytes],
-                     trace: Mapping[str, bytes] | None = None, *, lost: int = 0) -> int:
-        """Append lines (encoded `LogLine`s) and trace fields in one call; also renews both
-        keys' TTL to the record's when nothing is given. `lost`: lines logged before these
-        that the writer could not keep (they are counted, and dropped). How many kept lines
-        were dropped, -1 when the job is gone or dismissed."""
+                     trace: Mapping[str, bytes] | None = None, *, lost: int = 0,
+                     ttl: float = 0) -> int:
+        """Append lines (encoded `LogLine`s) and trace fields in one call. Both keys live
+        as long as the record, or `ttl` seconds when given (the job is about to end with
+        that TTL); with nothing to append, this renews their TTL. `lost`: lines logged
+        before these that the writer could not keep (counted, and dropped). How many kept
+        lines were dropped, -1 when the job is gone or dismissed."""
         pairs = [x for kv in (trace or {}).items() for x in kv]
         dropped = await self._append(
             keys=[self.keys.job(job_id), *self.keys_of(job_id)],
-            args=[self.max_lines, self.max_bytes, lost, len(lines), *lines, *pairs])
+            args=[self.max_lines, self.max_bytes, int(ttl * 1000), lost, len(lines),
+                  *lines, *pairs])
         return int(dropped)
 
     async def read(self, job_id: str, after: int = 0) -> JobLog:

@@ -8,10 +8,13 @@ when nothing else does). Records of fastproc's own modules are kept too, marked 
 a record with an exception keeps the frames of the process's code only (`process_frames`).
 
 Lines are buffered per job and written in batches, one Lua call per job and flush
-(`fastproc.jobs.logs`): every `FLUSH_SECONDS` while the job runs, and when each of its tasks
-ends (after its outcome is stored, so the log's TTL follows the job's). A job that logs
-nothing costs nothing. The sink may be called from worker threads (sync process bodies):
-the buffers are guarded by a lock; Redis is written from the event loop only.
+(`fastproc.jobs.logs`): every `FLUSH_SECONDS` while the job runs, and just before a task
+ends the job (`job_ending`, called where the worker stores the outcome), so the last lines
+are readable once the job has ended and the log gets the job's final TTL. A job that logs
+nothing costs nothing; the run times of a fan-out's parts go with the next flush, so the
+parts a worker ends within one interval cost one write. The sink may be called from worker
+threads (sync process bodies): the buffers are guarded by a lock; Redis is written from
+the event loop only.
 """
 
 from __future__ import annotations
@@ -158,10 +161,16 @@ class _Pending:
 
 
 class LogCapture:
-    """The capture of one worker: `install` at start-up, `close` at shutdown."""
+    """The capture of one worker: `install` at start-up, `close` at shutdown.
 
-    def __init__(self, logs: JobLogs, *, level: str | int = "INFO") -> None:
+    `ending_ttl`: the TTL (seconds) a job gets when it ends, given to its log by the write
+    just before (`job_ending`): its last lines are there as soon as it has ended, and the
+    log goes with it.
+    """
+
+    def __init__(self, logs: JobLogs, *, ending_ttl: float, level: str | int = "INFO") -> None:
         self.logs = logs
+        self.ending_ttl = ending_ttl
         self.level = level
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
@@ -201,19 +210,27 @@ class LogCapture:
             self._entry(job_id).tasks += 1
 
     def add_time(self, job_id: str, time: TaskTime) -> None:
+        """A task's run time, written with the next flush (one write for many parts)."""
         with self._lock:
             self._entry(job_id).trace[time.field] = time.encode()
 
-    async def task_ended(self, job_id: str) -> None:
-        """Write what the task left (or renew the TTL of what was written), after its
-        outcome is stored; forget the job once none of its tasks runs here."""
-        await self.flush(job_id, final=True)
+    async def job_ending(self, job_id: str) -> None:
+        """Just before a task ends the job: write what waits, or give what this worker
+        wrote the job's TTL to come."""
+        await self.flush(job_id, ending=True)
+
+    def task_ended(self, job_id: str) -> None:
+        """What the task left goes with the next flush; the job is forgotten here once none
+        of its tasks runs and nothing of it waits."""
         with self._lock:
             entry = self._pending.get(job_id)
             if entry is not None:
                 entry.tasks -= 1
-                if entry.tasks <= 0 and not entry.lines and not entry.trace:
-                    del self._pending[job_id]
+                self._forget_if_done(job_id, entry)
+
+    def _forget_if_done(self, job_id: str, entry: _Pending) -> None:
+        if entry.tasks <= 0 and not entry.lines and not entry.trace:
+            del self._pending[job_id]
 
     # -- the sink -----------------------------------------------------------------------
 
@@ -237,29 +254,31 @@ class LogCapture:
 
     # -- writing ------------------------------------------------------------------------
 
-    def _take(self, job_id: str, final: bool
+    def _take(self, job_id: str, ending: bool
               ) -> tuple[list[bytes], dict[str, bytes], int] | None:
         with self._lock:
             entry = self._pending.get(job_id)
-            if entry is None or not (entry.lines or entry.trace or (final and entry.wrote)):
+            if entry is None or not (entry.lines or entry.trace or (ending and entry.wrote)):
                 return None
             taken = list(entry.lines), dict(entry.trace), entry.lost
             entry.lines.clear()
             entry.trace.clear()
             entry.lost = 0
             entry.wrote = True
+            self._forget_if_done(job_id, entry)
             return taken
 
-    async def flush(self, job_id: str, *, final: bool = False) -> None:
-        """Write the job's pending lines; with `final`, also when there are none but this
-        worker wrote some before (the record's TTL may have changed: the job ended)."""
-        taken = self._take(job_id, final)
+    async def flush(self, job_id: str, *, ending: bool = False) -> None:
+        """Write what waits of the job; `ending`: the job is about to end, so also when
+        nothing waits but this worker wrote some before (their TTL becomes the job's)."""
+        taken = self._take(job_id, ending)
         if taken is None:
             return
         lines, trace, lost = taken
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT):
-                await self.logs.append(job_id, lines, trace, lost=lost)
+                await self.logs.append(job_id, lines, trace, lost=lost,
+                                       ttl=self.ending_ttl if ending else 0)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("cannot write {} log lines of job {} ({})", len(lines), job_id, exc)
 
@@ -267,6 +286,6 @@ class LogCapture:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             with self._lock:
-                waiting = [job for job, entry in self._pending.items() if entry.lines]
+                waiting = [job for job, e in self._pending.items() if e.lines or e.trace]
             for job_id in waiting:
                 await self.flush(job_id)

@@ -9,9 +9,10 @@ serves there, host and pid, and the tasks it runs now, and the jobs it completed
 and handed back for a retry since it started.
 
 Every task function is wrapped by `tracked` (`fastproc.queue.worker`), which counts the
-task, marks the log lines of a fan-out part or merge with its name, records when such a
-task ran, and flushes the job's log when the task ends. Where a job ends, the worker's
-runtime calls `job_succeeded` or `job_failed`, which count the outcome for the task that is running.
+task, marks the log lines of a fan-out part or merge with its name and records when such a
+task ran. Where a job ends, the worker's runtime calls `job_ending` just before it stores
+the outcome (the job's log is written first) and `job_succeeded` or `job_failed` after it,
+which count the outcome for the task that is running.
 """
 
 from __future__ import annotations
@@ -69,12 +70,22 @@ class Tally:
     retried: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Running:
-    """The task running in this context (see `job_succeeded`)."""
+    """The task running in this context (see `job_ending`, `job_succeeded`)."""
 
     insights: WorkerInsights
     job_id: str
+    kind: str
+    key: str
+    started_ms: int
+    tries: int
+    #: Its run time is recorded (by `job_ending`, if it ends the job).
+    timed: bool = False
+
+    def time(self) -> TaskTime:
+        self.timed = True
+        return TaskTime(self.kind, self.key, self.started_ms, _now_ms(), self.tries)
 
 
 _current: ContextVar[_Running | None] = ContextVar("fastproc_running_task", default=None)
@@ -105,7 +116,7 @@ class WorkerInsights:
         if settings.job_log_lines and settings.job_log_bytes:
             capture = LogCapture(JobLogs(rt.redis, rt.keys, max_lines=settings.job_log_lines,
                                          max_bytes=settings.job_log_bytes),
-                                 level=settings.log_level)
+                                 ending_ttl=settings.job_ttl, level=settings.log_level)
             capture.install()
         queue = settings.queue_name
         served = [p.id for p in rt.registry if rt.queue_of(p) == queue]
@@ -137,8 +148,8 @@ class WorkerInsights:
         its run time recorded, the job's log flushed at its end."""
         job_id = job_of(task_id)
         key = part_of(task_id)[1] if kind == "part" else ""
-        started = _now_ms()
-        token = _current.set(_Running(self, job_id))
+        running = _Running(self, job_id, kind, key, _now_ms(), tries)
+        token = _current.set(running)
         self.tally.running += 1
         if self.capture is not None:
             self.capture.task_started(job_id)
@@ -153,9 +164,15 @@ class WorkerInsights:
             self.tally.running -= 1
             _current.reset(token)
             if self.capture is not None:
-                if kind in _TIMED:
-                    self.capture.add_time(job_id, TaskTime(kind, key, started, _now_ms(), tries))
-                await self.capture.task_ended(job_id)
+                if kind in _TIMED and not running.timed:
+                    self.capture.add_time(job_id, running.time())
+                self.capture.task_ended(job_id)
+
+    async def ending(self, running: _Running) -> None:
+        if self.capture is not None:
+            if running.kind in _TIMED:
+                self.capture.add_time(running.job_id, running.time())
+            await self.capture.job_ending(running.job_id)
 
     def figures(self) -> dict[str, str]:
         t = self.tally
@@ -197,6 +214,14 @@ def tracked(task: TaskFunction, name: str) -> TaskFunction:
             return await task(ctx, *args, **kwargs)
 
     return run
+
+
+async def job_ending() -> None:
+    """Just before the task running here stores its job's end: its log goes first, so it is
+    complete once the job has ended (a no-op outside a task)."""
+    running = _current.get()
+    if running is not None:
+        await running.insights.ending(running)
 
 
 def job_succeeded() -> None:

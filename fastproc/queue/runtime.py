@@ -34,7 +34,7 @@ from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
 from fastproc.queue.arq_format import TaskEnd
 from fastproc.queue.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
-from fastproc.queue.insights import job_failed, job_succeeded
+from fastproc.queue.insights import job_ending, job_failed, job_succeeded
 from fastproc.settings import Settings
 
 CTX_KEY = "fastproc"
@@ -85,6 +85,7 @@ class Runtime:
                    end: TaskEnd | None = None) -> bool:
         """Mark a job failed and tell its subscriber (read from the record if not given).
         `end`: the task that ends with this step (see `JobService.complete`)."""
+        await job_ending()  # its log first, complete once the job has ended
         if not await self.persist(lambda: self.jobs.fail(job_id, error, end=end),
                                   f"the failure of job {job_id}"):
             return False
@@ -140,6 +141,7 @@ class Runtime:
                 f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
                 f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
                 subscriber, end=end)
+        await job_ending()  # its log first, complete once the job has ended
         done = await self.persist(lambda: self.jobs.complete(
             record, result, cacheable=proc.deterministic,
             fanned_out=isinstance(proc, FanOutProcess), end=end),
