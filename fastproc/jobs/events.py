@@ -21,6 +21,20 @@ from fastproc.pubsub import listen_forever
 
 #: Events a slow stream reader may fall behind by before older progress events are dropped.
 _STREAM_BACKLOG = 256
+#: The largest result a terminal event carries to the request waiting for it, bytes: every
+#: API process hears every event, so larger results are read back by the waiting one.
+EVENT_RESULT_BYTES = 8192
+
+
+class JobEnd(asyncio.Event):
+    """Set when a watched job may have ended; `payload` is the terminal event that set it
+    (None when the hub was resubscribing: re-read the record). A job submitted by a
+    request that waits for it carries its result in that event when the result is small
+    (`result`, the stored document as text), so the request need not read it back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.payload: dict[str, Any] | None = None
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any] | None], item: dict[str, Any] | None) -> None:
@@ -35,7 +49,7 @@ class EventHub:
     def __init__(self, redis: Redis, channel: str) -> None:
         self.redis = redis
         self.channel = channel
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[JobEnd]] = {}
         self._streams: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -53,9 +67,10 @@ class EventHub:
             self._task = None
 
     @contextlib.asynccontextmanager
-    async def watch(self, job_id: str) -> AsyncIterator[asyncio.Event]:
-        """An event set when the job may have ended; the caller re-reads the record."""
-        event = asyncio.Event()
+    async def watch(self, job_id: str) -> AsyncIterator[JobEnd]:
+        """An event set when the job may have ended, with the terminal event that set it
+        (see `JobEnd`); without one, the caller re-reads the record."""
+        event = JobEnd()
         self._waiters.setdefault(job_id, set()).add(event)
         try:
             yield event
@@ -88,11 +103,13 @@ class EventHub:
         if payload.get("status") not in TERMINAL_STATES:
             return
         for event in self._waiters.get(job_id, ()):
+            event.payload = payload
             event.set()
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
             for event in waiters:
+                event.payload = None
                 event.set()
         for streams in self._streams.values():
             for queue in streams:

@@ -94,15 +94,17 @@ class JobService:
 
     async def submit_unless_cached(self, process_id: str, request: dict[str, Any], *,
                                    queue: str, job_id: str, cache_key: str | None = None,
-                                   lookup: bool = False, owner: str | None = None
-                                   ) -> bytes | None:
+                                   lookup: bool = False, owner: str | None = None,
+                                   awaited: bool = False) -> bytes | None:
         """Submit the job (its record, indexes, counters and task, one round trip), unless
         `lookup` finds the request's result in the cache under `cache_key`: the cached
         result then, and no job; None once the job is queued. A full queue cap refuses
-        the job with `TooManyJobs` (429)."""
+        the job with `TooManyJobs` (429). `awaited`: the caller waits for the job's end
+        event (`EventHub.watch`), which then carries a small result."""
         submitted = await self.store.submit(
             job_id, process_id, request, queue=queue, task=queued_task(job_id, RUN_TASK),
-            cache_key=cache_key, lookup=lookup and self.cache.enabled, owner=owner)
+            cache_key=cache_key, lookup=lookup and self.cache.enabled, owner=owner,
+            awaited=awaited)
         if submitted.full:
             raise self._too_many(process_id)
         return submitted.hit

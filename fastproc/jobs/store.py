@@ -20,6 +20,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from fastproc.jobs.batch import Batcher
+from fastproc.jobs.events import EVENT_RESULT_BYTES
 from fastproc.jobs.join import JoinState
 from fastproc.jobs.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
 from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
@@ -173,16 +174,20 @@ class JobStore:
 
     async def submit(self, job_id: str, process_id: str, request: dict[str, Any], *,
                      queue: str, task: QueuedTask, cache_key: str | None = None,
-                     lookup: bool = False, owner: str | None = None) -> Submitted:
+                     lookup: bool = False, owner: str | None = None,
+                     awaited: bool = False) -> Submitted:
         """Create the job and queue its task (`task`, on `queue`) in one Lua call (shared
         with the submissions asked for meanwhile), unless `lookup` finds the request's
         result cached under `cache_key` (then nothing is created), or the process's queue
-        cap is reached."""
+        cap is reached. `awaited`: a request waits for the job, so its end event carries a
+        small result (`EVENT_RESULT_BYTES`)."""
         now = now_iso()
         fields = self._record_fields(job_id, process_id, request, StatusCode.ACCEPTED,
                                      cache_key, now, owner)
         for name in ("processID", "status", "created", "updated"):
             del fields[name]  # the script writes these
+        if awaited:
+            fields["awaited"] = "1"
         outcome = await self._submissions(_Submission(
             job_id, process_id, [x for kv in fields.items() for x in kv],
             cache_key if lookup else None, queue, task,
@@ -331,7 +336,8 @@ class JobStore:
 
     async def _send_moves(self, batch: Sequence[_Move]) -> list[Any]:
         keys: list[str] = [self.keys.stats]
-        args: list[Any] = [now_iso(), _now_ms(), self.keys.events, STATS_TTL, len(batch)]
+        args: list[Any] = [now_iso(), _now_ms(), self.keys.events, STATS_TTL,
+                           EVENT_RESULT_BYTES, len(batch)]
         for step in batch:
             job_key, end = self.keys.job(step.job_id), step.end
             keys += [job_key, self.keys.result(step.job_id), step.cache_key or job_key,

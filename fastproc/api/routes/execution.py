@@ -23,6 +23,7 @@ from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.cache import cache_digest
 from fastproc.catalogue import CataloguedProcess
+from fastproc.jobs.events import JobEnd
 from fastproc.jobs.record import JobRecord, new_job_id
 from fastproc.jobs.service import JobService
 from fastproc.net import AddressNotAllowed, check_url_syntax
@@ -238,7 +239,7 @@ async def execute_document(state: AppState, proc: CataloguedProcess, data: dict[
                                      preference=asked.prefers_async), job_id)
     else:
         async with state.events.watch(job_id) as ended:
-            hit = await submit()
+            hit = await submit(awaited=True)
             if hit is None:
                 response = await _wait_and_answer(state, jobs, job_id, job_request, asked.base,
                                                   ended)
@@ -296,7 +297,7 @@ def _created(job_id: str, process_id: str, base: str, *, preference: bool,
 
 async def _wait_and_answer(
     state: AppState, jobs: JobService, job_id: str, job_request: dict[str, Any], base: str,
-    ended: asyncio.Event,
+    ended: JobEnd,
 ) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + state.settings.sync_wait
@@ -305,15 +306,29 @@ async def _wait_and_answer(
         if remaining <= 0:
             return await _sync_timed_out(jobs, job_id, base)
         try:
-            await asyncio.wait_for(ended.wait(), timeout=remaining)
+            async with asyncio.timeout(remaining):
+                await ended.wait()
         except TimeoutError:
             return await _sync_timed_out(jobs, job_id, base)
         ended.clear()
+        carried = _carried_result(ended)
+        if carried is not None:  # the end event brought the result: nothing to read
+            response = await render_results(job_request, carried, base, job_id, jobs)
+            return with_monitor_link(response, base, job_id)
         record, result = await jobs.get_with_result(job_id)
         if record is None or record.status.terminal:
             break
     response = await finished_job_response(jobs, record, result, job_request, base, job_id)
     return with_monitor_link(response, base, job_id)
+
+
+def _carried_result(ended: JobEnd) -> bytes | None:
+    """The result a successful job's end event carried (see `JobEnd`), if it did."""
+    payload = ended.payload
+    if not payload or payload.get("status") != StatusCode.SUCCESSFUL.value:
+        return None
+    result = payload.get("result")
+    return result.encode() if isinstance(result, str) else None
 
 
 async def finished_job_response(

@@ -16,7 +16,9 @@
 -- ARGV[2]  now, ms
 -- ARGV[3]  the events channel
 -- ARGV[4]  stats TTL, s: given to the stats hash when this call creates it
--- ARGV[5]  how many steps follow
+-- ARGV[5]  the largest result an event carries, bytes: a request that waits for the job
+--          (its record says `awaited`) gets a result up to that size in the event
+-- ARGV[6]  how many steps follow
 -- then, for each step: the allowed current states (",a,b,"), the new status, the record's
 --   TTL (s, 0 keeps it), the job id, the result ('' for none), the cache TTL (s), the arq id
 --   of the task that ends here ('' for none), how many keys to delete, how many field
@@ -36,8 +38,9 @@ local function push(t, key, v)
   if not list then list = {}; t[key] = list end
   list[#list + 1] = v
 end
-local k, a = 2, 6
-for s = 1, tonumber(ARGV[5]) do
+local inline = tonumber(ARGV[5])
+local k, a = 2, 7
+for s = 1, tonumber(ARGV[6]) do
   local record, result_key, cache_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local allowed, to, ttl, job_id = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
   local result, cache_ttl, task = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6]
@@ -54,7 +57,7 @@ for s = 1, tonumber(ARGV[5]) do
     k = k + 5
   end
   local pm = redis.call('HMGET', record, 'status', 'progress', 'message', 'processID',
-                        'started_ms')
+                        'started_ms', 'awaited')
   local cur = pm[1]
   if not cur or not string.find(allowed, ',' .. cur .. ',', 1, true) then
     -- A dismissal may have asked to abort the task meanwhile: that request is moot now.
@@ -96,8 +99,10 @@ for s = 1, tonumber(ARGV[5]) do
           finished = now, message = message or ''})
       end
     end
-    events[#events + 1] = cjson.encode({jobID = job_id, status = to,
-      progress = tonumber(progress), message = message, updated = now})
+    local event = {jobID = job_id, status = to, progress = tonumber(progress),
+      message = message, updated = now}
+    if pm[6] and result ~= '' and #result <= inline then event.result = result end
+    events[#events + 1] = cjson.encode(event)
     out[s] = 'OK:' .. cur
   end
 end
