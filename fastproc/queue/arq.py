@@ -165,25 +165,48 @@ def keep_leases(lease: float, *, shorten_first: bool) -> JobHook:
         key = IN_PROGRESS_KEY_PREFIX + ctx["job_id"]
         if shorten_first:
             await redis.pexpire(key, lease_ms)
-        renewal = asyncio.create_task(_renew(redis, key, lease_ms), name=f"lease {key}")
         # arq awaits this hook in the task that runs the job: the renewal ends with it, however
         # it ends (done, failed, aborted, cancelled at shutdown).
         running = asyncio.current_task()
         assert running is not None
-        running.add_done_callback(lambda _: renewal.cancel())
+        running.add_done_callback(_Renewal(redis, key, lease_ms).stop)
 
     return on_job_start
 
 
-async def _renew(redis: Redis, key: str, lease_ms: int) -> None:
-    """Push the key's expiry back every third of the lease; a key already gone (the task
-    ended meanwhile) is not recreated. A failed renewal is tried again at the next turn."""
-    while True:
-        await asyncio.sleep(lease_ms / 3000)
+class _Renewal:
+    """Pushes a lease's expiry back every third of the lease; a key already gone (the task
+    ended meanwhile) is not recreated, a failed renewal is tried again at the next turn.
+    A timer, not a task: most tasks end long before their first renewal."""
+
+    def __init__(self, redis: Redis, key: str, lease_ms: int) -> None:
+        self.redis, self.key, self.lease_ms = redis, key, lease_ms
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._pushing: asyncio.Task[None] | None = None
+        self._stopped = False
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._stopped:
+            self._timer = self._loop.call_later(self.lease_ms / 3000, self._due)
+
+    def _due(self) -> None:
+        self._pushing = self._loop.create_task(self._push(), name=f"lease {self.key}")
+
+    async def _push(self) -> None:
         try:
-            await redis.pexpire(key, lease_ms)
+            await self.redis.pexpire(self.key, self.lease_ms)
         except (RedisError, OSError) as exc:
-            logger.warning("cannot renew the lease {} ({})", key, exc)
+            logger.warning("cannot renew the lease {} ({})", self.key, exc)
+        self._schedule()
+
+    def stop(self, _: object = None) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pushing is not None:
+            self._pushing.cancel()
 
 
 def _log_poll_failure(state: RetryCallState) -> None:
@@ -220,7 +243,10 @@ class NudgedWorker(Worker):
         nudges = asyncio.create_task(self._listen_for_nudges(), name="fastproc-nudges")
         try:
             while True:
-                await self._poll_retrying(self._poll_iteration)
+                try:
+                    await self._poll_iteration()
+                except (RedisError, OSError):  # the retry machinery only once it is needed
+                    await self._poll_retrying(self._poll_iteration)
                 if self.burst and not self.tasks and not await self.pool.zcard(self.queue_name):
                     return  # burst mode (as arq's): stop once the queue is drained
                 if self._saturated:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -14,7 +16,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_delay,
-    wait_exponential,
 )
 
 from fastproc.authoring.fanout import FanOutProcess
@@ -38,6 +39,9 @@ from fastproc.queue.insights import job_ending, job_failed, job_succeeded
 from fastproc.settings import Settings
 
 CTX_KEY = "fastproc"
+#: Seconds `Runtime.persist` waits after a first failed write (then 0.2, 0.4 ... 5).
+_FIRST_BACKOFF = 0.1
+_LAST_BACKOFF = 5.0
 
 T = TypeVar("T")
 
@@ -101,23 +105,41 @@ class Runtime:
 
         A finished job keeps its outcome in the worker for up to `store_retry` seconds
         rather than being re-run in full once Redis is back; past that the error goes up
-        and the task is handed back (a re-run).
+        and the task is handed back (a re-run). The first try is a plain call: the retry
+        machinery is built only once a try has failed.
         """
+        try:
+            return await step()
+        except (RedisError, OSError) as exc:
+            return await self._persist_after(exc, time.monotonic(), step, what)
+
+    async def _persist_after(self, error: BaseException, failed_at: float,
+                             step: Callable[[], Awaitable[T]], what: str) -> T:
+        """`persist` once its first try failed at `failed_at`: back off, then try again
+        until the budget, counted from the first try, is spent."""
         budget = self.settings.store_retry
-        backoff = wait_exponential(multiplier=0.1, max=5.0)  # 0.1, 0.2, 0.4 ... 5 s
+        first = min(_FIRST_BACKOFF, budget)
+        if budget <= 0:
+            raise error
+        logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, error, first)
+        await asyncio.sleep(first)
+        left = budget - (time.monotonic() - failed_at)
 
         def wait(state: RetryCallState) -> float:
-            """The backoff, cut to the budget left: the last try comes at its end."""
-            return max(0.0, min(backoff(state), budget - (state.seconds_since_start or 0.0)))
+            """The backoff (its first step already waited), cut to the budget left: the
+            last try comes at its end."""
+            backoff: float = min(_LAST_BACKOFF, _FIRST_BACKOFF * 2.0 ** state.attempt_number)
+            return max(0.0, min(backoff, left - (state.seconds_since_start or 0.0)))
 
         def log(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
+            failure = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
-            logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, error, delay)
+            logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, failure, delay)
 
         async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type((RedisError, OSError)),
-                stop=stop_after_delay(budget), wait=wait, before_sleep=log, reraise=True):
+                stop=stop_after_delay(max(0.0, left)), wait=wait, before_sleep=log,
+                reraise=True):
             with attempt:
                 return await step()
         raise AssertionError("unreachable: the last attempt returns or raises")
