@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fastproc.ogc import media
+
+if TYPE_CHECKING:
+    from fastproc.api.state import AppState
 
 
 class JSONResponse(Response):
@@ -22,6 +25,13 @@ class JSONResponse(Response):
 
 class ProblemResponse(JSONResponse):
     media_type = media.PROBLEM_JSON
+
+
+def state_of(request: Request) -> AppState:
+    """The app's state, for the hot routes that read it themselves: FastAPI's dependency
+    solving (`get_state`) costs a request more than a Redis call."""
+    state: AppState = request.app.state.fastproc
+    return state
 
 
 def base_url(request: Request, configured: str | None) -> str:

@@ -70,6 +70,14 @@ class _Submission:
 
 
 @dataclass(frozen=True, slots=True)
+class _Read:
+    """One read of a job's status (or its record and result) in a batch of reads."""
+
+    job_id: str
+    with_result: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Start:
     """One job for `begin.lua`."""
 
@@ -114,6 +122,8 @@ class JobStore:
         self._submissions = Batcher(self._send_submissions)
         self._starts = Batcher(self._send_starts)
         self._moves = Batcher(self._send_moves)
+        # So do the reads of statuses and results (clients poll together).
+        self._reads = Batcher(self._send_reads)
         #: When this process last renewed each job index's TTL (monotonic seconds).
         self._indexes_renewed: dict[str, float] = {}
         self.join = JoinState(redis, keys)
@@ -234,7 +244,7 @@ class JobStore:
     async def get_status(self, job_id: str) -> tuple[JobRecord, str] | None:
         """The record without its request (what a status document shows), and a digest of
         it that changes whenever the record does (an ETag's stuff); one HMGET."""
-        row = await self.redis.hmget(self.keys.job(job_id), _STATUS_FIELDS)
+        row = await self._reads(_Read(job_id, with_result=False))
         if row[1] is None:  # no status: no record
             return None
         digest = hashlib.blake2b(b"\0".join(v or b"" for v in row), digest_size=12)
@@ -252,11 +262,21 @@ class JobStore:
         return StatusCode(raw.decode()) if raw else None
 
     async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.job(job_id))
-            pipe.get(self.keys.result(job_id))
-            raw, result = await pipe.execute()
+        raw, result = await self._reads(_Read(job_id, with_result=True))
         return (JobRecord.from_hash(job_id, raw) if raw else None), result
+
+    async def _send_reads(self, batch: Sequence[_Read]) -> list[Any]:
+        """The reads of a batch in one pipeline: a status's fields, or a record and result."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for read in batch:
+                if read.with_result:
+                    pipe.hgetall(self.keys.job(read.job_id))
+                    pipe.get(self.keys.result(read.job_id))
+                else:
+                    pipe.hmget(self.keys.job(read.job_id), _STATUS_FIELDS)
+            replies = iter(await pipe.execute())
+        return [(next(replies), next(replies)) if read.with_result else next(replies)
+                for read in batch]
 
     async def find(self, flt: JobFilter, *, limit: int, offset: int = 0,
                    after: Cursor | None = None, before: Cursor | None = None) -> JobPage:

@@ -6,20 +6,20 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fastproc.api.auth import Caller, authenticate
-from fastproc.api.responses import JSONResponse, base_url
+from fastproc.api.responses import JSONResponse, base_url, state_of
 from fastproc.api.results import render_results
 from fastproc.api.routes.processes import find_process
 from fastproc.api.service import jobs_of
-from fastproc.api.state import AppState, get_state
+from fastproc.api.state import AppState
 from fastproc.api.views import status_info
 from fastproc.cache import cache_digest
 from fastproc.catalogue import CataloguedProcess
@@ -43,7 +43,6 @@ from fastproc.workflows import NESTED_FORM
 from fastproc.workflows.tree import has_nested
 
 router = APIRouter(tags=["Execution"])
-State = Annotated[AppState, Depends(get_state)]
 
 _EXECUTE_BODY = {
     "requestBody": {
@@ -192,7 +191,8 @@ class Executed:
 
 @router.post("/processes/{process_id}/execution", summary="Execute a process",
              description=NESTED_FORM, openapi_extra=_EXECUTE_BODY)
-async def execute(process_id: str, request: Request, state: State) -> Response:
+async def execute(process_id: str, request: Request) -> Response:
+    state = state_of(request)
     caller = authenticate(request, state.auth, execute=True)
     proc = await find_process(state, process_id)
     data = await _read_json(request)

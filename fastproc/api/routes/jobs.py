@@ -26,7 +26,7 @@ from fastproc.api.negotiation import (
     negotiated,
     preferred_format,
 )
-from fastproc.api.responses import JSONResponse, base_url, link
+from fastproc.api.responses import JSONResponse, base_url, link, state_of
 from fastproc.api.results import output_content, stream_apart
 from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.service import jobs_of
@@ -230,7 +230,7 @@ async def job_status(job_id: str, request: Request) -> Response:
     polls sends it back in If-None-Match and gets 304 Not Modified, no body, until the
     job changes. (The route the clients poll: it reads the state and the format itself,
     which costs less than FastAPI's dependencies.)"""
-    state: AppState = request.app.state.fastproc
+    state = state_of(request)
     fmt = negotiated(request)
     if fmt is Format.JSON:
         return await _status_json(state, job_id, request)
@@ -303,9 +303,10 @@ async def _finished(state: AppState, job_id: str, request: Request
 
 @router.get("/jobs/{job_id}/results", summary="Results of a job",
             responses={200: {"content": HTML_TOO}})
-async def job_results(job_id: str, request: Request, state: State) -> Response:
+async def job_results(job_id: str, request: Request) -> Response:
     """Results as the execute request asked for them; a page of them for a browser (or
     `f=html`). Clients asking for an output's own media type are never refused (no 406)."""
+    state = state_of(request)
     record, result = await _finished(state, job_id, request)
     base = base_url(request, state.settings.base_url)
     if preferred_format(request) is Format.HTML:
