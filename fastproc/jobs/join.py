@@ -1,32 +1,31 @@
 """The join state of a fan-out job in Redis: `{p}:join:{id}` (total, pending, the inputs),
 `{p}:join:{id}:items` (part key -> item) and `{p}:join:{id}:parts` (part key -> result).
 
-No worker ever waits for a sibling: the items are stored once with total = pending = N, each
-part stores its result and counts itself off in one Lua call (a retried part changes
-nothing), and whoever sees pending reach 0 queues the merge (see `JobService.store_part`).
-The terminal transitions of the record delete these keys in the same atomic step.
+No worker ever waits for a sibling: the split stores the items once with total = pending = N
+and queues the part tasks in one Lua call (`split.lua`); each part stores its result and
+counts itself off in one Lua call (`store_part.lua`, a retried part changes nothing), and
+the part that sees pending reach 0 queues the merge in that same call. The terminal
+transitions of the record delete these keys in the same atomic step. Parts that run or end
+together share their reads and their calls (`fastproc.jobs.batch`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from loguru import logger
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
-from fastproc.jobs.record import now_iso
+from fastproc.jobs.batch import Batcher
+from fastproc.jobs.record import JobRecord, now_iso
 from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
-from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
-
-#: Tries of the split's compare-and-set before the job is given up as changing too often.
-SPLIT_ATTEMPTS = 5
+from fastproc.queue.arq_format import JOB_KEY_PREFIX, TaskEnd
+from fastproc.queue.enqueue import queued_task
+from fastproc.queue.names import MERGE_TASK, PART_TASK, merge_job_id, part_job_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +39,8 @@ class PartToRun:
     item: bytes | None
     #: The part's result is stored already (a retry after a crash).
     done: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Unfinished:
-    """A split that already happened: the parts without a result, and whether every part
-    is counted off (then only the merge is missing)."""
-
-    missing: list[str]
-    all_counted: bool
+    #: The job's inputs as the split stored them, if its parts read them (else None).
+    received: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,98 +58,116 @@ class PartsForMerge:
             self.parts) == self.total
 
 
+@dataclass(frozen=True, slots=True)
+class _PartRead:
+    job_id: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class _PartResult:
+    job_id: str
+    key: str
+    result: bytes
+    queue: str
+    end: TaskEnd | None
+
+
 class JoinState:
     """Reads and writes the join keys of fan-out jobs (used by `JobService` only)."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
+        self._split = register(redis, "split")
         self._store_part = register(redis, "store_part")
+        self._part_read = register(redis, "part_read")
+        self._reads = Batcher(self._send_reads)
+        self._results = Batcher(self._send_results)
 
     def all_keys(self, job_id: str) -> list[str]:
         return [self.keys.join(job_id), self.keys.join_items(job_id),
                 self.keys.join_parts(job_id)]
 
-    async def unfinished(self, job_id: str) -> Unfinished | None:
-        """The state of a split made before (a re-run after a crash), or None if none was."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self.keys.join(job_id), "pending")
-            pipe.hkeys(self.keys.join_items(job_id))
-            pipe.hkeys(self.keys.join_parts(job_id))
-            pending, items, done = await pipe.execute()
-        if pending is None:
-            return None
-        missing = sorted(k.decode() for k in set(items) - set(done))
-        return Unfinished(missing, all_counted=int(pending) == 0)
-
     async def split(self, job_id: str, parts: Sequence[tuple[str, Any]],
-                    received: dict[str, Any], ttl: int,
-                    also: Callable[[Pipeline], None]) -> bool:
-        """Store the items with total = pending = N, if the job is still running; `also`
-        adds the part tasks to the same transaction. False if the job is not running.
-
-        The record is watched so a dismissal cannot slip in between the status check and
-        the split; any other write to it (a progress report, a second begin) means: again.
-        """
-        job_key = self.keys.job(job_id)
-        for _ in range(SPLIT_ATTEMPTS):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(job_key)
-                    if await pipe.hget(job_key, "status") != StatusCode.RUNNING.value.encode():
-                        return False
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(job_key, mapping={"parts_done": 0, "parts_total": len(parts)})
-                    pipe.hset(self.keys.join(job_id), mapping={
-                        "total": len(parts), "pending": len(parts),
-                        "inputs": orjson.dumps(received)})
-                    pipe.hset(self.keys.join_items(job_id),
-                              mapping={key: orjson.dumps(item) for key, item in parts})
-                    # The parts hash takes this TTL from the join hash when its first part
-                    # lands (store_part.lua).
-                    for key in (self.keys.join(job_id), self.keys.join_items(job_id)):
-                        pipe.expire(key, ttl)
-                    also(pipe)
-                    await pipe.execute()
-                    return True
-                except WatchError:
-                    logger.info("job {} changed while splitting; trying again", job_id)
-        raise ProcessError(f"the job kept changing while it was split ({SPLIT_ATTEMPTS} tries)")
+                    received: dict[str, Any], *, ttl: int, queue: str,
+                    needs_inputs: bool = False, end: TaskEnd | None = None) -> str:
+        """Store the items with total = pending = N and queue the part tasks, if the job
+        still runs; with no `parts`, only queue again what a split made before lacks (a
+        re-run after a crash). One call (`split.lua`); `needs_inputs`: the parts read the
+        job's inputs; `end`: the splitting task, finished in the call. 'split',
+        'resumed', 'not running', or 'none' (nothing to resume)."""
+        part = queued_task(part_job_id(job_id, ""), PART_TASK)
+        merge = queued_task(merge_job_id(job_id), MERGE_TASK)
+        keys = [self.keys.job(job_id), *self.all_keys(job_id), queue]
+        if end is not None:
+            keys += end.keys
+        items = [x for key, item in parts for x in (key, orjson.dumps(item))]
+        outcome = await self._split(keys=keys, args=[
+            ttl, orjson.dumps(received), JOB_KEY_PREFIX, part_job_id(job_id, ""), part.message,
+            merge_job_id(job_id), merge.message, part.ttl_ms, part.score,
+            self.keys.wake(queue), end.task_id if end else "", "1" if needs_inputs else "0",
+            *items])
+        text: str = outcome.decode()
+        if end is not None and text != "none":
+            end.done = True
+        return text
 
     async def part_keys(self, job_id: str) -> list[str]:
         """Every part key of a split job (none if it was never split, or has ended)."""
         return [k.decode() for k in await self.redis.hkeys(self.keys.join_items(job_id))]
 
     async def part_to_run(self, job_id: str, key: str) -> PartToRun:
+        """The part's item and whether it must run, and the job's inputs if its parts read
+        them (`part_read.lua`, shared with the parts that start meanwhile)."""
+        part: PartToRun = await self._reads(_PartRead(job_id, key))
+        return part
+
+    async def _send_reads(self, batch: Sequence[_PartRead]) -> list[PartToRun]:
+        keys = [key for read in batch for key in (
+            self.keys.job(read.job_id), self.keys.join_items(read.job_id),
+            self.keys.join_parts(read.job_id), self.keys.join(read.job_id))]
+        rows = await self._part_read(keys=keys, args=[read.key for read in batch])
+        return [PartToRun(running=status == StatusCode.RUNNING.value.encode(),
+                          process_id=process_id.decode() if process_id else "", item=item,
+                          done=bool(done),
+                          received=orjson.loads(received) if received else None)
+                for status, process_id, item, done, received in rows]
+
+    async def store_part(self, job_id: str, key: str, blob: bytes, *, queue: str,
+                         end: TaskEnd | None = None) -> int:
+        """Store a part's result if new (then count it off, and queue the merge on `queue`
+        if it was the last); the parts still pending, -1 if the join is gone. `end`: the
+        part's task, finished in the same call."""
+        pending: int = await self._results(_PartResult(job_id, key, blob, queue, end))
+        if end is not None:
+            end.done = True
+        return pending
+
+    async def _send_results(self, batch: Sequence[_PartResult]) -> list[int]:
+        keys: list[str] = []
+        args: list[Any] = [self.keys.events, now_iso(), len(batch)]
+        for one in batch:
+            merge = queued_task(merge_job_id(one.job_id), MERGE_TASK)
+            keys += [self.keys.join(one.job_id), self.keys.join_parts(one.job_id),
+                     self.keys.job(one.job_id), one.queue, merge.key]
+            if one.end is not None:
+                keys += one.end.keys
+            args += [one.key, one.result, one.job_id, merge_job_id(one.job_id), merge.message,
+                     merge.ttl_ms, merge.score, self.keys.wake(one.queue),
+                     one.end.task_id if one.end else ""]
+        pending: list[int] = await self._store_part(keys=keys, args=args)
+        return [int(p) for p in pending]
+
+    async def for_merge(self, job_id: str) -> tuple[JobRecord | None, PartsForMerge]:
+        """The job's record and what its merge needs, in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.keys.job(job_id), ["status", "processID"])
-            pipe.hget(self.keys.join_items(job_id), key)
-            pipe.hexists(self.keys.join_parts(job_id), key)
-            (status, process_id), item, done = await pipe.execute()
-        return PartToRun(running=status == StatusCode.RUNNING.value.encode(),
-                         process_id=process_id.decode() if process_id else "",
-                         item=item, done=bool(done))
-
-    async def received(self, job_id: str) -> dict[str, Any] | None:
-        """The job's inputs as the split stored them."""
-        blob = await self.redis.hget(self.keys.join(job_id), "inputs")
-        return orjson.loads(blob) if blob is not None else None
-
-    async def store_part(self, job_id: str, key: str, blob: bytes) -> int:
-        """Store a part's result if new (then count it off); the parts still pending, -1
-        if the join is gone."""
-        keys = self.keys
-        pending = await self._store_part(
-            keys=[keys.join(job_id), keys.join_parts(job_id), keys.job(job_id)],
-            args=[key, blob, keys.events, job_id, now_iso()])
-        return int(pending)
-
-    async def parts_for_merge(self, job_id: str) -> PartsForMerge:
-        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.job(job_id))
             pipe.hmget(self.keys.join(job_id), ["total", "inputs"])
             pipe.hgetall(self.keys.join_parts(job_id))
-            (total, received), parts = await pipe.execute()
-        return PartsForMerge(
+            raw, (total, received), parts = await pipe.execute()
+        record = JobRecord.from_hash(job_id, raw) if raw else None
+        return record, PartsForMerge(
             total=int(total) if total is not None else None,
             received=orjson.loads(received) if received is not None else None,
             parts={k.decode(): orjson.loads(v) for k, v in parts.items()})

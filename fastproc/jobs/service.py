@@ -31,10 +31,8 @@ from fastproc.keys import Keys
 from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
 from fastproc.queue.arq_format import TaskEnd
-from fastproc.queue.enqueue import abort_tasks, enqueue_in, nudge, queued_task
+from fastproc.queue.enqueue import abort_tasks, queued_task
 from fastproc.queue.names import (
-    MERGE_TASK,
-    PART_TASK,
     RUN_TASK,
     merge_job_id,
     node_job_id,
@@ -195,52 +193,40 @@ class JobService:
 
     # -- fan-out ------------------------------------------------------------------------
 
-    async def resume_split(self, job_id: str, queue: str) -> bool:
+    async def resume_split(self, job_id: str, queue: str, *,
+                           end: TaskEnd | None = None) -> bool:
         """After a crash: queue again the parts (and the merge) a split made earlier still
-        lacks. False if the job was never split."""
-        state = await self.store.join.unfinished(job_id)
-        if state is None:
-            return False
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for key in state.missing:
-                enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
-            if state.all_counted:
-                enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
-            nudge(pipe, self.keys.prefix, queue)
-            await pipe.execute()
-        return True
+        lacks, one call. False if the job was never split (then `end` is not finished)."""
+        return await self.store.join.split(job_id, (), {}, ttl=0, queue=queue,
+                                           end=end) != "none"
 
     async def split(self, job_id: str, parts: Sequence[tuple[str, Any]],
-                    received: dict[str, Any], *, queue: str, ttl: int) -> bool:
+                    received: dict[str, Any], *, queue: str, ttl: int,
+                    needs_inputs: bool = False, end: TaskEnd | None = None) -> bool:
         """Store the parts' items and queue one task per part (fixed ids, so a re-run never
-        queues one twice), if the job still runs; False if it does not."""
-        def enqueue(pipe: Pipeline) -> None:
-            for key, _ in parts:
-                enqueue_in(pipe, part_job_id(job_id, key), queue, PART_TASK, only_new=True)
-            nudge(pipe, self.keys.prefix, queue)
-
-        return await self.store.join.split(job_id, parts, received, ttl, enqueue)
+        queues one twice), if the job still runs, in one call; False if it does not. A
+        split made before (a re-run) is resumed instead. `needs_inputs`: the parts read
+        the job's inputs (`PartToRun.received`). `end`: the splitting task, whose arq keys
+        go in the same call."""
+        outcome = await self.store.join.split(job_id, parts, received, ttl=ttl, queue=queue,
+                                              needs_inputs=needs_inputs, end=end)
+        return outcome != "not running"
 
     async def part_to_run(self, job_id: str, key: str) -> PartToRun:
+        """The part's item and whether it must run, and the job's inputs as the split
+        stored them if its parts read them (`PartToRun.received`), one round trip."""
         return await self.store.join.part_to_run(job_id, key)
 
-    async def split_inputs(self, job_id: str) -> dict[str, Any] | None:
-        """The job's inputs as the split stored them for its parts."""
-        return await self.store.join.received(job_id)
+    async def store_part(self, job_id: str, key: str, result: bytes, queue: str, *,
+                         end: TaskEnd | None = None) -> int:
+        """Store one part's result (if new) and queue the merge if it was the last, one
+        call; how many parts are still pending (-1: the join is gone, the job ended).
+        `end`: the part's task, whose arq keys go in the same call."""
+        return await self.store.join.store_part(job_id, key, result, queue=queue, end=end)
 
-    async def store_part(self, job_id: str, key: str, result: bytes, queue: str) -> int:
-        """Store one part's result (if new) and queue the merge if it was the last; how
-        many parts are still pending (-1: the join is gone, the job ended)."""
-        pending = await self.store.join.store_part(job_id, key, result)
-        if pending == 0:
-            async with self.store.redis.pipeline(transaction=False) as pipe:
-                enqueue_in(pipe, merge_job_id(job_id), queue, MERGE_TASK, only_new=True)
-                nudge(pipe, self.keys.prefix, queue)
-                await pipe.execute()
-        return pending
-
-    async def parts_for_merge(self, job_id: str) -> PartsForMerge:
-        return await self.store.join.parts_for_merge(job_id)
+    async def for_merge(self, job_id: str) -> tuple[JobRecord | None, PartsForMerge]:
+        """The job's record and what its merge needs (parts, inputs), one round trip."""
+        return await self.store.join.for_merge(job_id)
 
     # -- dismissal ----------------------------------------------------------------------
 

@@ -33,22 +33,24 @@ from fastproc.queue.runtime import Runtime
 
 
 async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
-                       received: dict[str, Any]) -> None:
+                       received: dict[str, Any], end: TaskEnd | None = None) -> None:
     """Split the job and queue its parts; a re-run after a crash queues only missing parts.
 
     The inputs (references already fetched) are stored once in the join state, where every
-    part reads them: task messages stay small whatever the input size.
+    part reads them: task messages stay small whatever the input size. A record that counts
+    parts was split before: that split is resumed without splitting again.
     """
     job_id = record.job_id
     queue = rt.queue_of(proc)
-    if await rt.jobs.resume_split(job_id, queue):
+    if record.parts is not None and await rt.jobs.resume_split(job_id, queue, end=end):
         return
     inputs = decode_inputs(received)
     parts = await proc.parts(inputs)
     if not parts:
-        await finish_merge(rt, record, proc, [], inputs)
+        await finish_merge(rt, record, proc, [], inputs, end)
         return
-    await rt.jobs.split(job_id, parts, received, queue=queue, ttl=rt.record_ttl)
+    await rt.jobs.split(job_id, parts, received, queue=queue, ttl=rt.record_ttl,
+                        needs_inputs=proc.parts_need_inputs, end=end)
 
 
 async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None = None) -> None:
@@ -65,10 +67,9 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
     if not part.done:
         inputs: dict[str, Any] = {}
         if proc.parts_need_inputs:  # a data part has all it needs in its item
-            received = await rt.jobs.split_inputs(job_id)
-            if received is None:
+            if part.received is None:
                 return
-            inputs = decode_inputs(received)
+            inputs = decode_inputs(part.received)
         context = f"part {key} of process '{proc.id}'"
         allowed = rt.settings.max_tries + proc.max_retries
         if job_try > allowed:
@@ -87,15 +88,15 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
             return
     else:
         blob = b""
-    await store_part_and_merge_when_last(rt, job_id, key, blob, rt.queue_of(proc))
+    await store_part_and_merge_when_last(rt, job_id, key, blob, rt.queue_of(proc), end)
 
 
 async def store_part_and_merge_when_last(
-    rt: Runtime, job_id: str, key: str, blob: bytes, queue: str
+    rt: Runtime, job_id: str, key: str, blob: bytes, queue: str, end: TaskEnd | None = None
 ) -> int:
     """Store one part's result (if new) and queue the merge if it was the last; returns
     how many parts are still pending (-1: the join is gone)."""
-    pending = await rt.jobs.store_part(job_id, key, blob, queue)
+    pending = await rt.jobs.store_part(job_id, key, blob, queue, end=end)
     if pending == -1 and await rt.jobs.is_running(job_id):
         await rt.fail(job_id, ProcessError(
             f"part {key} finished after the job's join state expired").to_dict())
@@ -104,7 +105,7 @@ async def store_part_and_merge_when_last(
 
 async def run_merge(rt: Runtime, task_id: str, end: TaskEnd | None = None) -> None:
     job_id = job_of(task_id)
-    record = await rt.jobs.get(job_id)
+    record, found = await rt.jobs.for_merge(job_id)
     if record is None or record.status is not StatusCode.RUNNING:
         return
     proc = rt.registry.get(record.process_id)
@@ -113,7 +114,6 @@ async def run_merge(rt: Runtime, task_id: str, end: TaskEnd | None = None) -> No
             f"process '{record.process_id}' is not a fan-out process of this worker"
         ).to_dict(), end=end)
         return
-    found = await rt.jobs.parts_for_merge(job_id)
     if not found.complete or found.received is None:
         await rt.fail(job_id, ProcessError(
             f"the merge found {len(found.parts)} of {found.total} parts: the job's join "

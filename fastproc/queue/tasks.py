@@ -128,7 +128,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
         return
     if isinstance(proc, FanOutProcess):
         try:
-            await start_fanout(rt, record, proc, inputs)
+            await start_fanout(rt, record, proc, inputs, end)
         except Exception as exc:
             await rt.fail(job_id, error_of(exc, f"split of process '{proc.id}'"), end=end)
         return

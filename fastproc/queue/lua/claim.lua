@@ -53,6 +53,7 @@ while taken < want and offset < budget do
       out[#out + 1] = aborted
     end
   end
+  if #ids < 2 * page then break end  -- the last page of due tasks
   offset = offset + page
 end
 return out
