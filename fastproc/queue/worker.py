@@ -16,6 +16,7 @@ from loguru import logger
 
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import Registration
+from fastproc.heap import settle_heap
 from fastproc.jobs.store import STATS_TTL
 from fastproc.keys import Keys
 from fastproc.logs import configure_logging
@@ -100,6 +101,7 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
         await rt.redis.expire(rt.keys.stats, STATS_TTL)
         logger.info("worker serves {} processes on queue {}: {}", len(procs),
                     settings.queue_name, ", ".join(p.id for p in procs))
+        settle_heap()  # start-up is over: no full collection walks its objects again
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await stop_insights(ctx)
