@@ -34,10 +34,25 @@ def state_of(request: Request) -> AppState:
     return state
 
 
+#: Base URLs by what Starlette builds them from (scheme, Host header, server, root path):
+#: every response links with one, and building it costs more than the rest of a poll.
+_BASES: dict[tuple[Any, ...], str] = {}
+#: Distinct base URLs kept (Host headers are the client's to choose).
+_BASES_KEPT = 256
+
+
 def base_url(request: Request, configured: str | None) -> str:
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    key = (scope.get("scheme"), request.headers.get("host"), scope.get("server"),
+           scope.get("app_root_path", scope.get("root_path", "")))
+    found = _BASES.get(key)
+    if found is None:
+        found = str(request.base_url).rstrip("/")
+        if len(_BASES) < _BASES_KEPT:
+            _BASES[key] = found
+    return found
 
 
 def link(href: str, rel: str, type_: str = media.JSON, title: str | None = None) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,9 +34,31 @@ def is_job_id(value: str) -> bool:
     return _JOB_ID.fullmatch(value) is not None
 
 
+_random = bytearray()
+_random_lock = threading.Lock()
+
+
+def _forget_random() -> None:
+    """A forked child must not hand out the ids its parent will."""
+    global _random, _random_lock
+    _random, _random_lock = bytearray(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_random)
+
+
 def new_job_id() -> str:
-    """A fresh job id, which is also the arq id of the job's task."""
-    return uuid.uuid4().hex
+    """A fresh job id, which is also the arq id of the job's task: `uuid.uuid4().hex`, from
+    random bytes read 4 KiB at a time rather than one system call per id."""
+    global _random
+    with _random_lock:
+        if not _random:
+            _random = bytearray(os.urandom(4096))
+        raw = _random[-16:]
+        del _random[-16:]
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def now_iso() -> str:
