@@ -32,3 +32,13 @@ async def slow_number(x: float, seconds: float) -> float:
 def _append(file: Path, line: str) -> None:
     with file.open("a") as out:
         out.write(line)
+
+
+@process(output="value")
+async def gated_number(x: float, gate: str) -> float:
+    """`x` once the test opens the gate `number` in the directory `gate` (tests/gated.py):
+    a node that is provably running while the test looks at it."""
+    from tests.gated import wait_at
+
+    await wait_at(gate, "number")
+    return x

@@ -4,11 +4,13 @@ the tree of its processes, each with its state, follows the job live."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from tests.gated import Gates
 from tests.support import Processes, Stack, start_job
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 
@@ -36,20 +38,24 @@ def page(stack: Stack) -> Iterator[Page]:
 
 
 def test_the_job_page_shows_the_tree_with_each_nodes_state_live(
-        page: Page, stack: Stack) -> None:
-    slow = {"process": "slow_number", "inputs": {"x": 2, "seconds": 1.5}}
+        page: Page, stack: Stack, tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    held = {"process": "gated_number", "inputs": {"x": 2, "gate": gates.path}}
     quick = {"process": "number_stats", "inputs": {"numbers": [1, 3]},
              "outputs": {"mean": {}}}
     with stack.client() as client:
-        job_id = start_job(client, "add", {"a": quick, "b": slow}).id
+        job_id = start_job(client, "add", {"a": quick, "b": held}).id
     page.goto(f"/jobs/{job_id}?f=html")
     tree = page.locator("#workflow-tree")
 
     def state(process: str) -> Locator:
         return tree.locator("li li", has_text=process).locator(":scope > .status")
 
-    expect(state("slow_number")).to_have_text("running")
-    expect(state("number_stats")).to_have_text("successful")
-    expect(tree.locator(":scope > li > .status")).to_have_text("waiting")
+    try:
+        expect(state("gated_number")).to_have_text("running")
+        expect(state("number_stats")).to_have_text("successful")
+        expect(tree.locator(":scope > li > .status")).to_have_text("waiting")
+    finally:
+        gates.open_all()
     expect(tree.locator(".status")).to_have_text(["successful"] * 3)
     expect(page.locator("#workflow")).to_contain_text("2 of 2 nested processes done")
