@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from tests.e2e import OGC_EXCEPTIONS, assert_exception
+from tests.gated import Gates
 from tests.localhttp import LocalHTTP
 from tests.support import (
     ASYNC_FRESH,
@@ -204,17 +205,24 @@ def test_a_rerun_workflow_with_one_changed_leaf_reruns_only_that_leafs_path(
         assert runs() == expected_runs
 
 
-def test_node_transitions_stream_as_events(api: httpx.Client) -> None:
-    inputs = {"a": nest("slow_number", {"x": 1, "seconds": 0.3}),
-              "b": nest("slow_number", {"x": 2, "seconds": 0.3})}
+def test_node_transitions_stream_as_events(api: httpx.Client, tmp_path: Path) -> None:
+    gates = Gates(tmp_path / "gates")
+    inputs = {"a": nest("gated_number", {"x": 1, "gate": gates.path}),
+              "b": nest("slow_number", {"x": 2, "seconds": 0})}
     job_id = start_job(api, "add", inputs, headers=ASYNC_FRESH).id
     seen: list[dict[str, Any]] = []
-    with api.stream("GET", f"/jobs/{job_id}/events") as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
+    try:
+        with api.stream("GET", f"/jobs/{job_id}/events") as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
                 seen.append(orjson.loads(line[5:]))
+                if seen[-1].get("x-fastproc-nodes", {}).get("done") == 1:
+                    gates.open_all()  # the stream showed one node done: let the other end
                 if seen[-1]["status"] in ("successful", "failed", "dismissed"):
                     break
+    finally:
+        gates.open_all()
     assert seen[-1]["status"] == "successful", seen
     counts = [s["x-fastproc-nodes"]["done"] for s in seen if "x-fastproc-nodes" in s]
     assert counts == sorted(counts) and counts[-1] == 2 and 1 in counts, seen
