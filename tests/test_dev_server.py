@@ -28,6 +28,9 @@ from tests.devserver import (
 )
 from tests.support import free_port, own_env, submit_async, wait_for
 
+#: Each test starts `fastproc dev` (Valkey, API and worker) in processes of its own.
+pytestmark = pytest.mark.slow
+
 VERSIONED = '''from fastproc import process
 
 

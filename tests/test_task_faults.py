@@ -92,6 +92,7 @@ def _get_json(client: httpx.Client, path: str) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
+@pytest.mark.slow
 def test_a_job_that_finished_while_redis_was_away_is_stored_not_rerun(
     procs: Processes, key_prefix: str, tmp_path: Path
 ) -> None:
