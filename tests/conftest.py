@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from fastproc.embedded import embedded_valkey
+from tests.gated import Gates
 from tests.localhttp import LocalHTTP
 from tests.support import Processes, free_port
 
@@ -97,3 +98,11 @@ def client(api_url: str) -> Iterator[httpx.Client]:
 def local_http() -> Iterator[LocalHTTP]:
     with LocalHTTP() as server:
         yield server
+
+
+@pytest.fixture
+def gates(tmp_path: Path) -> Iterator[Gates]:
+    """Gates for processes of tests/gated.py; whatever still waits is let go at the end."""
+    found = Gates(tmp_path / "gates")
+    yield found
+    found.open_all()

@@ -33,9 +33,7 @@ def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[Stack]:
                           "tests.preview_processes",
                           FASTPROC_INLINE_OUTPUT_BYTES=str(INLINE_OUTPUT_BYTES))
     yield started
-    for child in (started.api, *started.workers):
-        child.terminate()
-        child.wait(timeout=20)
+    started.stop()
 
 
 @pytest.fixture(scope="module")

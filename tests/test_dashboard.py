@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,13 +29,6 @@ def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
 def client(stack: Stack) -> Iterator[httpx.Client]:
     with stack.client() as c:
         yield c
-
-
-@pytest.fixture
-def gates(tmp_path: Path) -> Iterator[Gates]:
-    found = Gates(tmp_path / "gates")
-    yield found
-    found.open_all()
 
 
 def _board(client: httpx.Client, **headers: str) -> dict[str, Any]:

@@ -28,9 +28,7 @@ def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[Stack]:
     started = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
                           FASTPROC_DASHBOARD_INTERVAL="0.5")
     yield started
-    for child in (started.api, *started.workers):
-        child.terminate()
-        child.wait(timeout=20)
+    started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +40,6 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture
 def page(browser: Browser, stack: Stack) -> Iterator[Page]:  # noqa: F811
     yield from _page(browser, stack.url)
-
-
-@pytest.fixture
-def gates(tmp_path: Path) -> Iterator[Gates]:
-    found = Gates(tmp_path / "gates")
-    yield found
-    found.open_all()
 
 
 def _number(page: Page, selector: str) -> int:

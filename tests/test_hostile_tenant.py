@@ -31,10 +31,7 @@ def tenants(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[Stack
                         FASTPROC_API_KEYS=",".join(f"{n}:{k}" for n, k in KEYS.items()),
                         FASTPROC_METRICS_KEY=METRICS_KEY)
     yield stack
-    for child in (stack.api, *stack.workers):
-        child.terminate()
-    for child in (stack.api, *stack.workers):
-        child.wait(timeout=30)
+    stack.stop()
 
 
 def _as(stack: Stack, key: str | None, **headers: str) -> httpx.Client:
