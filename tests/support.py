@@ -19,6 +19,8 @@ import redis
 from tests.ogc import validate
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Seconds a started worker or API has to come up: generous, for a machine under load.
+STARTUP_WAIT = 90.0
 
 
 def free_port() -> int:
@@ -112,7 +114,7 @@ class Processes:
             child = self.spawn(["fastproc.WorkerSettings"], "worker", module="arq", **env)
         else:
             child = self.spawn(["worker"], "worker", **env)
-        wait_for(lambda: child.poll() is not None or ready(), 20, "a worker to start")
+        wait_for(lambda: child.poll() is not None or ready(), STARTUP_WAIT, "a worker to start")
         assert child.poll() is None, "worker exited at start-up"
         return child
 
@@ -135,7 +137,7 @@ class Processes:
             except httpx.TransportError:
                 return False
 
-        wait_for(up, 20, "the API to answer")
+        wait_for(up, STARTUP_WAIT, "the API to answer")
         return child
 
     def stop_all(self) -> None:

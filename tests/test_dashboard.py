@@ -47,14 +47,14 @@ def test_the_figures_follow_a_job_from_running_to_done(client: httpx.Client,
                                                       gates: Gates) -> None:
     before = _board(client)
     job = start_job(client, "chatty", {"gate": gates.path, "lines": 1})
-    wait_for(lambda: gates.reached("go"), 20, "the job at its gate")
-    running = wait_for(lambda: (d := _board(client))["now"]["running"] >= 1 and d, 20,
+    wait_for(lambda: gates.reached("go"), 60, "the job at its gate")
+    running = wait_for(lambda: (d := _board(client))["now"]["running"] >= 1 and d, 60,
                        "the job counted as running")
     assert _process(running, "chatty")["running"] == 1
     assert _process(running, "chatty")["queued"] == 0
     gates.open("go")
     wait_job(client, job.id)
-    done = wait_for(lambda: (d := _board(client))["now"]["running"] == 0 and d, 20,
+    done = wait_for(lambda: (d := _board(client))["now"]["running"] == 0 and d, 60,
                     "the job no longer running")
     chatty = _process(done, "chatty")
     assert (chatty["jobs"], chatty["successful"], chatty["successRate"]) == (1, 1, 1.0)
@@ -72,7 +72,7 @@ def test_a_failed_job_is_listed_with_its_message_and_link(client: httpx.Client,
     job = start_job(client, "fails_deep", {"text": "3/0"})
     assert wait_job(client, job.id)["status"] == "failed"
     # A reading is shared for FASTPROC_DASHBOARD_INTERVAL: the next one has the failure.
-    doc = wait_for(lambda: (d := _board(client))["failures"] and d, 20, "the failure listed")
+    doc = wait_for(lambda: (d := _board(client))["failures"] and d, 60, "the failure listed")
     latest = doc["failures"][0]
     assert latest["jobID"] == job.id and latest["processID"] == "fails_deep"
     assert "ZeroDivisionError: division by zero" in latest["message"]
@@ -88,7 +88,7 @@ def test_live_workers_report_what_they_ran(client: httpx.Client, stack: Stack) -
     def reported() -> list[dict[str, Any]]:
         return [w for w in _board(client)["workers"] if w["done"] >= 1]
 
-    workers = wait_for(reported, 20, "a worker's report of its jobs")
+    workers = wait_for(reported, 60, "a worker's report of its jobs")
     assert workers[0]["queue"] == stack.env["FASTPROC_QUEUE_NAME"]
     assert "echo" in workers[0]["processes"] and workers[0]["running"] == 0
     assert workers[0]["heartbeatAgeSeconds"] < 20

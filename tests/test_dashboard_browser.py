@@ -102,7 +102,7 @@ def test_a_failing_job_appears_in_the_failures_list_with_its_message(
 def test_the_job_page_shows_log_lines_while_the_job_runs(
         page: Page, client: httpx.Client, gates: Gates) -> None:
     job = start_job(client, "log_steps", {"gate": gates.path, "steps": 3})
-    wait_for(lambda: gates.reached("step-1"), 20, "step 1")
+    wait_for(lambda: gates.reached("step-1"), 60, "step 1")
     page.goto(f"/jobs/{job.id}")
     log = page.locator("#job-log")
     expect(log).to_contain_text("step 1 of 3")

@@ -45,7 +45,7 @@ def _messages(doc: dict[str, Any]) -> list[str]:
 def test_a_running_jobs_log_has_its_loguru_and_logging_lines(
         client: httpx.Client, gates: Gates) -> None:
     job = start_job(client, "chatty", {"gate": gates.path, "lines": 2})
-    wait_for(lambda: gates.reached("go"), 20, "the job at its gate")
+    wait_for(lambda: gates.reached("go"), 60, "the job at its gate")
     running = wait_for(lambda: (doc := _json(client, job.id))["total"] == 3 and doc, 20,
                        "the first lines")
     assert client.get(f"/jobs/{job.id}").json()["status"] == "running"
@@ -67,7 +67,7 @@ def test_a_running_jobs_log_has_its_loguru_and_logging_lines(
 
 def test_a_sync_body_logs_from_its_thread(client: httpx.Client, gates: Gates) -> None:
     job = start_job(client, "chatty_in_a_thread", {"gate": gates.path})
-    wait_for(lambda: _json(client, job.id)["total"] == 2, 20, "the thread's lines")
+    wait_for(lambda: _json(client, job.id)["total"] == 2, 60, "the thread's lines")
     gates.open("go")
     wait_job(client, job.id)
     assert _messages(_json(client, job.id)) == ["from a thread, with loguru",
@@ -87,7 +87,7 @@ def test_the_lines_of_parts_and_merge_name_them(client: httpx.Client, gates: Gat
 def test_a_fanout_jobs_page_shows_its_timeline_parts_over_time_and_slowest_part(
         client: httpx.Client, gates: Gates) -> None:
     job = start_job(client, "chatty_parts", {"gate": gates.path, "n": 4})
-    wait_for(lambda: gates.reached("part-slow"), 20, "part 0 at its gate")
+    wait_for(lambda: gates.reached("part-slow"), 60, "part 0 at its gate")
     wait_for(lambda: client.get(f"/jobs/{job.id}").json().get("x-fastproc-parts", {})
              .get("done") == 3, 20, "the other parts done")
     gates.open("part-slow")
@@ -166,13 +166,13 @@ def test_another_callers_job_log_answers_404(procs: Processes, r: redis.Redis,
 def test_the_cli_prints_and_follows_a_jobs_log(stack: Stack, client: httpx.Client,
                                                gates: Gates) -> None:
     job = start_job(client, "chatty", {"gate": gates.path, "lines": 1})
-    wait_for(lambda: gates.reached("go"), 20, "the job at its gate")
+    wait_for(lambda: gates.reached("go"), 60, "the job at its gate")
     follower = subprocess.Popen(
         [sys.executable, "-m", "fastproc", "jobs", "logs", job.id, "--follow",
          "--interval", "0.2", "--url", stack.url],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: _json(client, job.id)["total"] == 2, 20, "the first lines")
+        wait_for(lambda: _json(client, job.id)["total"] == 2, 60, "the first lines")
         gates.open("go")
         out, err = follower.communicate(timeout=60)
     finally:
