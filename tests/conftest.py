@@ -17,6 +17,9 @@ from tests.gated import Gates
 from tests.localhttp import LocalHTTP
 from tests.support import Processes, free_port
 
+#: The session's `procs`, once a test has asked for it.
+_SESSION_PROCESSES: list[Processes] = []
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
@@ -72,19 +75,30 @@ def env(redis_url: str, key_prefix: str) -> dict[str, str]:
 def procs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
     logs = Path(tmp_path_factory.mktemp("logs"))
     processes = Processes(env, logs)
+    _SESSION_PROCESSES.append(processes)
     yield processes
     processes.stop_all()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _module_children() -> Iterator[None]:
+    """Stops, when a module ends, the stacks and processes it started (autouse and
+    module-scoped: set up before the module's own fixtures, so torn down after them)."""
+    mark = len(_SESSION_PROCESSES[0].children) if _SESSION_PROCESSES else 0
+    yield
+    if _SESSION_PROCESSES:
+        _SESSION_PROCESSES[0].stop_since(mark)
+
+
 @pytest.fixture(scope="session")
 def worker(procs: Processes, r: redis.Redis) -> object:
-    return procs.worker(r)
+    return procs.keep(procs.worker(r))
 
 
 @pytest.fixture(scope="session")
 def api_url(procs: Processes, worker: object) -> str:
     port = free_port()
-    procs.api(port)
+    procs.keep(procs.api(port))
     return f"http://127.0.0.1:{port}"
 
 

@@ -75,12 +75,24 @@ class Stack:
 
 
 class Processes:
-    """Child processes of the test session, stopped at its end (or on demand)."""
+    """Child processes of the test session. Those a module starts (its own stacks) stop when
+    the module ends (`stop_since`), so idle stacks never pile up and slow later modules; the
+    session's own worker and API (`keep`) stop at the session's end."""
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
         self.logs = logs
         self.children: list[subprocess.Popen[bytes]] = []
+        self._kept: set[int] = set()
+
+    def keep(self, child: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        """A child that lives until the session ends, whichever module started it."""
+        self._kept.add(child.pid)
+        return child
+
+    def stop_since(self, mark: int) -> None:
+        """Stop the children started since `len(self.children)` was `mark`, but kept ones."""
+        _stop([c for c in self.children[mark:] if c.pid not in self._kept])
 
     def spawn(self, args: list[str], name: str, module: str = "fastproc",
               **env: str) -> subprocess.Popen[bytes]:
@@ -141,15 +153,20 @@ class Processes:
         return child
 
     def stop_all(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        _stop(self.children)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM, then SIGKILL whatever has not ended 10 s later."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 #: An async execution computed afresh (a cached result would give a job that already ended).

@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pexpect
 import pytest
 import redis
@@ -26,7 +28,8 @@ from tests.devserver import (
     dev_server,
     kill_leftovers,
 )
-from tests.support import free_port, own_env, submit_async, wait_for
+from tests.gated import Gates
+from tests.support import ROOT, free_port, own_env, submit_async, wait_for
 
 #: Each test starts `fastproc dev` (Valkey, API and worker) in processes of its own.
 pytestmark = pytest.mark.slow
@@ -100,6 +103,32 @@ def test_job_running_at_sigterm_finishes_within_the_grace(
         job_id = submit_async(client, "sleep", {"seconds": 1.5})
         dev.job(client, job_id, "running")
         assert dev.stop(signal.SIGTERM) == 0, dev.output()
+    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
+    assert record[b"status"] == b"successful", dev.output()
+    assert "Traceback" not in dev.output()
+
+
+def test_a_sync_request_waiting_when_dev_stops_gets_its_jobs_location_at_once(
+    tmp_path: Path, redis_url: str, r: redis.Redis, key_prefix: str, gates: Gates
+) -> None:
+    """The worker stops too, so a request waiting for its job would otherwise hold the
+    shutdown (and every reload) for the whole grace."""
+    settings = own_env(key_prefix, FASTPROC_REDIS_URL=redis_url, FASTPROC_SHUTDOWN_GRACE="300",
+                       FASTPROC_SYNC_WAIT="300", FASTPROC_PROCESSES="tests.gated",
+                       PYTHONPATH=str(ROOT))
+    with dev_server(tmp_path, **settings) as dev, ThreadPoolExecutor(1) as pool:
+        dev.wait_serving("held_in_a_thread")
+        # Far less than the grace and the sync wait: only an answer at the stop comes in time.
+        waiting = pool.submit(httpx.post, f"{dev.url}/processes/held_in_a_thread/execution",
+                              json={"inputs": {"gate": gates.path}}, timeout=START)
+        wait_for(lambda: gates.reached("go"), START, "the job to run")
+        dev.child.send_signal(signal.SIGTERM)
+        response = waiting.result()
+        assert response.status_code == 201, response.text
+        job_id = response.json()["jobID"]
+        assert response.headers["Location"].endswith(f"/jobs/{job_id}")
+        gates.open_all()  # within the grace: the job still ends, and so does dev
+        assert dev.child.wait(timeout=START) == 0, dev.output()
     record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
     assert record[b"status"] == b"successful", dev.output()
     assert "Traceback" not in dev.output()

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 
 import uvicorn
 from arq.worker import Worker
+from fastapi import FastAPI
 from loguru import logger
 from redis.exceptions import RedisError
+from sse_starlette.sse import AppStatus
 
 from fastproc.authoring.registry import Registry
 from fastproc.queue.worker import create_worker
@@ -38,9 +40,11 @@ class _DevServer(uvicorn.Server):
 class _Shutdown:
     """The signal handlers of `fastproc dev`: one signal stops API and worker gracefully."""
 
-    def __init__(self, worker: Worker, server: uvicorn.Server, grace: float) -> None:
+    def __init__(self, worker: Worker, server: uvicorn.Server, app: FastAPI,
+                 grace: float) -> None:
         self._worker = worker
         self._server = server
+        self._app = app
         self._grace = grace
         self.signal: signal.Signals | None = None
 
@@ -62,12 +66,22 @@ class _Shutdown:
             return
         self.signal = sig
         self._server.should_exit = True
+        self._release_waiting_requests()
         if self._grace:
             logger.info("stopping on {}: running jobs have {:g}s to finish "
                         "(signal again to stop now)", sig.name, self._grace)
             self._worker.handle_sig_wait_for_completion(sig)
         else:
             self._worker.handle_sig(sig)
+
+
+    def _release_waiting_requests(self) -> None:
+        """Requests that wait for a job (sync executions, event streams) answer now: the
+        worker they wait for is stopping too, so uvicorn would wait the whole grace."""
+        state = getattr(self._app.state, "fastproc", None)
+        if state is not None:
+            state.events.release()
+        AppStatus.should_exit = True  # sse-starlette's streams (it cannot see our handlers)
 
 
 async def _serve(server: uvicorn.Server) -> int:
@@ -92,12 +106,13 @@ async def run_dev(settings: Settings, registry: Registry) -> int:
     # arq installs its signal handlers on this loop; `_Shutdown` replaces them right away
     # (no await in between), so that one signal stops API and worker together.
     worker = create_worker(settings, registry)
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
                             log_config=None, lifespan="on", loop="none",
                             http=http_protocol(settings),
                             timeout_graceful_shutdown=settings.shutdown_grace)
     server = _DevServer(config)
-    shutdown = _Shutdown(worker, server, settings.shutdown_grace)
+    shutdown = _Shutdown(worker, server, app, settings.shutdown_grace)
     shutdown.install()
     worker_task = asyncio.create_task(worker.async_run(), name="fastproc-worker")
     api_task = asyncio.create_task(_serve(server), name="fastproc-api")

@@ -53,6 +53,8 @@ class EventHub:
         self._streams: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        #: Set by `release`: the server is stopping, nobody should wait for a job any more.
+        self.released = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="fastproc-event-hub")
@@ -105,6 +107,13 @@ class EventHub:
         for event in self._waiters.get(job_id, ()):
             event.payload = payload
             event.set()
+
+    def release(self) -> None:
+        """The server is stopping: wake every request waiting for a job, so that it answers
+        now (a sync request with the job's Location, a stream by ending) instead of holding
+        the shutdown for the whole grace, waiting for a worker that may be stopping too."""
+        self.released = True
+        self._wake_all()
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():

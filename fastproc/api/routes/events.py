@@ -92,6 +92,8 @@ async def _statuses(state: AppState, job_id: str, base: str
                 yield _message(status_info(record, base), seq)
                 if record.status.terminal:
                     return
+            if state.events.released:  # the server is stopping: the client reconnects
+                return
             event = await queue.get()
             # An event published before the record was read is already shown.
             if event is None or event.get("status") in TERMINAL_STATES:

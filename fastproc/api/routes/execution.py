@@ -303,7 +303,8 @@ async def _wait_and_answer(
     deadline = loop.time() + state.settings.sync_wait
     while True:
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        # Past the wait, or the server is stopping: the job goes on without this request.
+        if remaining <= 0 or state.events.released:
             return await _sync_timed_out(jobs, job_id, base)
         try:
             async with asyncio.timeout(remaining):
@@ -369,7 +370,8 @@ def failure_of(record: JobRecord) -> JobFailed:
 
 
 async def _sync_timed_out(jobs: JobService, job_id: str, base: str) -> Response:
-    """Still running after `sync_wait`: answer like an async execution, so nothing is lost."""
+    """Still running after `sync_wait` (or when the server stops): answer like an async
+    execution, so nothing is lost."""
     record = await jobs.get(job_id)
     if record is None:
         raise JobDismissed(f"job {job_id} is gone")
