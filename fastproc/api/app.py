@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from fastproc.api.auth import KeyRing
+from fastproc.api.direct import DirectRoutes
 from fastproc.api.errors import install_error_handlers
 from fastproc.api.hosts import TrustedHosts, trusted_hosts
 from fastproc.api.html import STATIC_DIR
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_html_errors(app, settings.base_url)
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_middleware(DirectRoutes)  # inside the body limit and the host check
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, patterns=trusted_hosts(settings))  # outermost: first
     for module in (landing, processes, execution, jobs, events, workflow, html_forms, ops,
