@@ -48,6 +48,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = cast(asyncio.Transport, _Coalescing(transport, self.loop))
         self._arm(self.header_timeout, "request head")
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -89,6 +90,47 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is None or self.cycle.response_complete:
             self.transport.write(_REQUEST_TIMEOUT)
         self.transport.close()
+
+
+class _Coalescing:
+    """The connection's transport, writing what one turn of the event loop sends as one
+    write: uvicorn writes a response's head and its body apart, which costs a second system
+    call, and a second segment for the client to read, per response. Past `_FLUSH_AT`
+    bytes it writes at once, so the transport's flow control still sees a large body."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+        self._size += len(data)
+        if self._size >= _FLUSH_AT:
+            self._flush()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+#: Bytes held for the turn's end before they are written anyway.
+_FLUSH_AT = 64 * 1024
 
 
 def http_protocol(settings: Settings) -> type[asyncio.Protocol]:
