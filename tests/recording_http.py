@@ -13,11 +13,13 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpcore
+
+from tests.localhttp import QuietServer
 
 
 class LoopbackOnlyNetwork(httpcore.AsyncNetworkBackend):
@@ -81,8 +83,7 @@ class RecordingHTTP:
         self.server.server_close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietServer):
     owner: RecordingHTTP
 
     def server_bind(self) -> None:
