@@ -191,11 +191,11 @@ def _execute_request(inputs: Mapping[str, Any],
 def _check_requested_outputs(request: ExecuteRequest, proc: BaseProcess) -> None:
     # The API's own check, so the two can never disagree; imported here because it lives
     # with the web stack, which a test of a process alone does not need.
-    from fastproc.api.routes.execution import _check_outputs
+    from fastproc.api.routes.execution import check_outputs
     from fastproc.catalogue import CataloguedProcess, CatalogueEntry
 
     entry = CatalogueEntry(description=proc.description, queue="", deterministic=False)
-    _check_outputs(request, CataloguedProcess.of(entry))
+    check_outputs(request, CataloguedProcess.of(entry))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ Execution is at-least-once (arq re-runs a task whose worker died), so every step
 idempotent at the record level: a run never resurrects a terminal job, and a job whose tries
 run out ends `failed` instead of staying `running`.
 
-Every task runs under `_guarded`, which ends the job whatever happens to the task: an error
+Every task runs under `guarded`, which ends the job whatever happens to the task: an error
 fails it, a lost Redis hands it back for a re-run, and the task's own time budget (fetching
 inputs, running, storing) ends well before arq's backstop timeout, whose `TimeoutError` arq
 would record as final while the job stayed `running`.
@@ -43,7 +43,7 @@ async def run_job(ctx: dict[str, Any]) -> None:
     job_try: int = ctx["job_try"]
     end: TaskEnd | None = ctx.get(TASK_END)
     with logger.contextualize(job_id=job_id):
-        await _guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try, end), end)
+        await guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try, end), end)
 
 
 async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | None) -> None:
@@ -54,8 +54,8 @@ async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | 
         await _run_record(rt, record, job_try, end)
 
 
-async def _guarded(rt: Runtime, job_id: str, what: str, work: Coroutine[Any, Any, None],
-                   end: TaskEnd | None = None) -> None:
+async def guarded(rt: Runtime, job_id: str, what: str, work: Coroutine[Any, Any, None],
+                  end: TaskEnd | None = None) -> None:
     """Run a task so that it never ends without ending its job: arq treats any exception
     but `Retry` as final, which would leave the record `running` until it expires.
     `end`: the running task, finished in the step that fails its job (`TaskEnd`)."""
@@ -167,7 +167,7 @@ async def run_part_task(ctx: dict[str, Any]) -> None:
     job_id = job_of(ctx["job_id"])
     end: TaskEnd | None = ctx.get(TASK_END)
     with logger.contextualize(job_id=job_id):
-        await _guarded(ctx[CTX_KEY], job_id, f"part {ctx['job_id']}",
+        await guarded(ctx[CTX_KEY], job_id, f"part {ctx['job_id']}",
                        run_part(ctx[CTX_KEY], ctx["job_id"], ctx["job_try"], end), end)
 
 
@@ -176,5 +176,5 @@ async def run_merge_task(ctx: dict[str, Any]) -> None:
     job_id = job_of(ctx["job_id"])
     end: TaskEnd | None = ctx.get(TASK_END)
     with logger.contextualize(job_id=job_id):
-        await _guarded(ctx[CTX_KEY], job_id, "merge", run_merge(ctx[CTX_KEY], ctx["job_id"], end),
+        await guarded(ctx[CTX_KEY], job_id, "merge", run_merge(ctx[CTX_KEY], ctx["job_id"], end),
                        end)

@@ -47,7 +47,7 @@ _REGISTRATION = "fastproc.catalogue"
 
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
     # arq's timeout is only a backstop: every task fails its own job once past its time
-    # budget (tasks._guarded), so arq's TimeoutError — which it records as final, leaving
+    # budget (tasks.guarded), so arq's TimeoutError — which it records as final, leaving
     # the job `running` — must never come first.
     backstop = settings.task_budget(registry.longest_timeout(settings.job_timeout)) + 30
     return [

@@ -42,7 +42,7 @@ from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.fetch import resolve_references
 from fastproc.queue.names import node_of
 from fastproc.queue.runtime import CTX_KEY, Runtime
-from fastproc.queue.tasks import _guarded, run_job
+from fastproc.queue.tasks import guarded, run_job
 from fastproc.workflows.remote import run_remote
 from fastproc.workflows.tree import ROOT, Node
 
@@ -53,10 +53,10 @@ async def run_node_task(ctx: dict[str, Any]) -> None:
     flows = workflow_jobs(rt.jobs)
     with logger.contextualize(job_id=job_id):
         if node_id != ROOT:
-            await _guarded(rt, job_id, f"node {node_id}",
+            await guarded(rt, job_id, f"node {node_id}",
                            _run_nested(rt, flows, job_id, node_id, ctx["job_try"]))
             return
-        await _guarded(rt, job_id, "the inputs of the workflow's process",
+        await guarded(rt, job_id, "the inputs of the workflow's process",
                        _prepare_root(rt, flows, job_id))
         # The job's own task function, in this task: it skips a job that has ended.
         await run_job({**ctx, "job_id": job_id})

@@ -105,7 +105,7 @@ def _parse_body(data: dict[str, Any], limits: Limits,
     return body
 
 
-def _wants_async(body: ExecuteRequest, proc: CataloguedProcess, prefers_async: bool) -> bool:
+def wants_async(body: ExecuteRequest, proc: CataloguedProcess, prefers_async: bool) -> bool:
     """Negotiate the execution mode (OGC 1.0 7.11.2), honouring fastprocesses' `mode`."""
     options = proc.description.jobControlOptions
     can_sync = JobControlOption.SYNC in options
@@ -121,7 +121,7 @@ def _wants_async(body: ExecuteRequest, proc: CataloguedProcess, prefers_async: b
     return prefers_async
 
 
-def _check_outputs(body: ExecuteRequest, proc: CataloguedProcess) -> None:
+def check_outputs(body: ExecuteRequest, proc: CataloguedProcess) -> None:
     if not body.outputs:
         return
     known = proc.description.outputs
@@ -151,7 +151,7 @@ def output_media_types(schema: dict[str, Any]) -> list[str]:
     return [media.JSON]
 
 
-def _check_addresses(body: ExecuteRequest, settings: Settings) -> None:
+def check_addresses(body: ExecuteRequest, settings: Settings) -> None:
     """Input references and callback URIs must be URLs this server may contact."""
     targets = [(f"input '{name}'", href) for name, href in references(body.inputs)]
     if body.subscriber:
@@ -213,10 +213,10 @@ async def execute_document(state: AppState, proc: CataloguedProcess, data: dict[
         from fastproc.api.routes.workflow import execute_workflow
         return await execute_workflow(state, proc, body, asked)
     proc.validator.validate(body.inputs)
-    _check_outputs(body, proc)
-    _check_addresses(body, state.settings)
-    is_async = _wants_async(body, proc, asked.prefers_async)
-    job_request = _job_request(body)
+    check_outputs(body, proc)
+    check_addresses(body, state.settings)
+    is_async = wants_async(body, proc, asked.prefers_async)
+    job_request = job_request_of(body)
     jobs = jobs_of(state)
     process_id = proc.description.id
     digest = None
@@ -235,20 +235,20 @@ async def execute_document(state: AppState, proc: CataloguedProcess, data: dict[
     if is_async:
         hit = await submit()
         if hit is None:
-            return Executed(_created(job_id, process_id, asked.base,
+            return Executed(created_response(job_id, process_id, asked.base,
                                      preference=asked.prefers_async), job_id)
     else:
         async with state.events.watch(job_id) as ended:
             hit = await submit(awaited=True)
             if hit is None:
-                response = await _wait_and_answer(state, jobs, job_id, job_request, asked.base,
+                response = await wait_and_answer(state, jobs, job_id, job_request, asked.base,
                                                   ended)
                 return Executed(response, job_id)
     assert digest is not None  # only a lookup finds a hit
     return await _answer_from_cache(jobs, proc, job_request, digest, hit, is_async, asked)
 
 
-def _job_request(body: ExecuteRequest) -> dict[str, Any]:
+def job_request_of(body: ExecuteRequest) -> dict[str, Any]:
     """What the job's record keeps of the execute request."""
     job_request: dict[str, Any] = {
         "inputs": body.inputs,
@@ -279,14 +279,14 @@ async def _answer_from_cache(
     job_id = await jobs.submit_cached(proc.description.id, job_request, cache_key=digest,
                                       result=hit, owner=asked.owner)
     if is_async:
-        return Executed(_created(job_id, proc.description.id, base,
+        return Executed(created_response(job_id, proc.description.id, base,
                                  preference=asked.prefers_async,
                                  status=StatusCode.SUCCESSFUL), job_id)
     response = await render_results(job_request, hit, base, job_id, jobs)
     return Executed(with_monitor_link(response, base, job_id), job_id)
 
 
-def _created(job_id: str, process_id: str, base: str, *, preference: bool,
+def created_response(job_id: str, process_id: str, base: str, *, preference: bool,
              status: StatusCode = StatusCode.ACCEPTED) -> Response:
     record = JobRecord(job_id=job_id, process_id=process_id, status=status)
     headers = {"Location": f"{base}/jobs/{job_id}"}
@@ -295,7 +295,7 @@ def _created(job_id: str, process_id: str, base: str, *, preference: bool,
     return JSONResponse(status_info(record, base), status_code=201, headers=headers)
 
 
-async def _wait_and_answer(
+async def wait_and_answer(
     state: AppState, jobs: JobService, job_id: str, job_request: dict[str, Any], base: str,
     ended: JobEnd,
 ) -> Response:

@@ -21,12 +21,12 @@ from fastproc.api.responses import JSONResponse
 from fastproc.api.routes.execution import (
     Asked,
     Executed,
-    _check_addresses,
-    _check_outputs,
-    _created,
-    _job_request,
-    _wait_and_answer,
-    _wants_async,
+    check_addresses,
+    check_outputs,
+    created_response,
+    job_request_of,
+    wait_and_answer,
+    wants_async,
 )
 from fastproc.api.routes.jobs import visible_record
 from fastproc.api.service import jobs_of
@@ -48,21 +48,21 @@ async def execute_workflow(state: AppState, proc: CataloguedProcess, body: Execu
                            asked: Asked) -> Executed:
     """The execution intent for a request with nested processes (see the module doc)."""
     nodes = await _validated_tree(state, proc, body, asked.base)
-    _check_outputs(body, proc)
-    _check_addresses(body, state.settings)
-    is_async = _wants_async(body, proc, asked.prefers_async)
-    job_request = _job_request(body)
+    check_outputs(body, proc)
+    check_addresses(body, state.settings)
+    is_async = wants_async(body, proc, asked.prefers_async)
+    job_request = job_request_of(body)
     job_request["workflow"] = [node.outline() for node in nodes]
     process_id = proc.description.id
     flows = workflow_jobs(jobs_of(state))
     job_id = new_job_id()
     if is_async:
         await flows.submit(process_id, job_request, nodes, job_id=job_id, owner=asked.owner)
-        return Executed(_created(job_id, process_id, asked.base,
+        return Executed(created_response(job_id, process_id, asked.base,
                                  preference=asked.prefers_async), job_id)
     async with state.events.watch(job_id) as ended:
         await flows.submit(process_id, job_request, nodes, job_id=job_id, owner=asked.owner)
-        response = await _wait_and_answer(state, jobs_of(state), job_id, job_request,
+        response = await wait_and_answer(state, jobs_of(state), job_id, job_request,
                                           asked.base, ended)
         return Executed(response, job_id)
 
