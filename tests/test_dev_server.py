@@ -28,7 +28,7 @@ from tests.devserver import (
     dev_server,
     kill_leftovers,
 )
-from tests.gated import Gates
+from tests.gated import Gates, step_gate
 from tests.support import ROOT, free_port, own_env, submit_async, wait_for
 
 #: Each test starts `fastproc dev` (Valkey, API and worker) in processes of its own.
@@ -132,6 +132,34 @@ def test_a_sync_request_waiting_when_dev_stops_gets_its_jobs_location_at_once(
     record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
     assert record[b"status"] == b"successful", dev.output()
     assert "Traceback" not in dev.output()
+
+
+def test_a_live_status_stream_ends_when_dev_stops(
+    tmp_path: Path, redis_url: str, r: redis.Redis, key_prefix: str, gates: Gates
+) -> None:
+    """A job page left open must not hold a stop or a reload for the whole grace."""
+    settings = own_env(key_prefix, FASTPROC_REDIS_URL=redis_url, FASTPROC_SHUTDOWN_GRACE="300",
+                       FASTPROC_PROCESSES="tests.gated", PYTHONPATH=str(ROOT))
+    with dev_server(tmp_path, **settings) as dev, dev.client() as client:
+        dev.wait_serving("stepwise")
+        job_id = submit_async(client, "stepwise", {"gate": gates.path, "steps": 1})
+        wait_for(lambda: gates.reached(step_gate(1)), START, "the job to run")
+        reader = ThreadPoolExecutor(1)  # not waited for at exit: a stream left open
+        try:
+            with httpx.stream("GET", f"{dev.url}/jobs/{job_id}/events", timeout=START) as stream:
+                lines = stream.iter_lines()
+                assert next(line for line in lines if line.startswith("data:"))
+                rest = reader.submit(list, lines)
+                dev.child.send_signal(signal.SIGTERM)
+                # Keep-alive comments would hold it open for the whole grace (300 s).
+                ended = rest.result(timeout=START)
+        finally:
+            reader.shutdown(wait=False)
+        assert not any('"successful"' in line for line in ended), ended
+        gates.open_all()
+        assert dev.child.wait(timeout=START) == 0, dev.output()
+    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
+    assert record[b"status"] == b"successful", dev.output()
 
 
 def test_job_outliving_the_grace_is_handed_back_to_the_queue(
