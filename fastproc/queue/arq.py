@@ -78,7 +78,7 @@ from fastproc.queue.arq_format import (
     timestamp_ms,
 )
 from fastproc.queue.lua import lua
-from fastproc.redis import connection_options, redis_url
+from fastproc.redis import connection_options, packing_in_c, redis_url
 from fastproc.settings import Settings
 
 __all__ = ["JobHook", "NudgedWorker", "RedisSettings", "Retry", "Worker", "connect_worker", "func",
@@ -148,7 +148,7 @@ def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -
         redis_url(settings), **connection_options(settings, socket_timeout=socket_timeout))
     client.job_serializer = dump_job
     client.job_deserializer = load_job
-    return client
+    return packing_in_c(client)
 
 
 def keep_leases(lease: float, *, shorten_first: bool) -> JobHook:
