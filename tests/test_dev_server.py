@@ -20,6 +20,7 @@ from fastproc.keys import Keys
 from tests.devserver import (
     FASTPROC,
     START,
+    Dev,
     alive,
     answer,
     command_of,
@@ -94,6 +95,13 @@ def test_dev_killed_outright_leaves_nothing_running(tmp_path: Path, mode: list[s
                  "the processes of a killed fastproc dev to stop")
 
 
+def _assert_successful(r: redis.Redis, settings: dict[str, str], job_id: str, dev: Dev) -> None:
+    """The job's record says it succeeded, and dev printed no traceback on the way."""
+    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
+    assert record[b"status"] == b"successful", dev.output()
+    assert "Traceback" not in dev.output()
+
+
 def test_job_running_at_sigterm_finishes_within_the_grace(
     tmp_path: Path, redis_url: str, r: redis.Redis, key_prefix: str
 ) -> None:
@@ -103,9 +111,7 @@ def test_job_running_at_sigterm_finishes_within_the_grace(
         job_id = submit_async(client, "sleep", {"seconds": 1.5})
         dev.job(client, job_id, "running")
         assert dev.stop(signal.SIGTERM) == 0, dev.output()
-    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
-    assert record[b"status"] == b"successful", dev.output()
-    assert "Traceback" not in dev.output()
+    _assert_successful(r, settings, job_id, dev)
 
 
 def test_a_sync_request_waiting_when_dev_stops_gets_its_jobs_location_at_once(
@@ -129,9 +135,7 @@ def test_a_sync_request_waiting_when_dev_stops_gets_its_jobs_location_at_once(
         assert response.headers["Location"].endswith(f"/jobs/{job_id}")
         gates.open_all()  # within the grace: the job still ends, and so does dev
         assert dev.child.wait(timeout=START) == 0, dev.output()
-    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
-    assert record[b"status"] == b"successful", dev.output()
-    assert "Traceback" not in dev.output()
+    _assert_successful(r, settings, job_id, dev)
 
 
 def test_a_live_status_stream_ends_when_dev_stops(
@@ -158,8 +162,7 @@ def test_a_live_status_stream_ends_when_dev_stops(
         assert not any('"successful"' in line for line in ended), ended
         gates.open_all()
         assert dev.child.wait(timeout=START) == 0, dev.output()
-    record = r.hgetall(Keys(settings["FASTPROC_KEY_PREFIX"]).job(job_id))
-    assert record[b"status"] == b"successful", dev.output()
+    _assert_successful(r, settings, job_id, dev)
 
 
 def test_job_outliving_the_grace_is_handed_back_to_the_queue(
