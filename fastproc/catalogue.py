@@ -67,16 +67,6 @@ class ProcessNotServed(ServiceUnavailable):
     for nobody."""
 
 
-def served_key(keys: Keys) -> str:
-    """Until when (ms, the server's clock) some worker serves each process."""
-    return f"{keys.processes}:served"
-
-
-def workers_key(keys: Keys) -> str:
-    """Until when (ms) each live worker's report holds."""
-    return f"{keys.processes}:workers"
-
-
 class Registration:
     """A worker's entry in the catalogue: reported at start, renewed by a heartbeat every
     third of `ttl`, withdrawn at a clean stop (a killed worker's lapses after `ttl`)."""
@@ -106,12 +96,12 @@ class Registration:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
         with contextlib.suppress(RedisError, OSError):
-            await self.redis.zrem(workers_key(self.keys), self.worker_id)
+            await self.redis.zrem(self.keys.processes_workers, self.worker_id)
 
     async def _report(self, *, overwrite: bool) -> None:
         await self.redis.eval(
-            lua("catalogue_report"), 3, self.keys.processes, served_key(self.keys),
-            workers_key(self.keys), str(int(self.ttl * 1000)), str(self.retention),
+            lua("catalogue_report"), 3, self.keys.processes, self.keys.processes_served,
+            self.keys.processes_workers, str(int(self.ttl * 1000)), str(self.retention),
             self.worker_id, "1" if overwrite else "0", *self._pairs)
 
     async def _beat(self) -> None:
@@ -142,7 +132,7 @@ class Catalogue:
         if time.monotonic() - self._loaded_at < self.refresh:
             return
         live, flat = await self.redis.eval(
-            lua("catalogue_read"), 2, self.keys.processes, served_key(self.keys))
+            lua("catalogue_read"), 2, self.keys.processes, self.keys.processes_served)
         raw: dict[bytes, bytes] = dict(zip(flat[::2], flat[1::2], strict=True))
         if raw != self._raw:
             fresh: dict[str, CataloguedProcess] = {}

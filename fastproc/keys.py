@@ -27,7 +27,18 @@ class Keys:
 
     @property
     def processes(self) -> str:
+        """The catalogue: process id -> its description, as workers report it."""
         return f"{self.prefix}:processes"
+
+    @property
+    def processes_served(self) -> str:
+        """Until when (ms, the server's clock) some worker serves each process."""
+        return f"{self.processes}:served"
+
+    @property
+    def processes_workers(self) -> str:
+        """Until when (ms) each live worker's catalogue report holds."""
+        return f"{self.processes}:workers"
 
     @property
     def jobs(self) -> str:

@@ -112,7 +112,7 @@ class Reading:
 
 class Activity:
     """Reads the dashboard's figures (and records the queue depth it saw). `workers` is the
-    catalogue's sorted set of live workers (`fastproc.catalogue.workers_key`)."""
+    catalogue's sorted set of live workers (`Keys.processes_workers`)."""
 
     def __init__(self, redis: Redis, keys: Keys, workers: str) -> None:
         self.redis = redis

@@ -20,7 +20,6 @@ from fastproc.api.auth import KeyRing, presented_key
 from fastproc.api.insights.feed import DashboardFeed
 from fastproc.api.insights.figures import CacheRate, Figures
 from fastproc.api.state import AppState
-from fastproc.catalogue import workers_key
 from fastproc.jobs.activity import Activity
 from fastproc.jobs.logs import JobLogs
 from fastproc.ogc.exceptions import Unauthorized
@@ -68,7 +67,7 @@ class Insights:
 
 def build(state: AppState) -> Insights:
     settings = state.settings
-    activity = Activity(state.redis, state.keys, workers_key(state.keys))
+    activity = Activity(state.redis, state.keys, state.keys.processes_workers)
 
     async def read(rate: Callable[[int, int, int], CacheRate]) -> Figures:
         catalogue = await state.catalogue.all()
