@@ -9,8 +9,9 @@ CPU on a 2-core VM (`python -m benchmarks`). Here one pattern per route picks th
 its exceptions go to the app's own handlers, as Starlette's `ExceptionMiddleware` would send
 them, so answers are byte for byte those of the routed path (a test compares them).
 
-Only the JSON form is dispatched here: anything else (a page for a browser, another method,
-a trailing slash) goes on to FastAPI untouched.
+Only the JSON form is dispatched here, to the endpoints' JSON halves (the format is decided
+once, here): anything else (a page for a browser, another method, a trailing slash) goes on
+to FastAPI untouched.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ class DirectRoutes:
         self.app = app
         # Imported here: the routes import the app's modules, which import this one.
         from fastproc.api.routes.execution import execute
-        from fastproc.api.routes.jobs import job_results, job_status
+        from fastproc.api.routes.jobs import job_results_json, job_status_json
 
         self._routes: dict[str, list[tuple[re.Pattern[str], Endpoint, Wants]]] = {
-            "GET": [(re.compile(rf"/jobs/{_ID}"), job_status, _json_status),
-                    (re.compile(rf"/jobs/{_ID}/results"), job_results, _json_results)],
+            "GET": [(re.compile(rf"/jobs/{_ID}"), job_status_json, _json_status),
+                    (re.compile(rf"/jobs/{_ID}/results"), job_results_json, _json_results)],
             "POST": [(re.compile(rf"/processes/{_ID}/execution"), execute, _always)],
         }
 

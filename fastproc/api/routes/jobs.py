@@ -241,6 +241,12 @@ async def job_status(job_id: str, request: Request) -> Response:
     return _status_response(request, record, base, fmt, extra)
 
 
+async def job_status_json(job_id: str, request: Request) -> Response:
+    """The JSON status of `GET /jobs/{id}`, for a request known to want JSON (what
+    `fastproc.api.direct` dispatches here)."""
+    return await _status_json(state_of(request), job_id, request)
+
+
 async def _status_json(state: AppState, job_id: str, request: Request) -> Response:
     """One HMGET of the record's status fields; no model is built for a poll."""
     caller = authenticate(request, state.auth, execute=False)
@@ -306,11 +312,20 @@ async def _finished(state: AppState, job_id: str, request: Request
 async def job_results(job_id: str, request: Request) -> Response:
     """Results as the execute request asked for them; a page of them for a browser (or
     `f=html`). Clients asking for an output's own media type are never refused (no 406)."""
+    if preferred_format(request) is not Format.HTML:
+        return await job_results_json(job_id, request)
+    state = state_of(request)
+    record, result = await _finished(state, job_id, request)
+    return await _results_page(request, state, record, result,
+                               base_url(request, state.settings.base_url))
+
+
+async def job_results_json(job_id: str, request: Request) -> Response:
+    """The results of `GET /jobs/{id}/results` for a request that is not a browser's
+    (what `fastproc.api.direct` dispatches here)."""
     state = state_of(request)
     record, result = await _finished(state, job_id, request)
     base = base_url(request, state.settings.base_url)
-    if preferred_format(request) is Format.HTML:
-        return await _results_page(request, state, record, result, base)
     return await finished_job_response(jobs_of(state), record, result, record.request, base,
                                        job_id)
 
