@@ -65,14 +65,6 @@ class Stack:
     def client(self, timeout: float = 20) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=timeout)
 
-    def stop(self) -> None:
-        """Stop the API and workers now (a module's own stack, not the session's)."""
-        children = (self.api, *self.workers)
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=30)
-
 
 class Processes:
     """Child processes of the test session. Those a module starts (its own stacks) stop when

@@ -6,45 +6,33 @@ previewed from its first bytes.
 
 With FASTPROC_SCREENSHOTS set (docs/screenshots), the pages are kept as the README's pictures.
 """
+# ruff: noqa: F811  (the fixtures imported below are the tests' parameters)
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from fastproc.api.html.previews import PREVIEW_BYTES
+from tests.own_stack import client, page  # noqa: F401 (fixtures)
 from tests.preview_processes import HOSTILE
 from tests.support import Processes, Stack, start_job, wait_job
-from tests.test_browser import _page, browser, shots  # noqa: F401 (fixtures)
+from tests.test_browser import browser, shots  # noqa: F401 (fixtures)
 
 INLINE_OUTPUT_BYTES = 100_000
 
 
 @pytest.fixture(scope="module")
-def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[Stack]:
-    started = procs.stack(r, key_prefix, FASTPROC_PROCESSES="workers.examples,"
-                          "tests.preview_processes",
-                          FASTPROC_INLINE_OUTPUT_BYTES=str(INLINE_OUTPUT_BYTES))
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with stack.client() as opened:
-        yield opened
-
-
-@pytest.fixture
-def page(browser: Browser, stack: Stack) -> Iterator[Page]:  # noqa: F811
-    yield from _page(browser, stack.url)
+def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
+    return procs.stack(r, key_prefix, FASTPROC_PROCESSES="workers.examples,"
+                       "tests.preview_processes",
+                       FASTPROC_INLINE_OUTPUT_BYTES=str(INLINE_OUTPUT_BYTES))
 
 
 def results_of(client: httpx.Client, process_id: str, inputs: dict[str, Any]) -> str:
@@ -68,14 +56,14 @@ def cells(page: Page, output: str, row: int) -> list[str]:
 
 
 def test_a_png_output_is_drawn_on_the_page(page: Page, client: httpx.Client,
-                                           shots: Path) -> None:  # noqa: F811
+                                           shots: Path) -> None:
     page.goto(results_of(client, "solid_png", {"width": 96, "height": 48, "color": "#ff8800"}))
     assert drawn_size(page, page.locator("#output-image img")) == [96, 48]
     page.screenshot(path=shots / "results-png.png", full_page=True)
 
 
 def test_a_csv_output_is_a_table_of_its_rows(page: Page, client: httpx.Client,
-                                             shots: Path) -> None:  # noqa: F811
+                                             shots: Path) -> None:
     page.goto(results_of(client, "squares_csv", {"n": 12}))
     headers = page.locator("#output-table thead th").all_inner_texts()
     assert headers == ["n", "square"]
@@ -99,7 +87,7 @@ def test_a_large_csv_stored_apart_shows_its_first_hundred_rows(page: Page,
 
 
 def test_a_geojson_output_is_a_feature_table_with_its_bounding_box(
-    page: Page, client: httpx.Client, shots: Path,  # noqa: F811
+    page: Page, client: httpx.Client, shots: Path,
 ) -> None:
     page.goto(results_of(client, "points_geojson", {"n": 12}))
     table = page.locator("#output-points table")
@@ -116,7 +104,7 @@ def test_a_geojson_output_is_a_feature_table_with_its_bounding_box(
 
 
 def test_json_folds_and_text_svg_and_bytes_have_their_previews(
-    page: Page, client: httpx.Client, shots: Path,  # noqa: F811
+    page: Page, client: httpx.Client, shots: Path,
 ) -> None:
     page.goto(results_of(client, "preview_gallery", {}))
     tree = page.locator("#output-summary .json-tree > details")

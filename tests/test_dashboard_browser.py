@@ -5,41 +5,29 @@ and leads to the job's traceback; the job page shows log lines while the job run
 
 With FASTPROC_SCREENSHOTS set (docs/screenshots), the pages are kept as the README's pictures.
 """
+# ruff: noqa: F811  (the fixtures imported below are the tests' parameters)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.gated import Gates
+from tests.own_stack import client, page  # noqa: F401 (fixtures)
 from tests.support import Processes, Stack, start_job, wait_for, wait_job
-from tests.test_browser import _page, browser, shots  # noqa: F401 (fixtures)
+from tests.test_browser import browser, shots  # noqa: F401 (fixtures)
 
 PROCESSES = "workers.examples,tests.logging_processes,tests.gated"
 
 
 @pytest.fixture(scope="module")
-def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[Stack]:
-    started = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
-                          FASTPROC_DASHBOARD_INTERVAL="0.5")
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with stack.client() as opened:
-        yield opened
-
-
-@pytest.fixture
-def page(browser: Browser, stack: Stack) -> Iterator[Page]:  # noqa: F811
-    yield from _page(browser, stack.url)
+def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
+    return procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
+                       FASTPROC_DASHBOARD_INTERVAL="0.5")
 
 
 def _number(page: Page, selector: str) -> int:
@@ -47,7 +35,7 @@ def _number(page: Page, selector: str) -> int:
 
 
 def test_the_dashboards_figures_change_as_jobs_run(page: Page, client: httpx.Client,
-                                                    gates: Gates, shots: Path) -> None:  # noqa: F811
+                                                    gates: Gates, shots: Path) -> None:
     page.goto("/dashboard")
     expect(page.locator("h1")).to_have_text("Dashboard")
     expect(page.locator("#now-running")).to_have_text("0")
@@ -77,7 +65,7 @@ def test_the_dashboards_figures_change_as_jobs_run(page: Page, client: httpx.Cli
 
 
 def test_a_failing_job_appears_in_the_failures_list_with_its_message(
-        page: Page, client: httpx.Client, shots: Path) -> None:  # noqa: F811
+        page: Page, client: httpx.Client, shots: Path) -> None:
     page.goto("/dashboard")
     expect(page.locator("#dash-failures")).to_be_visible()
     job = start_job(client, "fails_deep", {"text": "7/0"})

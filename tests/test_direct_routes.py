@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fastproc.api.app import create_app
 from fastproc.api.direct import DirectRoutes
 from fastproc.settings import Settings
+from tests.support import STARTUP_WAIT
 
 pytestmark = pytest.mark.anyio
 
@@ -72,10 +74,10 @@ async def _job(client: httpx.AsyncClient, process: str, inputs: dict[str, Any]) 
                                           "Cache-Control": "no-cache"})
     assert response.status_code == 201, response.text
     job_id: str = response.json()["jobID"]
-    for _ in range(2000):  # each poll is a real request; the job ends in well under that
-        if (await client.get(f"/jobs/{job_id}")).json()["status"] in ("successful", "failed"):
-            return job_id
-    raise AssertionError(f"job {job_id} did not end")
+    with anyio.fail_after(STARTUP_WAIT):  # its event stream ends when the job does
+        events = await client.get(f"/jobs/{job_id}/events")
+    assert '"status":"successful"' in events.text or '"status":"failed"' in events.text
+    return job_id
 
 
 async def test_polls_results_and_their_errors_answer_as_the_routed_app(pair: Any) -> None:

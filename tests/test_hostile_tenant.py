@@ -9,7 +9,6 @@ and a metrics key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,12 +25,10 @@ EVIL = "https://evil.example"
 
 
 @pytest.fixture(scope="module")
-def tenants(procs: Processes, r: redis.Redis, key_prefix: str) -> Iterator[Stack]:
-    stack = procs.stack(r, key_prefix,
-                        FASTPROC_API_KEYS=",".join(f"{n}:{k}" for n, k in KEYS.items()),
-                        FASTPROC_METRICS_KEY=METRICS_KEY)
-    yield stack
-    stack.stop()
+def tenants(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
+    return procs.stack(r, key_prefix,
+                       FASTPROC_API_KEYS=",".join(f"{n}:{k}" for n, k in KEYS.items()),
+                       FASTPROC_METRICS_KEY=METRICS_KEY)
 
 
 def _as(stack: Stack, key: str | None, **headers: str) -> httpx.Client:

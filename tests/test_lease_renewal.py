@@ -13,7 +13,7 @@ from fastproc.queue.arq_format import IN_PROGRESS_KEY_PREFIX
 from fastproc.redis import connect
 from fastproc.settings import Settings
 
-LEASE = 1.5
+LEASE = 3.0
 
 
 @pytest.mark.anyio
