@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from typing import Any, cast
 
 from uvicorn.config import Config
@@ -111,6 +112,11 @@ class _Coalescing:
         self._size += len(data)
         if self._size >= _FLUSH_AT:
             self._flush()
+
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+        """Through `write`, so nothing overtakes what is held (uvicorn only calls `write`)."""
+        for chunk in chunks:
+            self.write(chunk)
 
     def close(self) -> None:
         self._flush()
