@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from benchmarks.floors import ARQ_FLOOR, HTTP_FLOOR, floor_share
 from benchmarks.measure import Result
 from benchmarks.meter import per_unit, without_polls
+from benchmarks.scenarios import PACED_POLL
 
 
 @dataclass
@@ -38,8 +39,10 @@ def unit_figures(result: Result) -> dict[str, float]:
 
 
 def poll_cost(results: list[Result]) -> dict[str, float]:
-    """What one `GET /jobs/{id}` costs the server (the status poll scenario), or nothing."""
-    polls = find(results, "status poll")
+    """What one `GET /jobs/{id}` costs the server, or nothing: made at the clients' pace
+    (`PACED_POLL`) when measured — alone, as the async clients poll, a poll shares no
+    round trip or write with others — else back to back (the status poll scenario)."""
+    polls = find(results, PACED_POLL) or find(results, "status poll")
     return unit_figures(polls) if polls is not None and polls.count else {}
 
 
@@ -69,11 +72,12 @@ def costs(results: list[Result], floors: list[Result]) -> dict[str, float]:
         put("async end to end, per job, polls excluded", without_polls(figures, per_poll),
             cpu_and_redis)
         put("async end to end, per job", figures, {"polls": "status polls"})
-    if per_poll:
-        put("status poll, per poll", per_poll, {"cpu_ms.api": "CPU ms API",
-                                                "cpu_ms.valkey": "CPU ms Valkey",
-                                                "cmds": "Redis commands",
-                                                "round_trips": "Redis round trips"})
+    poll_rows = {"cpu_ms.api": "CPU ms API", "cpu_ms.valkey": "CPU ms Valkey",
+                 "cmds": "Redis commands", "round_trips": "Redis round trips"}
+    for name in ("status poll", PACED_POLL):
+        polls = find(results, name)
+        if polls is not None and polls.count:
+            put(f"{name}, per poll", unit_figures(polls), poll_rows)
     cost = find(results, "async cost")
     if cost is not None and cost.count:
         total = without_polls(unit_figures(cost), per_poll)

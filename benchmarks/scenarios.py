@@ -193,8 +193,16 @@ async def async_end_to_end(t: Target, concurrency: int, duration: float) -> Resu
     return result
 
 
-async def status_poll(t: Target, concurrency: int, duration: float) -> Result:
-    """`GET /jobs/{id}` of a finished job: what one status poll costs the server."""
+#: The status poll scenario made at the clients' pace (`status_poll(every=...)`).
+PACED_POLL = "paced status poll"
+
+
+async def status_poll(t: Target, concurrency: int, duration: float,
+                      every: float = 0.0) -> Result:
+    """`GET /jobs/{id}` of a finished job: what one status poll costs the server. Back to
+    back by default (the most a server answers); with `every`, each client waits that long
+    before each poll, as the clients of the async scenario do: what a poll costs when it
+    comes alone, which is what the async figures take out ("polls excluded")."""
     conn = Connection.to(t.url)
     try:
         job_id = await _submit(conn, t.echo_id, {"value": f"poll-{uuid.uuid4().hex[:8]}"})
@@ -205,9 +213,12 @@ async def status_poll(t: Target, concurrency: int, duration: float) -> Result:
         return Result("status poll", "req", 0, 1.0, errors=1)
 
     async def op(conn: Connection, _: int) -> bool:
+        if every:
+            await asyncio.sleep(every)
         return await _status(conn, str(job_id)) == "successful"
 
-    return _named(await _loop(t, op, concurrency, duration), "status poll")
+    return _named(await _loop(t, op, concurrency, duration),
+                  PACED_POLL if every else "status poll")
 
 
 class Completions:

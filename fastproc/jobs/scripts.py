@@ -10,6 +10,10 @@ in a preamble of Lua locals, built here:
 - `DURATION_BUCKETS`: the upper bounds of the run-time histogram, from `DURATION_BUCKETS`;
 - `ACTIVITY`: the dashboard's bucket width, bucket TTL and failures kept
   (`fastproc.jobs.activity`).
+
+A step two scripts make is written once, as a Lua function in a library file of its own
+(`lua/begin_step.lua`), placed after the preamble of each script that uses it (`USES`) —
+including a script of another package, such as the worker's claim (`compose`).
 """
 
 from __future__ import annotations
@@ -40,11 +44,23 @@ def preamble() -> str:
             f"local DURATION_BUCKETS = {buckets}\n" + activity_locals())
 
 
+#: The library files (`lua/<library>.lua`, local functions) each script calls.
+USES: dict[str, tuple[str, ...]] = {"begin": ("begin_step",)}
+
+
+def _read(name: str) -> str:
+    return files("fastproc.jobs").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+def compose(text: str, uses: tuple[str, ...] = ()) -> str:
+    """A script: the preamble, the libraries it uses, then its own `text`."""
+    return preamble() + "".join(_read(library) for library in uses) + text
+
+
 @cache
 def source(name: str) -> str:
-    """`lua/<name>.lua` after the preamble (read once per process)."""
-    text = files("fastproc.jobs").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
-    return preamble() + text
+    """`lua/<name>.lua` after the preamble and its libraries (read once per process)."""
+    return compose(_read(name), USES.get(name, ()))
 
 
 def register(redis: Redis, name: str) -> AsyncScript:

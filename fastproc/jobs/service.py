@@ -30,7 +30,7 @@ from fastproc.jobs.store import JobStore
 from fastproc.keys import Keys
 from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
-from fastproc.queue.arq_format import TaskEnd
+from fastproc.queue.arq_format import ClaimStarts, TaskEnd
 from fastproc.queue.enqueue import abort_tasks, queued_task
 from fastproc.queue.names import (
     RUN_TASK,
@@ -169,6 +169,16 @@ class JobService:
         """accepted|running -> running (a re-run after a crash takes over), and the record;
         None if the job is gone. `ttl` extends the record for long time limits."""
         return await self.store.begin(job_id, ttl)
+
+    def claim_starts(self, function: str, max_tries: int, ttl: int = 0) -> ClaimStarts:
+        """`begin` made by a worker's claim, for the tasks of `function` it takes: see
+        `ClaimStarts`. The task then has its record (`started`) without a round trip."""
+        return self.store.claim_starts(function, max_tries, ttl)
+
+    @staticmethod
+    def started(job_id: str, raw: list[Any]) -> JobRecord | None:
+        """The record a claim's start left (`ClaimStarts`), as `begin` returns it."""
+        return JobStore.started(job_id, raw)
 
     async def report_progress(self, job_id: str, percent: int, message: str | None) -> bool:
         """Progress of a running job; False (nothing written) once it is not running."""

@@ -28,7 +28,7 @@ from fastproc.jobs.results import EncodedResult, decode_results, is_apart
 from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
-from fastproc.queue.arq_format import ABORT_JOBS_SS, TaskEnd
+from fastproc.queue.arq_format import ABORT_JOBS_SS, ClaimStarts, TaskEnd
 from fastproc.queue.enqueue import QueuedTask
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
@@ -374,10 +374,22 @@ class JobStore:
         """Mark the job running (if it is accepted or running) and read it, in one call
         (shared with the starts asked for meanwhile); `ttl` extends the record for
         processes with a longer time limit than the default."""
-        raw = await self._starts(_Start(job_id, ttl or self.active_ttl))
+        return self.started(job_id, await self._starts(_Start(job_id, ttl or self.active_ttl)))
+
+    @staticmethod
+    def started(job_id: str, raw: list[Any]) -> JobRecord | None:
+        """The record a start left (`begin`, or a worker's claim: `claim_starts`); None
+        when it is gone."""
         if not raw:
             return None
         return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
+
+    def claim_starts(self, function: str, max_tries: int, ttl: int = 0) -> ClaimStarts:
+        """What a worker's claim needs to start the jobs of the tasks it takes (the same
+        step as `begin`, see `ClaimStarts`)."""
+        return ClaimStarts(function, max_tries, self.keys.job(""), ttl or self.active_ttl,
+                           self.keys.stats, self.keys.events,
+                           self.keys.queued("") if self.queue_cap else "")
 
     async def _send_starts(self, batch: Sequence[_Start]) -> list[Any]:
         counters = self.keys.queued("") if self.queue_cap else ""

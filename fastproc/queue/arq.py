@@ -10,7 +10,10 @@ PSETEX, EXEC: four round trips per job), reads each job's message and counts its
 fifth, finishes it in a sixth, and polls every `poll_delay`. `NudgedWorker` claims up to
 its free capacity in one Lua call (`lua/claim.lua`) that also reads each message, counts
 each try and takes each task off the abort set, so running a task needs no round trip of
-arq's (`_run_claimed` is arq's `run_job` from there on); the task's last step does arq's
+arq's (`_run_claimed` is arq's `run_job` from there on). The same call makes fastproc's first
+step of each job it claims a task for — mark it running, read its record
+(`arq_format.ClaimStarts`) — so a job's task starts without a round trip of its own either;
+the task's last step does arq's
 finishing deletes in the same atomic call that ends its job (`arq_format.TaskEnd`), so
 arq's `finish_job` is skipped for it. Enqueuers publish a nudge on `{p}:wake:{queue}` so an
 idle worker starts at once, and the poll delay becomes a fallback that costs a few
@@ -49,7 +52,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,17 +64,23 @@ from arq.utils import args_to_string, ms_to_datetime, truncate
 from arq.worker import JobExecutionFailed, RetryJob, Worker, no_result
 from loguru import logger
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from fastproc.jobs.record import now_iso
+from fastproc.jobs.scripts import compose
 from fastproc.pubsub import listen_forever
 from fastproc.queue.arq_format import (
     ABORT_JOBS_SS,
+    CLAIM_STARTS,
     IN_PROGRESS_KEY_PREFIX,
     JOB_KEY_PREFIX,
     RETRY_KEY_PREFIX,
     RETRY_KEY_TTL,
+    STARTED,
     TASK_END,
+    ClaimStarts,
     TaskEnd,
     dump_job,
     load_job,
@@ -134,6 +143,9 @@ class Claimed:
     job_try: int
     #: An abort was asked before the task started.
     aborted: bool
+    #: The record of the job the claim started for the task (`ClaimStarts`), as HGETALL
+    #: gives it (empty: the record is gone); None when it started none.
+    started: list[bytes] | None = None
 
 
 def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -> ArqRedis:
@@ -209,6 +221,30 @@ class _Renewal:
             self._pushing.cancel()
 
 
+def claim_script(redis: Redis) -> AsyncScript:
+    """`lua/claim.lua` on this connection, with the jobs' step it makes (`begin_step`)."""
+    return redis.register_script(compose(lua("claim"), ("begin_step",)))
+
+
+async def claim(script: AsyncScript, queue: str, free: int, *, lease_ms: int,
+                starts: ClaimStarts | None, running: Iterable[str] = ()) -> list[Claimed]:
+    """Up to `free` due tasks of `queue`, claimed for `lease_ms` (see `lua/claim.lua`);
+    with `starts`, the jobs of the job tasks among them are started too. `running`: the
+    tasks this worker runs already."""
+    if starts is None:
+        stats, start_args = ABORT_JOBS_SS, ("", 0, "", 0, "", "", "")
+    else:
+        stats, start_args = starts.stats, (
+            starts.function, starts.max_tries, starts.record_prefix, starts.ttl, now_iso(),
+            starts.channel, starts.counters)
+    raw = await script(
+        keys=[queue, ABORT_JOBS_SS, stats],
+        args=[timestamp_ms(), lease_ms, free, IN_PROGRESS_KEY_PREFIX, CLAIM_SCAN,
+              JOB_KEY_PREFIX, RETRY_KEY_PREFIX, RETRY_KEY_TTL, *start_args, *running])
+    return [Claimed(raw[i].decode(), int(float(raw[i + 1])), raw[i + 2], int(raw[i + 3]),
+                    raw[i + 4] == 1, raw[i + 5]) for i in range(0, len(raw), 6)]
+
+
 def _log_poll_failure(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
@@ -217,6 +253,9 @@ def _log_poll_failure(state: RetryCallState) -> None:
 
 class NudgedWorker(Worker):
     """An arq `Worker` that claims in batches and wakes on nudges (see the module doc)."""
+
+    #: Set once connected (`main`).
+    _claim_script: AsyncScript
 
     def __init__(self, *args: Any, wake_channel: str, listener: Redis, lease: float,
                  **kwargs: Any) -> None:
@@ -227,7 +266,7 @@ class NudgedWorker(Worker):
         self._listener = listener
         self._saturated = False
         self._last_abort_check = 0.0
-        self._claim_script: Any = None
+        self._starts: ClaimStarts | None = None
         # Redis went away: keep the jobs we run, poll again with backoff until it is back.
         self._poll_retrying = AsyncRetrying(
             retry=retry_if_exception_type((RedisError, OSError)),
@@ -237,9 +276,11 @@ class NudgedWorker(Worker):
         logger.info("worker for {} on queue {}", ", ".join(self.functions), self.queue_name)
         await log_redis_info(self.pool, logger.info)
         self.ctx["redis"] = self.pool
-        self._claim_script = self.pool.register_script(lua("claim"))
+        self._claim_script = claim_script(self.pool)
         if self.on_startup:
             await self.on_startup(self.ctx)
+        # Set by the start-up hook: which tasks start their job in the claim (fastproc's).
+        self._starts = self.ctx.get(CLAIM_STARTS)
         nudges = asyncio.create_task(self._listen_for_nudges(), name="fastproc-nudges")
         try:
             while True:
@@ -263,16 +304,12 @@ class NudgedWorker(Worker):
     async def _poll_iteration(self) -> None:
         free = self.max_jobs - self.job_counter
         if self.allow_pick_jobs and free > 0:
-            claimed = await self._claim_script(
-                keys=[self.queue_name, ABORT_JOBS_SS],
-                args=[timestamp_ms(), self._lease_ms, free, IN_PROGRESS_KEY_PREFIX,
-                      CLAIM_SCAN, JOB_KEY_PREFIX, RETRY_KEY_PREFIX, RETRY_KEY_TTL,
-                      *self.tasks])
-            for i in range(0, len(claimed), 5):
-                await self._start(Claimed(
-                    claimed[i].decode(), int(float(claimed[i + 1])), claimed[i + 2],
-                    int(claimed[i + 3]), claimed[i + 4] == 1))
-            self._saturated = len(claimed) // 5 == free
+            claimed = await claim(self._claim_script, self.queue_name, free,
+                                  lease_ms=self._lease_ms, starts=self._starts,
+                                  running=self.tasks)
+            for one in claimed:
+                await self._start(one)
+            self._saturated = len(claimed) == free
         now = time.monotonic()
         # Queued jobs are checked against the abort set when they start (arq's run_job), so
         # an idle worker need not look; a busy one looks at most every 0.1 s.
@@ -361,6 +398,8 @@ class NudgedWorker(Worker):
         ctx = {**self.ctx, "job_id": job_id, "job_try": opened.job_try,
                "enqueue_time": ms_to_datetime(opened.enqueue_time_ms), "score": score,
                TASK_END: end}
+        if claimed.started is not None:
+            ctx[STARTED] = claimed.started
         if self.on_job_start:
             await self.on_job_start(ctx)
         start_ms = timestamp_ms()

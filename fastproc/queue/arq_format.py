@@ -81,3 +81,34 @@ class TaskEnd:
         """The task's keys that go when it ends."""
         return [IN_PROGRESS_KEY_PREFIX + self.task_id, RETRY_KEY_PREFIX + self.task_id,
                 JOB_KEY_PREFIX + self.task_id]
+
+
+#: Where a worker's context holds the `ClaimStarts` of its job tasks (fastproc's loop only).
+CLAIM_STARTS = "fastproc.claim_starts"
+#: Where a task's context holds its job's record as the claim left it: the fields, as
+#: HGETALL gives them, after the job's start (fastproc's loop only; empty: the record is gone).
+STARTED = "fastproc.started"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStarts:
+    """The other way round from `TaskEnd`: fastproc's first step of a job — mark it
+    running, read its record — made in the worker's claim of the task that runs it
+    (`queue/lua/claim.lua`), instead of a round trip of the task's own. The worker hands the
+    record to the task (`STARTED`); under arq's own loop there is none, and the task starts
+    its job itself."""
+
+    #: The arq function of the tasks that run jobs (their arq id is the job id).
+    function: str
+    #: arq's try limit of that function: a task past it does not run, so nor does its job.
+    max_tries: int
+    #: The job record's key, but for the job id.
+    record_prefix: str
+    #: How long a record must live while its process runs, s.
+    ttl: int
+    #: The stats hash that counts started jobs.
+    stats: str
+    #: The channel of job events.
+    channel: str
+    #: The queue counters' key prefix ('' without a queue cap).
+    counters: str

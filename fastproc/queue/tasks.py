@@ -25,7 +25,7 @@ from fastproc.authoring.process import BaseProcess
 from fastproc.jobs.record import JobRecord
 from fastproc.ogc.exceptions import InvalidParameterValue, OGCException, ProcessError
 from fastproc.ogc.inputs import references
-from fastproc.queue.arq_format import TASK_END, TaskEnd
+from fastproc.queue.arq_format import STARTED, TASK_END, TaskEnd
 from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.fetch import resolve_references
 from fastproc.queue.join import run_merge, run_part, start_fanout
@@ -42,12 +42,19 @@ async def run_job(ctx: dict[str, Any]) -> None:
     job_id: str = ctx["job_id"]
     job_try: int = ctx["job_try"]
     end: TaskEnd | None = ctx.get(TASK_END)
+    started: list[bytes] | None = ctx.get(STARTED)
     with logger.contextualize(job_id=job_id):
-        await guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try, end), end)
+        await guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try, end, started), end)
 
 
-async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | None) -> None:
-    record = await rt.jobs.begin(job_id, rt.record_ttl)
+async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | None,
+                         started: list[bytes] | None) -> None:
+    """`started`: the record as the worker's claim started the job (`ClaimStarts`); without
+    it (arq's own loop) the task starts the job itself."""
+    if started is not None:
+        record = rt.jobs.started(job_id, started)
+    else:
+        record = await rt.jobs.begin(job_id, rt.record_ttl)
     if record is None or record.status.terminal:
         return
     with logger.contextualize(process_id=record.process_id):

@@ -28,7 +28,7 @@ from fastproc.queue.arq import (
     func,
     keep_leases,
 )
-from fastproc.queue.arq_format import dump_job, load_job
+from fastproc.queue.arq_format import CLAIM_STARTS, dump_job, load_job
 from fastproc.queue.insights import WorkerInsights, stop_insights, tracked
 from fastproc.queue.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
@@ -90,6 +90,8 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
     async def on_startup(ctx: dict[str, Any]) -> None:
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
+        # fastproc's loop starts each job in the claim of its task (arq's own loop ignores it).
+        ctx[CLAIM_STARTS] = rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl)
         registration = Registration(rt.redis, rt.keys, rt.catalogue_entries(),
                                     ttl=settings.catalogue_ttl,
                                     retention=settings.active_job_ttl)

@@ -1,12 +1,17 @@
 -- Claim up to ARGV[3] due tasks of a queue for one worker in one call, and start them as
 -- arq's run_job would: for each, take arq's in-progress key (SET NX with a TTL: the claim is
 -- a lease the worker renews), read its message, count the try in arq's retry key, and take
--- it off arq's abort set (an abort asked before the start).
+-- it off arq's abort set (an abort asked before the start). A task that runs a job (its
+-- message calls ARGV[9]) also starts its job here, as `begin_step` does
+-- (`fastproc/jobs/lua/begin_step.lua`, placed before this file with the jobs' preamble by
+-- `fastproc.jobs.scripts.compose`): the task's first round trip is saved. Not for a task
+-- that will not run: aborted, past its tries, or with a message that is gone or unreadable.
 -- Tasks stay in the queue while they run, so the first entries are often taken: the scan
 -- pages past them, looking at ARGV[5] entries at most.
 --
 -- KEYS[1]  the arq queue (sorted set of task ids by due time, ms)
 -- KEYS[2]  arq's abort set (arq_format.ABORT_JOBS_SS)
+-- KEYS[3]  the jobs' stats hash (`started|<process>` counts the jobs started here)
 -- ARGV[1]  now, ms (only tasks due by then are claimed)
 -- ARGV[2]  lease, ms (TTL of the in-progress keys)
 -- ARGV[3]  how many tasks to claim, at most (the worker's free slots)
@@ -15,9 +20,17 @@
 -- ARGV[6]  arq's job key prefix (arq_format.JOB_KEY_PREFIX)
 -- ARGV[7]  arq's retry key prefix (arq_format.RETRY_KEY_PREFIX)
 -- ARGV[8]  the retry key's TTL, s (arq_format.RETRY_KEY_TTL)
--- ARGV[9..] ids of the tasks this worker runs already (skipped without a command)
--- Returns id, score, message (false if gone), try, aborted (1/0)... of the tasks this worker
--- now owns: five entries per task.
+-- ARGV[9]  the function of the tasks that run jobs ('': start no job here)
+-- ARGV[10] their try limit (arq's max_tries: a task past it will not run)
+-- ARGV[11] the prefix of job records (the job id completes it: the task's id is the job's)
+-- ARGV[12] the TTL a record needs while its process runs, s
+-- ARGV[13] now (ISO 8601)
+-- ARGV[14] the events channel
+-- ARGV[15] prefix of the queue counters ('' if no cap)
+-- ARGV[16..] ids of the tasks this worker runs already (skipped without a command)
+-- Returns id, score, message (false if gone), try, aborted (1/0), the job's record after
+-- its start (as HGETALL would; false when not started here)... of the tasks this worker now
+-- owns: six entries per task.
 local want = tonumber(ARGV[3])
 local budget = tonumber(ARGV[5])
 local page = math.max(want * 2, 64)
@@ -27,7 +40,15 @@ local offset = 0
 -- The abort set is empty but for dismissals: look at it once, not once per task.
 local aborts = nil
 local mine = {}
-for i = 9, #ARGV do mine[ARGV[i]] = true end
+for i = 16, #ARGV do mine[ARGV[i]] = true end
+local runs, max_tries = ARGV[9], tonumber(ARGV[10])
+local started = {}
+-- Whether a claimed task runs a job: its message (arq's, as JSON) names `runs`.
+local function runs_job(message)
+  if runs == '' or not message then return false end
+  local ok, decoded = pcall(cjson.decode, message)
+  return ok and type(decoded) == 'table' and decoded.f == runs
+end
 while taken < want and offset < budget do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
                          'LIMIT', offset, page)
@@ -46,14 +67,22 @@ while taken < want and offset < budget do
       if aborts == nil then aborts = redis.call('EXISTS', KEYS[2]) end
       local aborted = 0
       if aborts == 1 then aborted = redis.call('ZREM', KEYS[2], id) end
+      local message = redis.call('GET', ARGV[6] .. id)
+      local record = false
+      if aborted == 0 and try <= max_tries and runs_job(message) then
+        record = begin_step(ARGV[11] .. id, id, ARGV[12], ARGV[13], ARGV[1], ARGV[14],
+                            ARGV[15], started)
+      end
       out[#out + 1] = id
       out[#out + 1] = ids[i + 1]
-      out[#out + 1] = redis.call('GET', ARGV[6] .. id)
+      out[#out + 1] = message
       out[#out + 1] = try
       out[#out + 1] = aborted
+      out[#out + 1] = record
     end
   end
   if #ids < 2 * page then break end  -- the last page of due tasks
   offset = offset + page
 end
+count_started(KEYS[3], started)
 return out
