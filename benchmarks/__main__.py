@@ -138,7 +138,7 @@ async def _measure(args: argparse.Namespace, t: scenarios.Target, stack: Measure
     await step("cache", lambda: scenarios.cache_hit(t, c, d))
     await step("async", lambda: scenarios.async_end_to_end(t, c, d))
     await step("poll", lambda: scenarios.status_poll(t, c, min(d, 2.0)))
-    await step("poll", lambda: scenarios.status_poll(t, c, min(d, 2.0), every=args.poll_every))
+    await step("poll", lambda: scenarios.status_poll(t, c, d, every=args.poll_every))
     await step("burst", lambda: scenarios.burst(t, args.burst, c, args.timeout))
     for parts in (int(p) for p in args.parts.split(",") if p):
         await step("fanout", functools.partial(scenarios.fan_out, t, parts, args.timeout))

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
         description="Key that `/metrics` then needs (`Authorization: Bearer` or `X-API-Key`); "
                     "unset: `/metrics` is open.",
     )
+    otel: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry (a span, metrics and logs per request) "
+                    "once an OpenTelemetry SDK is configured. Off: FastAPI would ask "
+                    "OpenTelemetry whether one is configured on every request.",
+    )
     header_timeout: float = Field(
         10.0, gt=0, description="Seconds a client has to send a request line and headers."
     )

@@ -1,8 +1,11 @@
 """fastproc's Redis connections pack commands with hiredis (`fastproc.redis.packing_in_c`):
-the same bytes as redis-py's own packer, for any arguments it takes, and real round trips."""
+the same bytes as redis-py's own packer, for any arguments it takes, and real round trips.
+They are checked for unread replies before each loan without a pass of the event loop, and
+a reply left unread on one still never answers another command."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -42,6 +45,49 @@ async def test_values_of_every_kind_go_to_redis_and_back(redis_url: str, key_pre
         stored = await client.hgetall(key)
         assert stored == {b"text": "ünïcödé ✓".encode(), b"bytes": b"\x00\xff\r\n",
                           b"int": b"12345678901234567890", b"float": b"0.1", b"empty": b""}
+    finally:
+        await client.delete(key)
+        await client.aclose()
+
+
+async def _buffered(stream: asyncio.StreamReader) -> None:
+    """Until bytes the server sent are in the stream's buffer (the loop read them)."""
+    async with asyncio.timeout(10):
+        if not stream._buffer:
+            await stream._wait_for_data("the test")
+
+
+@pytest.mark.anyio
+async def test_a_quiet_connection_is_checked_without_a_pass_of_the_loop(redis_url: str) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    try:
+        assert await client.ping()
+        conn = await client.connection_pool.get_connection()
+        try:
+            check = conn.can_read_destructive()
+            with pytest.raises(StopIteration) as ended:  # done at its first step
+                check.send(None)
+            assert ended.value.value is False
+        finally:
+            await client.connection_pool.release(conn)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_reply_left_unread_never_answers_the_next_command(redis_url: str,
+                                                                   key_prefix: str) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    key = f"{key_prefix}:unread:{uuid.uuid4().hex}"
+    try:
+        await client.set(key, b"the value", ex=60)
+        pool = client.connection_pool
+        conn = await pool.get_connection()
+        await conn.send_command("ECHO", b"left unread")
+        await _buffered(conn._parser._stream)
+        await pool.release(conn)  # back in the pool with a reply nobody read
+        assert await client.get(key) == b"the value"
+        assert await client.echo(b"asked") == b"asked"
     finally:
         await client.delete(key)
         await client.aclose()

@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # FastAPI's own OpenTelemetry checks on every request whether an SDK is configured.
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False,
+                                              "logs": False},
     )
     install_error_handlers(app)
     install_html_errors(app, settings.base_url)
