@@ -80,9 +80,9 @@ class Runtime:
         return found
 
     def started(self, record: JobRecord, job_try: int) -> None:
-        if job_try == 1:
-            self.notifier.notify(record.request.get("subscriber"), IN_PROGRESS,
-                                 record.status_document())
+        subscriber = record.request.get("subscriber")
+        if job_try == 1 and subscriber:  # the document only for a job that asked for it
+            self.notifier.notify(subscriber, IN_PROGRESS, record.status_document())
 
     async def fail(self, job_id: str, error: dict[str, Any],
                    subscriber: dict[str, Any] | None = None, *,
