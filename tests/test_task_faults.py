@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -198,8 +199,19 @@ def test_dismissals_leave_nothing_in_arqs_abort_set(client: httpx.Client,
 def test_the_event_hub_survives_hostile_messages(client: httpx.Client, r: redis.Redis,
                                                  env: dict[str, str]) -> None:
     channel = f"{env['FASTPROC_KEY_PREFIX']}:events"
-    for hostile in (b"\xff\xfe\xfd", b"not json", b"[1, 2]", b'{"jobID": {"a": 1}}', b"null"):
-        assert r.publish(channel, hostile) >= 1  # the API's hub is listening
+    job_id = submit_async(client, "sleep", {"seconds": 30})
+    # A stream of the job's events keeps the hub listening (it listens only while asked).
+    with client.stream("GET", f"/jobs/{job_id}/events", timeout=60) as stream:
+        assert stream.status_code == 200
+        statuses = (orjson.loads(line[5:])["status"] for line in stream.iter_lines()
+                    if line.startswith("data:"))
+        assert next(statuses) in ("accepted", "running")  # the hub is subscribed now
+        for hostile in (b"\xff\xfe\xfd", b"not json", b"[1, 2]", b'{"jobID": {"a": 1}}',
+                        b"null"):
+            assert r.publish(channel, hostile) >= 1  # the API's hub hears it
+        assert client.delete(f"/jobs/{job_id}").status_code == 200
+        # The hub still dispatches: the stream shows the dismissal and ends.
+        assert "dismissed" in statuses
     # Sync execution rests on the hub: a dead hub would answer 201 after FASTPROC_SYNC_WAIT.
     answer = client.post("/processes/echo/execution", json={"inputs": {"value": "alive"}})
     assert answer.status_code == 200 and answer.text == "alive"

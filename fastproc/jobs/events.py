@@ -4,6 +4,12 @@ A synchronous execution registers interest in its job *before* the job is enqueu
 sleeps until the hub sees a terminal event for it, so the request path never polls Redis.
 If the subscription drops, every waiter is woken to re-read the record: events published
 while the connection was down are not lost to them.
+
+The hub listens only while some request waits for a job or streams its events, and
+`LINGER` seconds after the last one: every API process hears every event of every job, so
+an API serving async jobs (or one of many replicas) would otherwise read — and make Redis
+write to it — two events per job that nobody waits for. The first request after a quiet
+spell subscribes before it registers (one round trip), so it misses nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +30,12 @@ _STREAM_BACKLOG = 256
 #: The largest result a terminal event carries to the request waiting for it, bytes: every
 #: API process hears every event, so larger results are read back by the waiting one.
 EVENT_RESULT_BYTES = 8192
+#: Seconds the hub keeps listening after the last waiting request left: a steady flow of
+#: sync requests shares one subscription.
+LINGER = 1.0
+#: Seconds a request waits for the subscription before it goes on (Redis is away; the
+#: request re-reads the record once the hub is back).
+READY_WAIT = 5.0
 
 
 class JobEnd(asyncio.Event):
@@ -46,32 +58,36 @@ def _offer(queue: asyncio.Queue[dict[str, Any] | None], item: dict[str, Any] | N
 
 
 class EventHub:
-    def __init__(self, redis: Redis, channel: str) -> None:
+    def __init__(self, redis: Redis, channel: str, *, linger: float = LINGER) -> None:
         self.redis = redis
         self.channel = channel
+        self._linger = linger
         self._waiters: dict[str, set[JobEnd]] = {}
         self._streams: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._quiet: asyncio.TimerHandle | None = None
         #: Set by `release`: the server is stopping, nobody should wait for a job any more.
         self.released = False
 
+    @property
+    def listening(self) -> bool:
+        """Whether the hub is subscribed (or subscribing) now."""
+        return self._task is not None
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="fastproc-event-hub")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout=5)
+        """Nothing to do yet: the hub subscribes when a request first waits (module doc)."""
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._cancel_quiet()
+        await self._unsubscribe()
 
     @contextlib.asynccontextmanager
     async def watch(self, job_id: str) -> AsyncIterator[JobEnd]:
         """An event set when the job may have ended, with the terminal event that set it
-        (see `JobEnd`); without one, the caller re-reads the record."""
+        (see `JobEnd`); without one, the caller re-reads the record. Listening when it
+        yields: a job enqueued from then on is heard."""
+        await self._listen()
         event = JobEnd()
         self._waiters.setdefault(job_id, set()).add(event)
         try:
@@ -82,11 +98,13 @@ class EventHub:
                 waiters.discard(event)
                 if not waiters:
                     del self._waiters[job_id]
+            self._left()
 
     @contextlib.asynccontextmanager
     async def stream(self, job_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
         """Every event of one job as it comes; `None` means "events may have been missed,
-        re-read the record" (after the subscription was lost)."""
+        re-read the record" (after the subscription was lost). Listening when it yields."""
+        await self._listen()
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=_STREAM_BACKLOG)
         self._streams.setdefault(job_id, set()).add(queue)
         try:
@@ -97,6 +115,44 @@ class EventHub:
                 streams.discard(queue)
                 if not streams:
                     del self._streams[job_id]
+            self._left()
+
+    async def _listen(self) -> None:
+        """Subscribed before a request registers (so it misses no event of its job), or
+        READY_WAIT seconds passed (Redis away: the hub wakes every request once back)."""
+        self._cancel_quiet()
+        if self._task is None:
+            self._ready.clear()
+            self._task = asyncio.create_task(self._run(), name="fastproc-event-hub")
+        if not self._ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), timeout=READY_WAIT)
+
+    def _left(self) -> None:
+        """A request stopped waiting: the last one starts the linger."""
+        if self._waiters or self._streams or self._task is None or self._quiet is not None:
+            return
+        self._quiet = asyncio.get_running_loop().call_later(self._linger, self._end_linger)
+
+    def _end_linger(self) -> None:
+        self._quiet = None
+        if not self._waiters and not self._streams and self._task is not None:
+            task, self._task = self._task, None
+            self._ready.clear()
+            task.cancel()  # its connection is closed as the cancellation unwinds it
+
+    def _cancel_quiet(self) -> None:
+        if self._quiet is not None:
+            self._quiet.cancel()
+            self._quiet = None
+
+    async def _unsubscribe(self) -> None:
+        task, self._task = self._task, None
+        self._ready.clear()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _dispatch(self, payload: dict[str, Any]) -> None:
         job_id = str(payload.get("jobID"))
