@@ -105,3 +105,18 @@ async def test_the_hub_listens_again_after_it_stopped(hub: Hub) -> None:
         async with asyncio.timeout(10):
             await ended.wait()
         assert ended.payload is not None and ended.payload["jobID"] == "job-2"
+
+
+@pytest.mark.anyio
+async def test_a_listener_that_ended_is_replaced_by_the_next_request(hub: Hub) -> None:
+    async with hub.hub.watch("job-1"):
+        listener = hub.hub._task
+        assert listener is not None
+        listener.cancel()  # as if a bug had ended it
+        with pytest.raises(asyncio.CancelledError):
+            await listener
+    await hub.until_subscribers(0)
+    async with hub.hub.watch("job-2") as ended:
+        assert await hub.end("job-2") == 1
+        async with asyncio.timeout(10):
+            await ended.wait()

@@ -121,7 +121,7 @@ class EventHub:
         """Subscribed before a request registers (so it misses no event of its job), or
         READY_WAIT seconds passed (Redis away: the hub wakes every request once back)."""
         self._cancel_quiet()
-        if self._task is None:
+        if self._task is None or self._task.done():  # never, or ended by a bug: anew
             self._ready.clear()
             self._task = asyncio.create_task(self._run(), name="fastproc-event-hub")
         if not self._ready.is_set():
