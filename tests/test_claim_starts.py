@@ -121,10 +121,11 @@ async def test_the_claim_starts_no_job_for_a_task_that_will_not_run(setup: Setup
     await setup.redis.set(RETRY_KEY_PREFIX + spent, MAX_TRIES, ex=60)  # this try is one more
     pickled = await setup.queue_task(message=b"\x80\x04\x95\x05\x00\x00\x00\x00")
     not_json_object = await setup.queue_task(message=b'"run_job"')
+    no_arguments = await setup.queue_task(message=b'{"t": null, "f": "run_job", "et": 1}')
     claimed = await claim(claim_script(setup.redis), setup.queue, 8, lease_ms=LEASE_MS,
                           starts=setup.starts())
     by_id = {c.task_id: c for c in claimed}
-    assert set(by_id) == {other, aborted, spent, pickled, not_json_object}
+    assert set(by_id) == {other, aborted, spent, pickled, not_json_object, no_arguments}
     assert by_id[aborted].aborted and by_id[spent].job_try == MAX_TRIES + 1
     for task_id, one in by_id.items():
         assert one.started is None, f"task {task_id} had its job started"

@@ -43,11 +43,14 @@ local mine = {}
 for i = 16, #ARGV do mine[ARGV[i]] = true end
 local runs, max_tries = ARGV[9], tonumber(ARGV[10])
 local started = {}
--- Whether a claimed task runs a job: its message (arq's, as JSON) names `runs`.
+-- Whether a claimed task runs a job: its message (arq's, as JSON) names `runs`, with the
+-- fields arq reads (a message arq cannot read fails its task, which must not start a job).
 local function runs_job(message)
   if runs == '' or not message then return false end
   local ok, decoded = pcall(cjson.decode, message)
   return ok and type(decoded) == 'table' and decoded.f == runs
+    and type(decoded.a) == 'table' and type(decoded.k) == 'table'
+    and type(decoded.et) == 'number' and decoded.t ~= nil
 end
 while taken < want and offset < budget do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
