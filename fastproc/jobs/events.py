@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from loguru import logger
 from redis.asyncio import Redis
 
 from fastproc.ogc.models import TERMINAL_STATES
@@ -55,6 +56,13 @@ def _offer(queue: asyncio.Queue[dict[str, Any] | None], item: dict[str, Any] | N
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(item)
+
+
+def _ended(task: asyncio.Task[None]) -> None:
+    """A listener ends by cancellation only (it resubscribes after any Redis error); say
+    so if anything else ended it (the next request starts another)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.opt(exception=exc).error("the event hub's listener ended")
 
 
 class EventHub:
@@ -124,6 +132,7 @@ class EventHub:
         if self._task is None or self._task.done():  # never, or ended by a bug: anew
             self._ready.clear()
             self._task = asyncio.create_task(self._run(), name="fastproc-event-hub")
+            self._task.add_done_callback(_ended)
         if not self._ready.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout=READY_WAIT)
