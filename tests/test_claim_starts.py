@@ -26,10 +26,11 @@ from fastproc.queue.arq_format import (
     job_message,
     timestamp_ms,
 )
+from fastproc.queue.names import PART_TASK, RUN_TASK
 from fastproc.redis import connect
 from fastproc.settings import Settings
 
-RUNS = "run_job"
+RUNS = RUN_TASK
 MAX_TRIES = 3
 LEASE_MS = 60_000
 
@@ -93,9 +94,9 @@ async def test_the_claim_starts_a_job_task_and_says_so_as_begin_would(setup: Set
         await events.subscribe(setup.keys.events)
         [claimed] = await claim(claim_script(setup.redis), setup.queue, 4, lease_ms=LEASE_MS,
                                 starts=setup.starts())
-        event = await events.get_message(timeout=10)
+        event = None
         async with asyncio.timeout(10):
-            while event is None:
+            while event is None:  # the subscription's confirmation reads as None
                 event = await events.get_message(timeout=1)
     assert claimed.task_id == task_id and claimed.job_try == 1 and not claimed.aborted
     assert claimed.started is not None
@@ -114,14 +115,15 @@ async def test_the_claim_starts_a_job_task_and_says_so_as_begin_would(setup: Set
 
 @pytest.mark.anyio
 async def test_the_claim_starts_no_job_for_a_task_that_will_not_run(setup: Setup) -> None:
-    other = await setup.queue_task(function="run_part_task")
+    other = await setup.queue_task(function=PART_TASK)
     aborted = await setup.queue_task()
     await setup.redis.zadd(ABORT_JOBS_SS, {aborted: timestamp_ms()})
     spent = await setup.queue_task()
     await setup.redis.set(RETRY_KEY_PREFIX + spent, MAX_TRIES, ex=60)  # this try is one more
     pickled = await setup.queue_task(message=b"\x80\x04\x95\x05\x00\x00\x00\x00")
-    not_json_object = await setup.queue_task(message=b'"run_job"')
-    no_arguments = await setup.queue_task(message=b'{"t": null, "f": "run_job", "et": 1}')
+    not_json_object = await setup.queue_task(message=orjson.dumps(RUNS))
+    no_arguments = await setup.queue_task(message=orjson.dumps({"t": None, "f": RUNS,
+                                                                 "et": 1}))
     claimed = await claim(claim_script(setup.redis), setup.queue, 8, lease_ms=LEASE_MS,
                           starts=setup.starts())
     by_id = {c.task_id: c for c in claimed}

@@ -50,7 +50,6 @@ async def hub(redis_url: str, key_prefix: str) -> AsyncIterator[Hub]:
     made = Hub(EventHub(listener, f"{key_prefix}:hub:{uuid.uuid4().hex}", linger=LINGER),
                publisher, "")
     made.channel = made.hub.channel
-    await made.hub.start()
     try:
         yield made
     finally:

@@ -76,7 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth=KeyRing(settings),
             jobs=JobService(store, cache),
         )
-        await events.start()
         from fastproc.heap import settle_heap  # (hook of the jobs engineer: see fastproc.heap)
         settle_heap()
         try:

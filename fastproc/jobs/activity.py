@@ -111,13 +111,12 @@ class Reading:
 
 
 class Activity:
-    """Reads the dashboard's figures (and records the queue depth it saw). `workers` is the
-    catalogue's sorted set of live workers (`Keys.processes_workers`)."""
+    """Reads the dashboard's figures (and records the queue depth it saw); the live workers
+    are the catalogue's (`Keys.processes_workers`)."""
 
-    def __init__(self, redis: Redis, keys: Keys, workers: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self.workers = workers
 
     async def read(self, queues: Iterable[str]) -> Reading:
         at_ms = int(time.time() * 1000)
@@ -134,7 +133,7 @@ class Activity:
             pipe.hgetall(self.keys.stats)
             pipe.mget(counters + depth_keys)
             pipe.lrange(self.keys.failures, 0, FAILURES_KEPT - 1)
-            pipe.zrangebyscore(self.workers, at_ms, "+inf", withscores=True)
+            pipe.zrangebyscore(self.keys.processes_workers, at_ms, "+inf", withscores=True)
             replies = await pipe.execute()
         depths = [int(n) for n in replies[:len(queues)]]
         beats = replies[len(queues):2 * len(queues)]

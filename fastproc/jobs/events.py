@@ -83,9 +83,6 @@ class EventHub:
         """Whether the hub is subscribed (or subscribing) now."""
         return self._task is not None
 
-    async def start(self) -> None:
-        """Nothing to do yet: the hub subscribes when a request first waits (module doc)."""
-
     async def stop(self) -> None:
         self._cancel_quiet()
         await self._unsubscribe()

@@ -67,7 +67,7 @@ class Insights:
 
 def build(state: AppState) -> Insights:
     settings = state.settings
-    activity = Activity(state.redis, state.keys, state.keys.processes_workers)
+    activity = Activity(state.redis, state.keys)
 
     async def read(rate: Callable[[int, int, int], CacheRate]) -> Figures:
         catalogue = await state.catalogue.all()

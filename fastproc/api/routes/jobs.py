@@ -230,10 +230,10 @@ async def job_status(job_id: str, request: Request) -> Response:
     polls sends it back in If-None-Match and gets 304 Not Modified, no body, until the
     job changes. (The route the clients poll: it reads the state and the format itself,
     which costs less than FastAPI's dependencies.)"""
-    state = state_of(request)
     fmt = negotiated(request)
     if fmt is Format.JSON:
-        return await _status_json(state, job_id, request)
+        return await job_status_json(job_id, request)
+    state = state_of(request)
     record = await visible_record(state, job_id, request)
     base = base_url(request, state.settings.base_url)
     extra = (await job_page_context(insights_of(request), record, f"{base}/jobs/{job_id}")
@@ -243,12 +243,9 @@ async def job_status(job_id: str, request: Request) -> Response:
 
 async def job_status_json(job_id: str, request: Request) -> Response:
     """The JSON status of `GET /jobs/{id}`, for a request known to want JSON (what
-    `fastproc.api.direct` dispatches here)."""
-    return await _status_json(state_of(request), job_id, request)
-
-
-async def _status_json(state: AppState, job_id: str, request: Request) -> Response:
-    """One HMGET of the record's status fields; no model is built for a poll."""
+    `fastproc.api.direct` dispatches here): one HMGET of the record's status fields; no
+    model is built for a poll."""
+    state = state_of(request)
     caller = authenticate(request, state.auth, execute=False)
     found = await jobs_of(state).get_status(_checked_id(job_id))
     if found is None or not visible(found[0].owner, caller):
