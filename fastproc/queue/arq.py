@@ -337,6 +337,12 @@ class NudgedWorker(Worker):
         opened = await self._open(claimed)
         if opened is not None:
             await self._execute(claimed, opened)
+        elif claimed.started is not None and self._starts and self._starts.refused:
+            try:  # the claim started its job: end it too
+                await self._starts.refused(claimed.task_id)
+            except (RedisError, OSError) as exc:
+                logger.warning("cannot fail job {} ({}); it ends when its record expires",
+                               claimed.task_id, exc)
 
     async def _open(self, claimed: Claimed) -> _Opened | None:
         """The task's function and arguments, or None once the task is finished as failed

@@ -10,6 +10,7 @@ its layout, that test fails before a job is lost.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,3 +113,6 @@ class ClaimStarts:
     channel: str
     #: The queue counters' key prefix ('' without a queue cap).
     counters: str
+    #: Ends the job of a task whose job the claim started but that arq then refused to run
+    #: (a message the claim could read and arq cannot): the job must not stay `running`.
+    refused: Callable[[str], Awaitable[object]] | None = None

@@ -84,6 +84,13 @@ class Runtime:
         if job_try == 1 and subscriber:  # the document only for a job that asked for it
             self.notifier.notify(subscriber, IN_PROGRESS, record.status_document())
 
+    async def refused(self, job_id: str) -> None:
+        """Fail a job the worker's claim started whose task arq then refused to run
+        (`ClaimStarts.refused`)."""
+        await self.fail(job_id, ProcessError(
+            "the worker could not run the job's task (an unreadable queue message)"
+        ).to_dict())
+
     async def fail(self, job_id: str, error: dict[str, Any],
                    subscriber: dict[str, Any] | None = None, *,
                    end: TaskEnd | None = None) -> bool:

@@ -10,6 +10,7 @@ differs (nudges and batch claims, or polling every `ARQ_CLI_POLL_DELAY` at most)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from loguru import logger
@@ -91,7 +92,8 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
         # fastproc's loop starts each job in the claim of its task (arq's own loop ignores it).
-        ctx[CLAIM_STARTS] = rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl)
+        ctx[CLAIM_STARTS] = replace(rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl),
+                                    refused=rt.refused)
         registration = Registration(rt.redis, rt.keys, rt.catalogue_entries(),
                                     ttl=settings.catalogue_ttl,
                                     retention=settings.active_job_ttl)
