@@ -74,7 +74,8 @@ class _QuietCheck:
     waited one pass of the loop and paid a timer, a future and a cancellation, about 5 % of
     a worker's CPU. Bytes that reached the socket are in the stream's buffer by the time
     the loop runs anything else; when some are, or the stream ended or failed, or the
-    parser is not hiredis's, redis-py's own check runs (and reconnects)."""
+    parser is not hiredis's (or the stream has no such buffer: a test pins it), redis-py's
+    own check runs (and reconnects)."""
 
     _parser: Any
 
@@ -83,7 +84,8 @@ class _QuietCheck:
         stream = getattr(parser, "_stream", None)
         reader = getattr(parser, "_reader", None)
         if (not getattr(parser, "_connected", False) or stream is None or reader is None
-                or stream._buffer or stream.at_eof() or stream.exception() is not None):
+                or getattr(stream, "_buffer", True) or stream.at_eof()
+                or stream.exception() is not None):
             checked: bool = await super().can_read_destructive()  # type: ignore[misc]
             return checked
         return reader.gets() is not NOT_ENOUGH_DATA  # a whole reply already parsed
