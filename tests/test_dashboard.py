@@ -5,6 +5,7 @@ see. Real API, workers and Valkey on a stack of its own (its figures are its job
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,9 @@ import httpx
 import pytest
 import redis
 
+from fastproc.api.app import create_app
+from fastproc.api.insights.feed import RENDERS_KEPT
+from fastproc.settings import Settings
 from tests.gated import Gates
 from tests.support import Processes, Stack, start_job, wait_for, wait_job
 
@@ -159,3 +163,22 @@ def test_with_keys_on_only_an_operator_sees_workers_failures_and_ids(
             assert job_id[:12] not in page and 'id="dash-workers"' not in page
         refused = client.get("/dashboard", headers={"Authorization": "Bearer nobody"})
         assert refused.status_code == 401
+
+
+@pytest.mark.anyio
+async def test_many_host_names_leave_the_render_cache_bounded(env: dict[str, str]) -> None:
+    # Without FASTPROC_BASE_URL the page's links come from the Host header, which the
+    # caller chooses (any port of a trusted name passes the host check).
+    settings = Settings(redis_url=env["FASTPROC_REDIS_URL"],
+                        key_prefix=f"{env['FASTPROC_KEY_PREFIX']}{uuid.uuid4().hex[:6]}")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000",
+            timeout=30) as client:
+        for port in range(1, 3 * RENDERS_KEPT + 1):
+            response = await client.get("/dashboard", headers={
+                "Host": f"127.0.0.1:{port}", "Accept": "text/html"})
+            assert response.status_code == 200, response.text
+            assert f'"http://127.0.0.1:{port}/dashboard/events"' in response.text
+        feed = app.state.insights.feed
+        assert 0 < feed.renders <= RENDERS_KEPT

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -24,6 +24,10 @@ from fastproc.api.insights.figures import CacheRate, Figures
 
 #: How far back the cache hit rate looks, when the feed has readings that old.
 CACHE_WINDOW_SECONDS = 5 * 60
+#: Page fragments kept: one per audience and base URL lately in use. Without
+#: FASTPROC_BASE_URL the base comes from the caller's Host header (any port of a trusted
+#: name passes), so one kept per name would grow with every name a caller invents.
+RENDERS_KEPT = 8
 
 Read = Callable[[Callable[[int, int, int], CacheRate]], Awaitable[Figures]]
 
@@ -69,11 +73,16 @@ class DashboardFeed:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._history = CacheHistory()
-        self._rendered: dict[tuple[bool, str], tuple[int, str]] = {}
+        self._rendered: OrderedDict[tuple[bool, str], tuple[int, str]] = OrderedDict()
 
     @property
     def viewers(self) -> int:
         return len(self._viewers)
+
+    @property
+    def renders(self) -> int:
+        """Page fragments held (at most `RENDERS_KEPT`)."""
+        return len(self._rendered)
 
     async def current(self) -> Figures:
         """The newest reading: the last one if it is fresh, else a new one."""
@@ -111,6 +120,9 @@ class DashboardFeed:
         found = self._rendered.get(key)
         if found is None or found[0] != figures.at_ms:
             found = self._rendered[key] = (figures.at_ms, render(figures, full=full, base=base))
+        self._rendered.move_to_end(key)
+        if len(self._rendered) > RENDERS_KEPT:
+            self._rendered.popitem(last=False)  # the least lately asked for
         return found[1]
 
     async def stop(self) -> None:
