@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastproc import BaseProcess, Binary, OutputDescription, ProcessDescription, Progress
+from fastproc import (
+    BaseProcess,
+    Binary,
+    InputDescription,
+    OutputDescription,
+    ProcessDescription,
+    Progress,
+)
 
 #: Markup in every output of `hostile_outputs`; the tests look for it escaped on the page.
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
@@ -86,3 +93,37 @@ class HostileOutputs(BaseProcess):
             "notes": Binary(HOSTILE.encode(), "text/plain"),
             "drawing": Binary(HOSTILE_SVG.encode(), "image/svg+xml"),
         }
+
+
+#: A page whose script would run with the API's origin if a browser rendered it there.
+HOSTILE_PAGE = '<!doctype html><html><body><script>document.title="pwned"</script></body></html>'
+#: Bytes of `ScriptedOutputs`'s `big` output: over the inline limit of the stacks that test
+#: outputs stored apart (they set FASTPROC_INLINE_OUTPUT_BYTES below it).
+SCRIPTED_BIG = 4096
+
+
+class ScriptedOutputs(BaseProcess):
+    """Outputs a browser runs script from when opened (HTML, SVG, XHTML): every route that
+    sends their bytes must send them sandboxed. Deterministic, so a second request is
+    answered from the cache; with `big`, one more output, large enough to be stored apart
+    (a result with one is never cached)."""
+
+    deterministic = True
+    description = ProcessDescription(
+        id="scripted_outputs",
+        inputs={"big": InputDescription(schema={"type": "boolean"}, minOccurs=0)},
+        outputs=_outputs(page="text/html", drawing="image/svg+xml",
+                         xhtml="application/xhtml+xml", big="text/html"),
+    )
+
+    async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        outputs = {
+            "page": Binary(HOSTILE_PAGE.encode(), "text/html"),
+            "drawing": Binary(HOSTILE_SVG.encode(), "image/svg+xml"),
+            "xhtml": Binary(HOSTILE_PAGE.encode(), "application/xhtml+xml"),
+        }
+        if inputs.get("big"):
+            padding = "<!-- padding -->" * (SCRIPTED_BIG // 16)
+            outputs["big"] = Binary((HOSTILE_PAGE + padding).encode()[:SCRIPTED_BIG],
+                                    "text/html")
+        return outputs

@@ -1,6 +1,10 @@
 """Rendering a stored result document as the execute request asked for it (OGC 1.0 7.11):
 `document` (JSON), `raw` (the bytes of one output, multipart for several) and outputs by
-`value` or by `reference` (links to `/jobs/{id}/results/{output}`)."""
+`value` or by `reference` (links to `/jobs/{id}/results/{output}`).
+
+Every answer that carries an output's bytes goes through `untrusted`: an output is a
+process's data, possibly HTML or SVG with script in it, and a browser that opens it must
+run none of it with the API's origin, whichever route sent it."""
 
 from __future__ import annotations
 
@@ -22,6 +26,17 @@ from fastproc.jobs.service import JobService
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import NoSuchJob
 from fastproc.ogc.models import ResponseMode, TransmissionMode
+
+#: Headers of every answer that carries outputs: `sandbox` gives the document an origin of
+#: its own and no scripts; `nosniff` keeps a browser from reading it as HTML when its type
+#: says otherwise.
+UNTRUSTED_CONTENT = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+
+
+def untrusted(response: Response) -> Response:
+    """`response`, sent as outputs are: with `UNTRUSTED_CONTENT`."""
+    response.headers.update(UNTRUSTED_CONTENT)
+    return response
 
 
 def _reference(base: str, job_id: str, name: str, stored: StoredOutput) -> dict[str, str]:
@@ -53,6 +68,12 @@ async def output_content(stored: StoredOutput, job_id: str, name: str, jobs: Job
 
 async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str,
                          jobs: JobService) -> Response:
+    """The results of an execute request, as it asked for them, sent as `untrusted`."""
+    return untrusted(await _rendered(request, blob, base, job_id, jobs))
+
+
+async def _rendered(request: dict[str, Any], blob: bytes, base: str, job_id: str,
+                    jobs: JobService) -> Response:
     stored = decode_results(blob)
     wanted = _requested(request, stored)
     if request.get("response", ResponseMode.RAW.value) == ResponseMode.DOCUMENT.value:

@@ -27,7 +27,7 @@ from fastproc.api.negotiation import (
     preferred_format,
 )
 from fastproc.api.responses import JSONResponse, base_url, link, state_of
-from fastproc.api.results import output_content, stream_apart
+from fastproc.api.results import output_content, stream_apart, untrusted
 from fastproc.api.routes.execution import failure_of, finished_job_response
 from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
@@ -46,9 +46,6 @@ from fastproc.ogc.exceptions import (
 from fastproc.ogc.models import TERMINAL_STATES, JobList, StatusCode, StatusInfo
 
 router = APIRouter(tags=["Jobs"])
-#: An output is a process's data, shown by the results page (an SVG in an `<img>`): opened
-#: on its own, it must run no script with the API's origin, whatever its media type.
-UNTRUSTED_CONTENT = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 State = Annotated[AppState, Depends(get_state)]
 
 
@@ -357,7 +354,6 @@ async def job_output(job_id: str, output_id: str, request: Request, state: State
         data, media_type = await output_content(stored[output_id], job_id, output_id,
                                                 jobs_of(state))
         response = Response(data, media_type=media_type)
-    response.headers.update(UNTRUSTED_CONTENT)
-    return response
+    return untrusted(response)
 
 
