@@ -42,3 +42,15 @@ async def gated_number(x: float, gate: str) -> float:
 
     await wait_at(gate, "number")
     return x
+
+
+@process(output="text")
+async def big_text(kilobytes: int) -> str:
+    """`kilobytes` thousand characters: a node whose value is large beside its request."""
+    return "x" * (1000 * kilobytes)
+
+
+@process(output="length")
+async def text_length(text: str) -> int:
+    """The length of `text`: the parent that a large nested value feeds."""
+    return len(text)

@@ -18,6 +18,7 @@ import orjson
 import pytest
 import redis
 
+from fastproc.keys import Keys
 from tests.e2e import OGC_EXCEPTIONS, assert_exception
 from tests.gated import Gates
 from tests.localhttp import LocalHTTP
@@ -32,6 +33,8 @@ from tests.support import (
 )
 
 PROCESSES = "workers.examples,tests.processes,tests.flow_processes"
+#: FASTPROC_MAX_RESULT_BYTES of the module's stack.
+RESULT_LIMIT = 60_000
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -50,9 +53,11 @@ def chain(depth: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
-    """Two workers, so that siblings run in parallel across them."""
+    """Two workers, so that siblings run in parallel across them; small size limits, so
+    that a test can cross them with small values."""
     return procs.stack(r, key_prefix, workers=2, FASTPROC_PROCESSES=PROCESSES,
-                       FASTPROC_FETCH_MAX_BYTES="100000")
+                       FASTPROC_FETCH_MAX_BYTES="100000",
+                       FASTPROC_MAX_RESULT_BYTES=str(RESULT_LIMIT))
 
 
 @pytest.fixture
@@ -143,6 +148,42 @@ def test_a_failing_leaf_fails_the_job_naming_its_path(
     assert problem["detail"] == "inputs.a.inputs.a: refusing 7.0"
     assert flow_keys(r, stack.prefix, job_id) == []
     assert node_states(api, job_id)["inputs.a.inputs.a"] == "failed"
+
+
+def test_a_large_nested_value_feeds_its_parent_and_stays_out_of_the_job_record(
+        api: httpx.Client, r: redis.Redis, stack: Stack) -> None:
+    big = nest("big_text", {"kilobytes": 50})
+    job_id, status = run_async(api, "text_length", {"text": big}, response="document")
+    assert status["status"] == "successful", status
+    assert api.get(f"/jobs/{job_id}/results").json() == {"length": 50_000}
+    request = r.hget(Keys(stack.prefix).job(job_id), "request")
+    assert request is not None and len(request) < 2_000, len(request or b"")
+    assert orjson.loads(request)["inputs"]["text"]["process"] == "big_text"  # as sent
+    assert flow_keys(r, stack.prefix, job_id) == []  # the value went with the job's end
+    assert len(api.get(f"/jobs/{job_id}/nodes").content) < 2_000
+
+
+def test_a_nested_value_over_the_result_limit_fails_the_workflow(
+        procs: Processes, r: redis.Redis, key_prefix: str, api: httpx.Client,
+        stack: Stack) -> None:
+    over = RESULT_LIMIT // 1000 + 20  # kilobytes
+    job_id, status = run_async(api, "text_length",
+                               {"text": nest("big_text", {"kilobytes": over})})
+    assert status["status"] == "failed", status
+    assert status["message"].startswith("inputs.text: ") and \
+        f"over the limit of {RESULT_LIMIT} (FASTPROC_MAX_RESULT_BYTES)" in status["message"]
+    # A remote server with the default limit makes it, under the fetch limit; still over
+    # what a node of this server may store.
+    other = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES)
+    remote = nest(f"{other.url}/processes/big_text", {"kilobytes": over})
+    job_id, status = run_async(api, "text_length", {"text": remote})
+    assert status["status"] == "failed", status
+    assert status["message"] == (
+        f"inputs.text: the value of process 'big_text' is {over * 1000 + 2} bytes, over the "
+        f"limit of {RESULT_LIMIT} (FASTPROC_MAX_RESULT_BYTES)")
+    assert flow_keys(r, stack.prefix, job_id) == []
+    request = r.hget(Keys(stack.prefix).job(job_id), "request")
+    assert request is not None and b"xxxx" not in request
 
 
 def test_a_type_mismatch_is_refused_before_anything_runs(api: httpx.Client) -> None:

@@ -8,8 +8,9 @@ the job, see `JobStore`), and each node is a task of its own with a fixed id
 value its output gives its parent and counts itself off the parent's pending children in
 one Lua call, only if that value is new, so a re-run changes nothing; whoever sees the
 count reach 0 queues the parent (a fixed id: never twice at once). No task ever waits on
-another. When the root's children are done, its inputs are written into the job's request
-and the job runs on as an ordinary one (`fastproc.workflows.run`).
+another. When the root's children are done, the job runs on as an ordinary one with the
+root's inputs filled from the stored values (`fastproc.workflows.run`); the values stay in
+the workflow's keys until the job ends and are never copied into the job's record.
 
     flows = workflow_jobs(jobs)
     job_id = await flows.submit("add", request, nodes, job_id=new_job_id(), owner=None)
@@ -124,16 +125,17 @@ class WorkflowJobs:
                     for slot, value in zip(pairs[::2], pairs[1::2], strict=True)]
         return NodeToRun(status, owner, node, bool(reply[3]), children)
 
-    async def store(self, job_id: str, node: Node, value: Any,
+    async def store(self, job_id: str, node: Node, value: bytes,
                     cache: tuple[str, bytes] | None = None) -> Stored:
-        """Store what a node's output gives its parent (if new: then count it off the
-        parent's pending children and write `cache`, (digest, result document))."""
+        """Store what a node's output gives its parent, `value` as JSON (if new: then
+        count it off the parent's pending children and write `cache`, (digest, result
+        document))."""
         flow = self._flow(job_id)
         cache_key = self.keys.cache(cache[0]) if cache else self.keys.job(job_id)
         pending, queue = await self._store(
             keys=[self.keys.job(job_id), flow.nodes, flow.pending, flow.states, flow.results,
                   cache_key],
-            args=[node.id, orjson.dumps(value), self.keys.events, job_id, now_iso(),
+            args=[node.id, value, self.keys.events, job_id, now_iso(),
                   cache[1] if cache else b"", self.jobs.cache.ttl])
         return Stored(int(pending), queue.decode() if queue else "")
 
@@ -144,14 +146,12 @@ class WorkflowJobs:
             nudge(pipe, self.keys.prefix, queue)
             await pipe.execute()
 
-    async def root_ready(self, job_id: str, request: dict[str, Any],
-                         cache_key: str | None) -> int:
-        """Give the job's own process its resolved inputs (in `request`) and drop the
-        workflow's keys: 1 done, 0 done before (or the job ended), -1 the job is not
-        running."""
-        outcome = await self._root(
-            keys=[self.keys.job(job_id), *self._flow(job_id)],
-            args=[orjson.dumps(request), cache_key or ""])
+    async def root_ready(self, job_id: str, cache_key: str | None) -> int:
+        """The job's own process is about to run on its children's values: give the job
+        `cache_key`, the digest of those inputs (its result is cached there). 1 done, 0
+        the workflow's keys are gone, -1 the job is not running."""
+        outcome = await self._root(keys=[self.keys.job(job_id), self._flow(job_id).nodes],
+                                   args=[cache_key or ""])
         return int(outcome)
 
     async def states(self, job_id: str) -> dict[int, str] | None:

@@ -187,13 +187,14 @@ class JobService:
     async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
                        fanned_out: bool = False, end: TaskEnd | None = None) -> bool:
         """Store the result, cache it if `cacheable` and the job was submitted with a cache
-        key, and mark the job successful (dropping its join state); False if it had ended.
+        key, and mark the job successful (dropping its join state, and a workflow's keys
+        with its nested processes' values); False if it had ended.
         `end`: the task that ends with this step, whose arq keys go in the same call."""
         cache_key = (self.keys.cache(record.cache_key)
                      if cacheable and record.cache_key and self.cache.enabled else None)
         return await self.store.mark_successful(
             record.job_id, result, cache_key=cache_key, cache_ttl=self.cache.ttl,
-            fanned_out=fanned_out, end=end)
+            fanned_out=fanned_out or record.nodes is not None, end=end)
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
                    end: TaskEnd | None = None) -> bool:

@@ -35,6 +35,10 @@ from fastproc.queue.runtime import CTX_KEY, Runtime
 
 #: arq's own try limit for fastproc tasks; the real limits are checked in `run_job`.
 ARQ_MAX_TRIES = 1_000
+#: The context member with the inputs `run_job` runs the process with instead of the
+#: request's: a workflow's root, whose inputs hold its nested processes' values, which
+#: are kept out of the job's record (`fastproc.workflows.run`).
+GIVEN_INPUTS = "fastproc.inputs"
 
 
 async def run_job(ctx: dict[str, Any]) -> None:
@@ -43,12 +47,14 @@ async def run_job(ctx: dict[str, Any]) -> None:
     job_try: int = ctx["job_try"]
     end: TaskEnd | None = ctx.get(TASK_END)
     started: list[bytes] | None = ctx.get(STARTED)
+    given: dict[str, Any] | None = ctx.get(GIVEN_INPUTS)
     with logger.contextualize(job_id=job_id):
-        await guarded(rt, job_id, "job", _begin_and_run(rt, job_id, job_try, end, started), end)
+        await guarded(rt, job_id, "job",
+                      _begin_and_run(rt, job_id, job_try, end, started, given), end)
 
 
 async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | None,
-                         started: list[bytes] | None) -> None:
+                         started: list[bytes] | None, given: dict[str, Any] | None) -> None:
     """`started`: the record as the worker's claim started the job (`ClaimStarts`); without
     it (arq's own loop) the task starts the job itself."""
     if started is not None:
@@ -58,7 +64,7 @@ async def _begin_and_run(rt: Runtime, job_id: str, job_try: int, end: TaskEnd | 
     if record is None or record.status.terminal:
         return
     with logger.contextualize(process_id=record.process_id):
-        await _run_record(rt, record, job_try, end)
+        await _run_record(rt, record, job_try, end, given)
 
 
 async def guarded(rt: Runtime, job_id: str, what: str, work: Coroutine[Any, Any, None],
@@ -106,7 +112,7 @@ async def _fail_or_retry(rt: Runtime, job_id: str, error: dict[str, Any],
 
 
 async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
-                      end: TaskEnd | None) -> None:
+                      end: TaskEnd | None, given: dict[str, Any] | None = None) -> None:
     job_id = record.job_id
     proc = rt.registry.get(record.process_id)
     if proc is None:
@@ -123,7 +129,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
         return
     rt.started(record, job_try)
     try:
-        inputs = await _inputs_of(rt, record, proc)
+        inputs = await _inputs_of(rt, record, proc, given)
     except TimeoutError:
         await rt.fail(job_id, InvalidParameterValue(
             f"the inputs given by reference were not fetched within "
@@ -158,10 +164,12 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
     await rt.complete(record, proc, result, end=end)
 
 
-async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess) -> dict[str, Any]:
-    """The job's inputs as received, with references fetched and validated; all fetches of
-    a job together get `fetch_timeout` (a server that drips bytes cannot hold the job)."""
-    inputs: dict[str, Any] = record.request.get("inputs", {})
+async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess,
+                     given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job's inputs as received (or `given`), with references fetched and validated;
+    all fetches of a job together get `fetch_timeout` (a server that drips bytes cannot
+    hold the job)."""
+    inputs: dict[str, Any] = record.request.get("inputs", {}) if given is None else given
     if not references(inputs):
         return inputs
     async with asyncio.timeout(rt.settings.fetch_timeout):

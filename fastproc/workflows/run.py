@@ -7,11 +7,15 @@ any input. A deterministic local process is answered from the result cache when 
 one leaf changed runs only that leaf's path; otherwise it runs under the limits of a job
 (a fan-out process splits, runs its parts and merges within the node's task), or — a
 process of another server — is executed there (`fastproc.workflows.remote`). Its output
-value is then stored, and the last child of a parent queues it.
+value is then stored, once, in the workflow's keys (no larger than a job's result may be:
+`FASTPROC_MAX_RESULT_BYTES`), and the last child of a parent queues it.
 
-The root (node 0, the process the request was posted to) gets its inputs written into the
-job's request, and the job's own task function runs it: results, output selection,
-response modes, cache, callbacks and fan-out are then those of any job.
+The root (node 0, the process the request was posted to) is run by the job's own task
+function with its inputs filled from those stored values: results, output selection,
+response modes, cache, callbacks and fan-out are then those of any job. The values are
+never written into the job's request, which keeps the request as the client sent it: a
+small request whose nested processes produce large values must not make every read of the
+job's record large (a 100-byte request made a 50 MB record, loaded by each view of the job).
 
 A node that fails fails the job, with the node's path in the error (`inputs.a.inputs.b:
 ...`); the other nodes then find the job ended and skip.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from arq import Retry
 from loguru import logger
 from redis.exceptions import RedisError
@@ -42,7 +47,7 @@ from fastproc.queue.execution import decode_inputs, error_of, run_with_limits
 from fastproc.queue.fetch import resolve_references
 from fastproc.queue.names import node_of
 from fastproc.queue.runtime import CTX_KEY, Runtime
-from fastproc.queue.tasks import guarded, run_job
+from fastproc.queue.tasks import GIVEN_INPUTS, guarded, run_job
 from fastproc.workflows.remote import run_remote
 from fastproc.workflows.tree import ROOT, Node
 
@@ -56,10 +61,12 @@ async def run_node_task(ctx: dict[str, Any]) -> None:
             await guarded(rt, job_id, f"node {node_id}",
                            _run_nested(rt, flows, job_id, node_id, ctx["job_try"]))
             return
+        prepared: list[dict[str, Any]] = []
         await guarded(rt, job_id, "the inputs of the workflow's process",
-                       _prepare_root(rt, flows, job_id))
-        # The job's own task function, in this task: it skips a job that has ended.
-        await run_job({**ctx, "job_id": job_id})
+                       _prepare_root(rt, flows, job_id, prepared))
+        if prepared:
+            # The job's own task function, in this task: it skips a job that has ended.
+            await run_job({**ctx, "job_id": job_id, GIVEN_INPUTS: prepared[0]})
 
 
 async def _started(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: int) -> NodeToRun:
@@ -89,7 +96,14 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
         except Exception as exc:
             await rt.fail(job_id, node_error(exc, node))
             return
-    stored = await rt.persist(lambda: flows.store(job_id, node, value, cache),
+    encoded = orjson.dumps(value)
+    if len(encoded) > rt.settings.max_result_bytes:
+        await rt.fail(job_id, node_error(ProcessError(
+            f"the value of process '{node.process_id}' is {len(encoded)} bytes, over the "
+            f"limit of {rt.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)"),
+            node))
+        return
+    stored = await rt.persist(lambda: flows.store(job_id, node, encoded, cache),
                               f"the output of node {node.path} of job {job_id}")
     if stored.pending == 0 and node.parent is not None:
         await flows.queue_node(job_id, node.parent, stored.parent_queue)
@@ -128,35 +142,44 @@ async def _run_local(rt: Runtime, node: Node, inputs: dict[str, Any], owner: str
     return _output_value(blob, node), (digest, blob) if digest else None
 
 
-async def _prepare_root(rt: Runtime, flows: WorkflowJobs, job_id: str) -> None:
-    """Write the root's resolved inputs into the job's request (with the cache key of
-    those inputs), and answer it from the cache when its result is there."""
+async def _prepare_root(rt: Runtime, flows: WorkflowJobs, job_id: str,
+                        prepared: list[dict[str, Any]]) -> None:
+    """Append to `prepared` the inputs the root runs with (its children's values in
+    their slots), after giving the job the cache key of those inputs; nothing when the
+    job has ended, fails here, or is answered from the cache."""
     found = await _started(rt, flows, job_id, ROOT)
     node = found.node
+    if found.status is StatusCode.RUNNING and node is None:
+        # Every end of the job drops the workflow's keys, so they expired under it.
+        await rt.fail(job_id, ProcessError(
+            "the workflow's stored outputs are gone before its process could run").to_dict())
+        return
     if node is None or not found.runnable:
-        return  # done before (a re-run) or the job ended: `run_job` knows which
+        return  # the job ended
+    inputs = node.filled(found.children)
     record = await rt.jobs.get(job_id)
     proc = rt.registry.get(node.process_id)
     if record is None or proc is None:
-        return  # gone, or not served here: `run_job` says so
-    inputs = node.filled(found.children)
+        prepared.append(inputs)  # gone, or not served here: `run_job` says so
+        return
     try:
         rt.validator(proc).validate(inputs)
     except OGCException as exc:
         await rt.fail(job_id, node_error(exc, node))
         return
-    request = {**record.request, "inputs": inputs}
     digest = None
     if _cacheable(rt, proc, inputs):
         digest = cache_digest(proc.id, proc.description.version, inputs,
-                              request.get("outputs"), str(request.get("response", "raw")),
-                              owner=record.owner)
-    if await flows.root_ready(job_id, request, digest) != 1 or digest is None:
+                              record.request.get("outputs"),
+                              str(record.request.get("response", "raw")), owner=record.owner)
+    if await flows.root_ready(job_id, digest) != 1:
         return
-    hit = await rt.jobs.cached(digest, proc.id)
-    if hit is not None:
-        record.cache_key = digest
-        await rt.complete(record, proc, EncodedResult(hit))
+    hit = await rt.jobs.cached(digest, proc.id) if digest is not None else None
+    if hit is None:
+        prepared.append(inputs)
+        return
+    record.cache_key = digest
+    await rt.complete(record, proc, EncodedResult(hit))
 
 
 def _process(rt: Runtime, node: Node) -> BaseProcess:
