@@ -32,9 +32,11 @@ def configure_logging(settings: Settings) -> None:
     logger.add(sys.stderr, level=settings.log_level, format=_FORMAT,
                serialize=settings.log_json, backtrace=False, diagnose=False)
     if settings.log_file:
+        # A lone surrogate in a message (undecodable bytes read as text) is written as an
+        # escape, as stderr does, not refused with a traceback per line.
         logger.add(settings.log_file, level=settings.log_level, format=_FORMAT,
                    rotation=settings.log_rotation, serialize=settings.log_json,
-                   backtrace=False, diagnose=False, enqueue=True)
+                   backtrace=False, diagnose=False, enqueue=True, errors="backslashreplace")
     logging.basicConfig(handlers=[_Intercept()], level=settings.log_level, force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq", "arq.worker"):
         logging.getLogger(name).handlers = [_Intercept()]

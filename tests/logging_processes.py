@@ -92,3 +92,12 @@ class ChattyParts(BaseParallelProcess):
     def merge_results(self, results: list[int]) -> dict[str, Any]:
         std.info("merging %d parts", len(results))
         return {"total": sum(results)}
+
+
+@process(output="done")
+async def logs_lone_surrogates() -> bool:
+    """Logs text with a lone surrogate (what `surrogateescape` makes of undecodable bytes),
+    with loguru and with `logging`."""
+    logger.info("bad \udc80 here")
+    std.warning("std \udcff too")
+    return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -185,3 +186,29 @@ def test_the_cli_prints_and_follows_a_jobs_log(stack: Stack, client: httpx.Clien
         [sys.executable, "-m", "fastproc", "jobs", "--url", stack.url, "logs", job.id],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert printed.returncode == 0 and printed.stdout == out
+
+
+def _worker_log(procs: Processes, stack: Stack) -> str:
+    """What the stack's worker wrote to its stderr (the file `Processes.spawn` names)."""
+    index = procs.children.index(stack.workers[0])
+    return (procs.logs / f"worker-{index}.log").read_text(errors="replace")
+
+
+def test_a_line_with_a_lone_surrogate_is_kept_escaped_without_a_traceback(
+        procs: Processes, r: redis.Redis, key_prefix: str, tmp_path: Path) -> None:
+    log_file = tmp_path / "fastproc.log"
+    own = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
+                      FASTPROC_LOG_FILE=str(log_file))
+    with own.client() as client:
+        job = start_job(client, "logs_lone_surrogates", {})
+        assert wait_job(client, job.id)["status"] == "successful"
+        assert _messages(_json(client, job.id)) == ["bad \\udc80 here", "std \\udcff too"]
+    line = "std \\udcff too"  # as the worker's own log writes it, after the first line
+
+    def in_file() -> str:
+        return log_file.read_text(errors="replace") if log_file.exists() else ""
+
+    wait_for(lambda: line in in_file(), 20, "the log file's writer to reach the line")
+    for written in (_worker_log(procs, own), in_file()):
+        assert line in written
+        assert "Traceback" not in written and "Logging error" not in written, written

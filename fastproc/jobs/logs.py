@@ -60,7 +60,12 @@ class LogLine:
             value = getattr(self, name)
             if value:
                 doc[name] = value
-        return orjson.dumps(doc)
+        try:
+            return orjson.dumps(doc)
+        except orjson.JSONEncodeError:
+            # A lone surrogate (undecodable bytes read with `surrogateescape`) is not UTF-8:
+            # the line is kept with it as a visible escape, `\udc80`, rather than lost.
+            return orjson.dumps({k: _utf8(v) for k, v in doc.items()})
 
     @classmethod
     def decode(cls, blob: bytes, number: int) -> LogLine:
@@ -88,6 +93,10 @@ class LogLine:
         if not self.traceback:
             return head
         return head + "\n" + "\n".join("    " + line for line in self.traceback.splitlines())
+
+
+def _utf8(value: object) -> object:
+    return value.encode("utf-8", "backslashreplace").decode() if isinstance(value, str) else value
 
 
 @dataclass(frozen=True, slots=True)
