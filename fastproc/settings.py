@@ -66,9 +66,16 @@ class Settings(BaseSettings):
         description="Seconds a process stays listed after the last worker serving it stopped "
                     "reporting (workers report every third of this).",
     )
-    redis_retries: int = Field(5, ge=0, description="Retries of a failed Redis call (backoff).")
+    redis_retries: int = Field(
+        5, ge=0, description="Retries of a Redis call whose connection failed (backoff); an "
+                             "API call that timed out is not retried.",
+    )
     redis_timeout: float = Field(
-        5.0, gt=0, description="Seconds before an API's Redis call times out."
+        5.0, gt=0, description="Seconds before an API's Redis call times out (the request "
+                               "gets 503 with Retry-After).",
+    )
+    health_timeout: float = Field(
+        1.0, gt=0, description="Seconds `/health` waits for Redis before it answers 503.",
     )
     max_result_bytes: int = Field(
         256 * 1024 * 1024, ge=1, description="Largest result a job may store; larger fails it."
@@ -152,6 +159,21 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         60.0, gt=0, description="Seconds a client has to send a request body after its headers."
     )
+    max_header_count: int = Field(
+        100, ge=1, description="Header fields a request may carry (431 beyond)."
+    )
+    max_header_bytes: int = Field(
+        8 * 1024, ge=64, description="Largest header field (name and value) in bytes (431 beyond)."
+    )
+    max_head_bytes: int = Field(
+        64 * 1024, ge=1024,
+        description="Largest request head (request line and every header) in bytes, counted "
+                    "as it arrives, before it is buffered (431 beyond).",
+    )
+    max_url_bytes: int = Field(
+        16 * 1024, ge=256, description="Longest request target (path and query) in bytes "
+                                       "(414 beyond)."
+    )
     workflow_max_depth: int = Field(
         12, ge=1, description="Levels a workflow (nested execution request) may nest (each "
                               "level is two levels of FASTPROC_MAX_JSON_DEPTH too)."
@@ -163,6 +185,14 @@ class Settings(BaseSettings):
         True,
         description="Let workflows nest processes of other OGC API - Processes servers "
                     "(called by the worker under the address rules of references).",
+    )
+    workflow_remote_slots: int | None = Field(
+        None, ge=1,
+        description="Slots of a worker (of FASTPROC_WORKER_CONCURRENCY) that its workflows' "
+                    "remote processes may hold while they wait for their server; one more "
+                    "goes back to the queue for a moment instead of waiting in a slot. "
+                    "Unset: half the slots. Never all but one: the jobs a remote process of "
+                    "this same deployment waits for always find a slot.",
     )
 
     operator_keys: Annotated[list[str], NoDecode] = Field(

@@ -37,14 +37,16 @@ State = Annotated[AppState, Depends(get_state)]
 @router.post(RUN_FORM_PATH)
 async def run_from_form(process_id: str, request: Request, state: State) -> Response:
     """Build the execute request from the form, execute it asynchronously and send the
-    browser to the job's page (303, so a reload does not post the form again)."""
+    browser to the job's page (303, so a reload does not post the form again). The caller
+    is checked before the form is read: a body is never read for a caller refused anyway."""
+    caller = authenticate(request, state.auth, execute=True)
     proc = await find_process(state, process_id)
     async with request.form() as form:
         inputs = await inputs_from_form(fields_of(proc.description), form)
     base = base_url(request, state.settings.base_url)
     # A process that runs synchronously anyway skips the cache, so there is a job to show
     # rather than bare results.
-    asked = Asked(authenticate(request, state.auth, execute=True), base, prefers_async=True,
+    asked = Asked(caller, base, prefers_async=True,
                   no_cache=JobControlOption.ASYNC not in proc.description.jobControlOptions)
     executed = await execute_document(state, proc, {"inputs": inputs}, asked)
     if executed.job_id is None:
