@@ -1,7 +1,16 @@
-"""The job record: what `{p}:job:{id}` holds, typed."""
+"""The job record: what `{p}:job:{id}` holds, typed.
+
+A record is read defensively: one written by another version, by hand or damaged must not
+break the routes that read it, nor a listing that meets it among other callers' jobs. A
+field that cannot be read is left out (and logged), or kept as text where text is what it
+holds (an error that is not a JSON object becomes its `detail`); a record without a state
+that can be read is `UnreadableRecord`, which the API answers as no such job and a listing
+skips.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -10,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from loguru import logger
 
+from fastproc.ogc.exceptions import NoSuchJob
 from fastproc.ogc.models import StatusCode
 
 #: Hash fields read for a status document (everything but the stored request).
@@ -69,6 +80,82 @@ def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+class UnreadableRecord(NoSuchJob):
+    """A job hash whose state cannot be read: to a client, no job it can follow."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"the record of job {job_id} cannot be read ({reason})")
+        self.job_id = job_id
+
+
+def _unreadable(job_id: str, name: str, value: object) -> None:
+    logger.warning("job {}: its record's {} cannot be read: {!r}", job_id, name,
+                   str(value)[:100])
+
+
+def _progress(job_id: str, text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 100:  # NaN too
+        _unreadable(job_id, "progress", text)
+        return None
+    return int(value)
+
+
+def _moment(job_id: str, name: str, text: str | None) -> str | None:
+    """An RFC 3339 date-time with its offset, as `now_iso` writes them; else None (a
+    duration or a filter computed from it would fail, and a client could not read it)."""
+    if not text:
+        return None
+    try:
+        aware = parse_iso(text).tzinfo is not None
+    except ValueError:
+        aware = False
+    if not aware:
+        _unreadable(job_id, name, text)
+        return None
+    return text
+
+
+def _error(job_id: str, text: str | None) -> dict[str, Any] | None:
+    """The exception document of a failed job, as `fastproc.api` answers it: a JSON object
+    whose `type` and `title` are text and whose `status` is an HTTP error status. Text
+    that is not such an object is its `detail`; a member that is not so is left out."""
+    if not text:
+        return None
+    try:
+        error = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        error = text
+    if not isinstance(error, dict):
+        _unreadable(job_id, "error", text)
+        return {"detail": error if isinstance(error, str) else text}
+    for name in ("type", "title", "detail"):
+        if name in error and not isinstance(error[name], str):
+            _unreadable(job_id, f"error {name}", error.pop(name))
+    status = error.get("status")
+    if status is not None and not (isinstance(status, int) and 400 <= status <= 599):
+        _unreadable(job_id, "error status", error.pop("status"))
+    return error
+
+
+def _request(job_id: str, text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        request = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        request = None
+    if not isinstance(request, dict):
+        _unreadable(job_id, "request", text)
+        return {}
+    return request
+
+
 @dataclass(frozen=True, slots=True)
 class PartsDone:
     """How far a fan-out job is: parts with a result, of how many."""
@@ -78,10 +165,15 @@ class PartsDone:
 
     @classmethod
     def parse(cls, done: object, total: object) -> PartsDone | None:
-        """From a record's fields or an event's members; None when the job has no parts."""
+        """From a record's fields or an event's members; None when the job has no parts,
+        or when they are not counts (0 <= done <= total)."""
         if total is None or total == "":
             return None
-        return cls(int(str(done or 0)), int(str(total)))
+        try:
+            found = cls(int(str(done or 0)), int(str(total)))
+        except ValueError:
+            return None
+        return found if 0 <= found.done <= found.total else None
 
     def document(self) -> dict[str, int]:
         return {"done": self.done, "total": self.total}
@@ -110,30 +202,41 @@ class JobRecord:
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> JobRecord:
-        data = {k.decode(): v.decode() for k, v in raw.items()}
+        data = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
         return cls.from_fields(job_id, data)
 
     @classmethod
     def from_fields(cls, job_id: str, data: dict[str, str]) -> JobRecord:
-        progress = data.get("progress")
-        error = data.get("error")
-        request = data.get("request")
+        """The record of these hash fields, read defensively (see the module doc)."""
+        status = data.get("status", StatusCode.ACCEPTED)
+        try:
+            state = StatusCode(status)
+        except ValueError:
+            logger.warning("job {}: its record's status {!r} is no job state", job_id,
+                           status[:100])
+            raise UnreadableRecord(job_id, "its state is not one a job has") from None
+        parts = PartsDone.parse(data.get("parts_done"), data.get("parts_total"))
+        if parts is None and data.get("parts_total"):
+            _unreadable(job_id, "parts", (data.get("parts_done"), data.get("parts_total")))
+        nodes = PartsDone.parse(data.get("nodes_done"), data.get("nodes_total"))
+        if nodes is None and data.get("nodes_total"):
+            _unreadable(job_id, "nodes", (data.get("nodes_done"), data.get("nodes_total")))
         return cls(
             job_id=job_id,
             process_id=data.get("processID", ""),
-            status=StatusCode(data.get("status", StatusCode.ACCEPTED)),
-            progress=int(float(progress)) if progress else None,
+            status=state,
+            progress=_progress(job_id, data.get("progress")),
             message=data.get("message") or None,
-            created=data.get("created") or None,
-            started=data.get("started") or None,
-            finished=data.get("finished") or None,
-            updated=data.get("updated") or None,
-            error=orjson.loads(error) if error else None,
-            request=orjson.loads(request) if request else {},
+            created=_moment(job_id, "created", data.get("created")),
+            started=_moment(job_id, "started", data.get("started")),
+            finished=_moment(job_id, "finished", data.get("finished")),
+            updated=_moment(job_id, "updated", data.get("updated")),
+            error=_error(job_id, data.get("error")),
+            request=_request(job_id, data.get("request")),
             cache_key=data.get("cache_key") or None,
             owner=data.get("owner") or None,
-            parts=PartsDone.parse(data.get("parts_done"), data.get("parts_total")),
-            nodes=PartsDone.parse(data.get("nodes_done"), data.get("nodes_total")),
+            parts=parts,
+            nodes=nodes,
         )
 
     def status_document(self) -> dict[str, Any]:

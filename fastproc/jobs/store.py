@@ -23,7 +23,7 @@ from fastproc.jobs.batch import Batcher
 from fastproc.jobs.events import EVENT_RESULT_BYTES
 from fastproc.jobs.join import JoinState
 from fastproc.jobs.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
-from fastproc.jobs.record import STATUS_FIELDS, JobRecord, now_iso, parse_iso
+from fastproc.jobs.record import STATUS_FIELDS, JobRecord, UnreadableRecord, now_iso, parse_iso
 from fastproc.jobs.results import EncodedResult, decode_results, is_apart
 from fastproc.jobs.scripts import register
 from fastproc.keys import Keys
@@ -248,7 +248,8 @@ class JobStore:
         if row[1] is None:  # no status: no record
             return None
         digest = hashlib.blake2b(b"\0".join(v or b"" for v in row), digest_size=12)
-        data = {k: v.decode() for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
+        data = {k: v.decode(errors="replace")
+                for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
         return JobRecord.from_fields(job_id, data), digest.hexdigest()
 
     async def request_of(self, job_id: str) -> dict[str, Any] | None:
@@ -305,8 +306,12 @@ class JobStore:
                 if row[1] is None:  # the record has expired
                     gone[index].append(member.job_id)
                     continue
-                data = {k: v.decode() for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
-                record = JobRecord.from_fields(member.job_id, data)
+                data = {k: v.decode(errors="replace")
+                        for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
+                try:
+                    record = JobRecord.from_fields(member.job_id, data)
+                except UnreadableRecord:  # logged; one bad record must not fail the list
+                    continue
                 if flt.matches(record):
                     found.append((record, member))
         await self._prune(gone)
