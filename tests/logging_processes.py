@@ -5,6 +5,7 @@ one that fails deep in its own helper so its traceback has frames of its own."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 from typing import Any
 
 from loguru import logger
@@ -100,4 +101,24 @@ async def logs_lone_surrogates() -> bool:
     with loguru and with `logging`."""
     logger.info("bad \udc80 here")
     std.warning("std \udcff too")
+    return True
+
+
+#: Text a terminal would act on (a window title, a screen clear, colours, a bell, a C1 CSI,
+#: a bidirectional override) and rich markup, then how the client must print it.
+TERMINAL_TRICKS = ("title\x1b]0;pwned\x07 clear\x1b[2J\x1b[H red \x1b[31mtext\x1b[0m "
+                   "bell\x07 csi\x9b2J \u202eevil [bold]markup[/bold]")
+TRICKS_SHOWN = "title clear red text bell\\u0007 csi\\u009b2J \\u202eevil [bold]markup[/bold]"
+
+
+def unprintable(text: str) -> set[str]:
+    """The characters of `text` a terminal acts on or cannot print: controls but newline and
+    tab, format characters (bidirectional overrides), surrogates."""
+    return {c for c in text if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Cs")}
+
+
+@process(output="done")
+async def logs_escape_sequences() -> bool:
+    """Logs `TERMINAL_TRICKS`."""
+    logger.info(TERMINAL_TRICKS)
     return True

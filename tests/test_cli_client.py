@@ -23,6 +23,7 @@ from fastproc.client import OGCClient, Watch, follow, parse_inputs
 from fastproc.client.progress import BarView
 from fastproc.ogc.models import InputDescription, ProcessDescription, StatusCode, StatusInfo
 from tests.gated import Gates, step_gate, step_message
+from tests.logging_processes import TERMINAL_TRICKS, TRICKS_SHOWN, unprintable
 from tests.support import ROOT, free_port, start_job, wait_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -342,6 +343,26 @@ def test_a_server_that_is_down_exits_2_with_one_line(command: list[str]) -> None
     assert done.returncode == 2
     assert done.stdout == ""
     assert_one_error_line(done.stderr, f"cannot reach {url}: ")
+
+
+def test_a_servers_text_is_printed_as_text_without_escape_sequences_or_markup(
+        capsys: pytest.CaptureFixture[str], api_url: str) -> None:
+    tag = unique("tricks")
+    message = f"{tag} {TERMINAL_TRICKS}"
+    code, out, err = cli(capsys, "run", "fail", f"message={message}", "--url", api_url)
+    assert (code, out) == (1, "")
+    assert err == f"error: 500 process-error: {tag} {TRICKS_SHOWN}\n"
+    code, out, err = cli(capsys, "run", "--async", "--plain", "fail", f"message={message}",
+                         "--url", api_url)
+    assert code == 1 and not unprintable(err), err
+    assert f": failed {tag} {TRICKS_SHOWN}\n" in err  # the job's last status, then its error
+    listing = ["jobs", "--process", "fail", "--limit", "1000", "--url", api_url]
+    code, out, _ = cli(capsys, *listing)
+    assert code == 0 and not unprintable(out), out
+    assert TRICKS_SHOWN in next(line for line in out.splitlines() if tag in line)
+    code, out, _ = cli(capsys, *listing, "--json")
+    assert code == 0 and not unprintable(out), out
+    assert message in {job.get("message") for job in json.loads(out)}  # the same document
 
 
 # -- listings ---------------------------------------------------------------------------------

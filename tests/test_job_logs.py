@@ -4,6 +4,7 @@ the job, and served at /jobs/{id}/logs (text and JSON), to the job's owner only,
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 import redis
 
 from tests.gated import Gates
+from tests.logging_processes import TERMINAL_TRICKS, TRICKS_SHOWN, unprintable
 from tests.support import ROOT, Processes, Stack, start_job, wait_for, wait_job
 
 PROCESSES = "workers.examples,tests.logging_processes,tests.gated"
@@ -212,3 +214,18 @@ def test_a_line_with_a_lone_surrogate_is_kept_escaped_without_a_traceback(
     for written in (_worker_log(procs, own), in_file()):
         assert line in written
         assert "Traceback" not in written and "Logging error" not in written, written
+
+
+def test_the_cli_prints_a_jobs_log_without_its_escape_sequences(
+        stack: Stack, client: httpx.Client) -> None:
+    job = start_job(client, "logs_escape_sequences", {})
+    assert wait_job(client, job.id)["status"] == "successful"
+    assert TERMINAL_TRICKS in client.get(f"/jobs/{job.id}/logs").text  # as it was logged
+    for terminal in ({}, {"FORCE_COLOR": "1"}):  # a pipe, and as rich prints to a terminal
+        printed = subprocess.run(
+            [sys.executable, "-m", "fastproc", "jobs", "logs", job.id, "--url", stack.url],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env={**os.environ, **terminal})
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout.endswith(f"INFO    {TRICKS_SHOWN}\n"), printed.stdout
+        assert not unprintable(printed.stdout), printed.stdout

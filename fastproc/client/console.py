@@ -3,13 +3,14 @@ one-line errors with `rich`, which comes with the `client` extra.
 
 Results go to stdout, progress and errors to stderr. Every `ClientError` ends the command
 with one line `error: ...` and its exit code (1 refused or failed, 2 unreachable).
+Everything is printed through the two `SafeConsole`s of `run_command` (no `print`): what a
+server says reaches the terminal as text, never as escape sequences or rich markup.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from fastproc.client.follow import Watch, follow
 from fastproc.client.http import Answer, OGCClient
 from fastproc.client.outputs import results_document, show_results
 from fastproc.client.progress import job_view, waiting
+from fastproc.client.terminal import SafeConsole
 from fastproc.client.values import parse_inputs
 from fastproc.client.workflow import load_workflow
 from fastproc.ogc.models import JobControlOption, ProcessDescription, StatusCode, StatusInfo
@@ -46,10 +48,10 @@ Command = Callable[[OGCClient, argparse.Namespace, Console, Console], int]
 
 def run_command(args: argparse.Namespace) -> int:
     """Run one client command; returns its exit code, never raises a `ClientError`."""
-    out = Console(highlight=False)
+    out = SafeConsole(highlight=False, markup=False, emoji=False)
     if not out.is_terminal:
         out.width = PIPE_WIDTH
-    err = Console(stderr=True, highlight=False)
+    err = SafeConsole(stderr=True, highlight=False, markup=False, emoji=False)
     try:
         with OGCClient(args.url) as ogc:
             return _COMMANDS[args.command](ogc, args, out, err)
@@ -62,8 +64,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _error_line(err: Console, text: str) -> None:
-    line = " ".join(text.split())
-    err.print(Text.assemble(("error:", "bold red"), f" {line}"), soft_wrap=True)
+    err.print(Text("error:", style="bold red"), " ".join(text.split()), soft_wrap=True)
 
 
 def _run(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -77,7 +78,7 @@ def _run(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -
     with waiting(err, f"running {args.process}", plain=args.plain or prefer_async):
         outcome = ogc.execute(args.process, inputs, prefer_async=prefer_async,
                               wait=args.timeout)
-    _show(_outcome(ogc, outcome, args, err), description, args)
+    _show(_outcome(ogc, outcome, args, err), description, args, out)
     return 0
 
 
@@ -90,7 +91,7 @@ def _run_workflow(ogc: OGCClient, args: argparse.Namespace, out: Console,
     description = ogc.describe(flow.process_id)
     outcome = ogc.execute(flow.process_id, flow.inputs, prefer_async=True,
                           wait=args.timeout, outputs=flow.outputs)
-    _show(_outcome(ogc, outcome, args, err), description, args)
+    _show(_outcome(ogc, outcome, args, err), description, args, out)
     return 0
 
 
@@ -99,12 +100,13 @@ def _outcome(ogc: OGCClient, outcome: Answer | StatusInfo, args: argparse.Namesp
     return _follow(ogc, outcome, args, err) if isinstance(outcome, StatusInfo) else outcome
 
 
-def _show(answer: Answer, description: ProcessDescription, args: argparse.Namespace) -> None:
+def _show(answer: Answer, description: ProcessDescription, args: argparse.Namespace,
+          out: Console) -> None:
     doc = results_document(answer, description)
     if args.json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        out.out(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        show_results(doc, args.output_dir)
+        show_results(doc, args.output_dir, out.out)
 
 
 def _follow(ogc: OGCClient, job: StatusInfo, args: argparse.Namespace, err: Console) -> Answer:
@@ -138,7 +140,7 @@ def _failure(ogc: OGCClient, status: StatusInfo) -> str:
 def _processes(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
     summaries = ogc.processes(limit=args.limit)
     if args.json:
-        print(json.dumps([s.dump() for s in summaries], indent=2, ensure_ascii=False))
+        out.out(json.dumps([s.dump() for s in summaries], indent=2, ensure_ascii=False))
         return 0
     table = Table(caption=f"{len(summaries)} process(es) at {ogc.url}")
     table.add_column("id", no_wrap=True)
@@ -156,7 +158,7 @@ def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) 
         return _job_logs(ogc, args, out, err)
     jobs = ogc.jobs(limit=args.limit, statuses=args.status, process_ids=args.process_ids)
     if args.json:
-        print(json.dumps([j.dump() for j in jobs], indent=2, ensure_ascii=False))
+        out.out(json.dumps([j.dump() for j in jobs], indent=2, ensure_ascii=False))
         return 0
     table = Table(caption=f"{len(jobs)} job(s) at {ogc.url}")
     table.add_column("job", no_wrap=True)
@@ -175,14 +177,13 @@ def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) 
 def _job_logs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
     """Print the job's log; with --follow, new lines as they come until the job ends."""
     text, after = ogc.logs(args.job_id)
-    sys.stdout.write(text)
+    out.out(text, end="")
     while args.follow and not ogc.status(args.job_id).status.terminal:
         time.sleep(args.interval)
         text, after = ogc.logs(args.job_id, after)
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out.out(text, end="")
     if args.follow:  # lines the job wrote as it ended
-        sys.stdout.write(ogc.logs(args.job_id, after)[0])
+        out.out(ogc.logs(args.job_id, after)[0], end="")
     return 0
 
 

@@ -13,6 +13,7 @@ import binascii
 import json
 import mimetypes
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +50,18 @@ def _sole_output(description: ProcessDescription) -> str:
     return next(iter(description.outputs)) if len(description.outputs) == 1 else RESULT
 
 
-def show_results(doc: dict[str, Any], output_dir: Path) -> None:
-    """Print each output: `name: <pretty JSON>`, `name: <href>`, or `name: saved <path> ...`."""
+def show_results(doc: dict[str, Any], output_dir: Path, say: Callable[[str], None]) -> None:
+    """Say each output: `name: <pretty JSON>`, `name: <href>`, or `name: saved <path> ...`
+    (`say` prints one line, making a server's text safe for the terminal)."""
     for name, value in doc.items():
         if _is_file(value):
             path, size = save_output(name, value, output_dir)
-            print(f"{name}: saved {path} ({_media_type(value)}, {size} bytes)")
+            say(f"{name}: saved {path} ({_media_type(value)}, {size} bytes)")
         elif isinstance(value, dict) and isinstance(value.get("href"), str):
-            print(f"{name}: {value['href']}")
+            say(f"{name}: {value['href']}")
         else:
             plain = value["value"] if _is_qualified(value) else value
-            print(f"{name}: {json.dumps(plain, indent=2, ensure_ascii=False)}")
+            say(f"{name}: {json.dumps(plain, indent=2, ensure_ascii=False)}")
 
 
 def save_output(name: str, value: dict[str, Any], output_dir: Path) -> tuple[Path, int]:
