@@ -16,6 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fastproc.settings import Settings
@@ -35,13 +36,25 @@ def connection_options(settings: Settings, *,
 
     `socket_timeout=None` gives a connection that may block forever, as a pub/sub
     listener must; the default is the configured Redis timeout.
+
+    A connection with a timeout retries a lost connection but not a timeout: a server that
+    did not answer in time is frozen or swamped, and waiting again multiplies the caller's
+    wait (a frozen Valkey held every API request 33 s: six 5-s timeouts and the backoff),
+    while the command may have been applied and must not be sent twice. Such a connection
+    also connects within its timeout, so a call waits one timeout at most per try.
     """
     timeout = settings.redis_timeout if socket_timeout == -1.0 else socket_timeout
+    retried: tuple[type[RedisError], ...] = (RedisConnectionError,)
+    if timeout is None:
+        retried += (RedisTimeoutError,)  # only connecting can time out
     return {
         "socket_timeout": timeout,
-        "socket_connect_timeout": settings.redis_timeout,
-        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.05), settings.redis_retries),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "socket_connect_timeout": (settings.redis_timeout if timeout is None
+                                   else min(timeout, settings.redis_timeout)),
+        # Retry's own default would add timeouts back: the errors are given to both.
+        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.05), settings.redis_retries,
+                       supported_errors=retried),
+        "retry_on_error": list(retried),
         "health_check_interval": 30,
         "socket_keepalive": True,
     }

