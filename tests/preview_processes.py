@@ -4,6 +4,7 @@ previews, and the same kinds filled with markup and script that must show as tex
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastproc import (
@@ -127,3 +128,28 @@ class ScriptedOutputs(BaseProcess):
             outputs["big"] = Binary((HOSTILE_PAGE + padding).encode()[:SCRIPTED_BIG],
                                     "text/html")
         return outputs
+
+
+def overflowing_geojson(features: int = 1000) -> bytes:
+    """A FeatureCollection larger than a preview reads whose first features have
+    coordinates no float holds (an integer of 401 digits, `Infinity`, `NaN`: what Python's
+    JSON reads from a cut document), as has its `bbox` member; the others are plain points
+    (i, -i), with an integer of 401 digits as a property."""
+    huge = 10**400
+    odd: list[list[Any]] = [[huge, 0], [0, -huge], [math.inf, 1], [math.nan, 2]]
+    items = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": coordinates},
+              "properties": {"odd": True}} for coordinates in odd]
+    items += [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [i, -i]},
+               "properties": {"index": i, "huge": huge}} for i in range(1, features)]
+    return json.dumps({"type": "FeatureCollection", "bbox": [-huge, -1, huge, 1],
+                       "features": items}).encode()
+
+
+class OverflowingGeoJSON(BaseProcess):
+    """A GeoJSON output with coordinates no float holds (`overflowing_geojson`)."""
+
+    description = ProcessDescription(id="overflowing_geojson",
+                                     outputs=_outputs(places="application/geo+json"))
+
+    async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        return {"places": Binary(overflowing_geojson(), "application/geo+json")}

@@ -1,17 +1,21 @@
 """Output previews on the results page: each media type gets its view (a table of a CSV's
 first rows, a feature table and bounding box of GeoJSON, a collapsible JSON tree, text, an
 image, a download link), an output stored apart is previewed from its first bytes only, and
-whatever a process put in an output shows as text, never as markup."""
+whatever a process put in an output shows as text, never as markup. The last test asks the
+real API (with its worker and Valkey) for the page of an output no float can bound."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 from html.parser import HTMLParser
 from typing import Any
 
 import orjson
 import pytest
+import redis
 
 from fastproc.api.html.previews import (
     MAX_JSON_DEPTH,
@@ -29,7 +33,15 @@ from fastproc.api.html.render import environment
 from fastproc.api.html.results import OutputView, output_views
 from fastproc.jobs.results import encode_results
 from fastproc.ogc.models import OutputDescription
-from tests.preview_processes import HOSTILE, HOSTILE_JSON, HOSTILE_SVG, HostileOutputs
+from tests.e2e import show
+from tests.preview_processes import (
+    HOSTILE,
+    HOSTILE_JSON,
+    HOSTILE_SVG,
+    HostileOutputs,
+    overflowing_geojson,
+)
+from tests.support import Processes, Stack, start_job, wait_job
 
 JOB = "http://api/jobs/0123"
 
@@ -170,6 +182,21 @@ def test_a_json_value_shaped_as_geojson_is_a_feature_table_and_a_lone_feature_to
     feature = spiral(1)["features"][0]
     lone = preview_value(feature)
     assert lone.features is not None and lone.features.rows == [["Point", "0", "p0"]]
+
+
+def test_coordinates_no_float_holds_are_left_out_of_the_bounding_box() -> None:
+    data = overflowing_geojson()
+    preview = preview_bytes(data[:PREVIEW_BYTES], "application/geo+json", total=len(data))
+    table = preview.features
+    assert preview.kind is Kind.GEOJSON and table is not None
+    plain = table.count - 4  # the points (i, -i) read, after the four odd ones
+    assert plain > 10
+    assert table.bbox == (1.0, -plain, plain, -1.0)
+    assert table.bbox_source == f"of the {table.count:,} features read"
+    assert table.columns == ["odd", "index", "huge"]
+    assert table.rows[4] == ["Point", "", "1", str(10**400)]
+    whole = preview_value(json.loads(overflowing_geojson(10)))
+    assert whole.features is not None and whole.features.bbox == (1.0, -9.0, 9.0, -1.0)
 
 
 def test_geojson_lists_the_first_hundred_features_but_bounds_them_all() -> None:
@@ -328,3 +355,28 @@ def test_hostile_outputs_show_as_text_and_never_as_markup() -> None:
     assert f"&#34;{json_key}&#34;" in page
     assert "&lt;/script&gt;&lt;script&gt;" in page and HOSTILE_JSON not in page
     assert HOSTILE_SVG not in page and "parent.document" not in page
+
+
+# -- on the real results page -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(procs: Processes, r: redis.Redis, key_prefix: str) -> Stack:
+    """Outputs over 100,000 bytes stored apart: a page previews them from their head."""
+    return procs.stack(r, key_prefix, FASTPROC_PROCESSES="tests.preview_processes",
+                       FASTPROC_INLINE_OUTPUT_BYTES="100000")
+
+
+def test_the_page_of_geojson_with_coordinates_no_float_holds_shows_its_features(
+        stack: Stack) -> None:
+    assert len(overflowing_geojson()) > 100_000
+    with stack.client() as client:
+        job = start_job(client, "overflowing_geojson", {})
+        assert wait_job(client, job.id)["status"] == "successful"
+        page = client.get(f"/jobs/{job.id}/results", params={"f": "html"})
+    assert page.status_code == 200, show(page)
+    box = re.search(r'bounding box <span class="mono">\[([^\]]+)\]', page.text)
+    assert box is not None, page.text
+    west, south, east, north = (float(n) for n in box.group(1).split(","))
+    assert all(map(math.isfinite, (west, south, east, north)))
+    assert (west, north) == (1.0, -1.0) and east == -south > 10

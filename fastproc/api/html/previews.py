@@ -14,6 +14,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -222,8 +223,10 @@ def preview_value(value: Any, media_type: str | None = None) -> Preview:
 def _literal(value: Any) -> str:
     try:
         text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # nested deeper than orjson writes
-        return "[…]" if isinstance(value, list) else "{…}"
+    except TypeError:  # nested deeper than orjson writes, or an integer over 64 bits
+        if not isinstance(value, int):
+            return "[…]" if isinstance(value, list) else "{…}"
+        text = str(value)  # as many digits as the JSON it was read from had
     return text if len(text) <= MAX_CELL else text[:MAX_CELL] + "…"
 
 
@@ -270,13 +273,26 @@ def _positions(geometry: Any) -> Iterator[tuple[float, float]]:
             stack.extend(item.get(k) for k in ("coordinates", "geometries") if k in item)
         elif isinstance(item, list):
             if len(item) >= 2 and all(_is_number(c) for c in item[:2]):
-                yield float(item[0]), float(item[1])
+                x, y = _coordinate(item[0]), _coordinate(item[1])
+                if x is not None and y is not None:
+                    yield x, y
             else:
                 stack.extend(item)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _coordinate(value: int | float) -> float | None:
+    """A coordinate a bounding box can hold; None for a number no float holds (an integer
+    of 400 digits, which the JSON of an output's head may carry) or an infinite one (what
+    `1e400` or `Infinity` reads as)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def bounding_box(features: list[Any]) -> tuple[float, float, float, float] | None:
@@ -296,7 +312,10 @@ def declared_bbox(doc: Any) -> tuple[float, float, float, float] | None:
     if not isinstance(box, list) or len(box) not in (4, 6) or not all(map(_is_number, box)):
         return None
     half = len(box) // 2
-    return float(box[0]), float(box[1]), float(box[half]), float(box[half + 1])
+    west, south, east, north = (_coordinate(box[i]) for i in (0, 1, half, half + 1))
+    if west is None or south is None or east is None or north is None:
+        return None
+    return west, south, east, north
 
 
 def _property_text(value: Any) -> str:
