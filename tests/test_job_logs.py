@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from tests.e2e import assert_exception
 from tests.gated import Gates
 from tests.logging_processes import TERMINAL_TRICKS, TRICKS_SHOWN, unprintable
 from tests.support import ROOT, Processes, Stack, start_job, wait_for, wait_job
@@ -147,6 +148,25 @@ def test_logs_answer_404_for_unknown_jobs_and_406_for_other_formats(
     assert client.get(f"/jobs/{'0' * 32}/logs").status_code == 404
     job = start_job(client, "fails_deep", {"text": "2/1"})
     assert client.get(f"/jobs/{job.id}/logs", params={"f": "xml"}).status_code == 406
+
+
+def test_a_place_past_the_last_line_reads_none_and_one_naming_no_line_is_refused(
+        client: httpx.Client) -> None:
+    job = start_job(client, "fails_deep", {"text": "2/1"})
+    assert wait_job(client, job.id)["status"] == "successful"
+    total = _json(client, job.id)["total"]
+    assert total >= 1
+    for after in (total, total + 1, 2**53 + 1, 2**63 - 1):
+        doc = _json(client, job.id, after)
+        assert (doc["lines"], doc["next"]) == ([], total), after
+        text = client.get(f"/jobs/{job.id}/logs", params={"after": after})
+        assert (text.status_code, text.text) == (200, ""), after
+        assert text.headers["x-fastproc-log-next"] == str(total)
+    for given in ("-1", str(-(2**63)), str(2**63), "9" * 4400, "1e3", "abc", ""):
+        for fmt in ("json", "text"):
+            assert_exception(client.get(f"/jobs/{job.id}/logs",
+                                        params={"after": given, "f": fmt}),
+                             400, "InvalidParameterValue", mentions=["after"])
 
 
 def test_another_callers_job_log_answers_404(procs: Processes, r: redis.Redis,

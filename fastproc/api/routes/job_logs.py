@@ -3,7 +3,9 @@
 Plain text by default (one line each, fastproc's own lines marked `[fastproc]`, a fan-out
 part's lines with the part, tracebacks indented under their line); JSON with `f=json` or
 `Accept: application/json`, whose lines are numbered so a reader can ask for the lines
-`after` the last it has (the job page follows a running job that way). Only the job's owner
+`after` the last it has (the job page follows a running job that way): a number past the
+last line reads none yet, and one that is not a line number at all (negative, or past a
+signed 64-bit integer) is refused with 400 InvalidParameterValue. Only the job's owner
 sees it, as the job itself. The lines are captured by the workers (`fastproc.queue.capture`)
 and kept as long as the job, within FASTPROC_JOB_LOG_LINES and FASTPROC_JOB_LOG_BYTES.
 """
@@ -29,6 +31,9 @@ router = APIRouter(tags=["Jobs"])
 State = Annotated[AppState, Depends(get_state)]
 
 _FORMATS = ("text", "json")
+#: The largest `after` a reader may give: line numbers are signed 64-bit integers, as Redis
+#: counts them (a larger one can name no line, so it is refused rather than read as "none").
+LAST_LINE_NUMBER = 2**63 - 1
 _DOC: dict[str, Any] = {
     "x-fastproc-extension": "job logs; not part of OGC API - Processes 1.0",
     "responses": {"200": {
@@ -72,8 +77,9 @@ def log_text(log: JobLog) -> str:
             openapi_extra=_DOC, response_class=Response)
 async def job_logs(
     job_id: str, request: Request, state: State,
-    after: Annotated[int, Query(ge=0, description="Only the lines numbered after this "
-                                                   "(the `next` of an earlier answer)")] = 0,
+    after: Annotated[int, Query(ge=0, le=LAST_LINE_NUMBER,
+                                description="Only the lines numbered after this (the `next` "
+                                            "of an earlier answer)")] = 0,
     f: Annotated[str | None, Query(description="`text` (the default) or `json`")] = None,
 ) -> Response:
     record = await visible_record(state, job_id, request)
