@@ -19,6 +19,8 @@ import pytest
 import redis
 
 from fastproc.keys import Keys
+from fastproc.settings import Settings
+from fastproc.workflows.remote import RemoteSlots
 from tests.e2e import OGC_EXCEPTIONS, assert_exception
 from tests.gated import Gates
 from tests.localhttp import LocalHTTP
@@ -36,6 +38,7 @@ PROCESSES = "workers.examples,tests.processes,tests.flow_processes"
 #: FASTPROC_MAX_RESULT_BYTES of the module's stack.
 RESULT_LIMIT = 60_000
 NO_CACHE = {"Cache-Control": "no-cache"}
+ENDED = ("successful", "failed", "dismissed")
 
 
 def nest(process: str, inputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -373,6 +376,53 @@ def test_a_hostile_remote_server_fails_its_node_and_nothing_else(
     assert "/execution answered 204" in assert_exception(response, 500)["detail"]
     assert api.post("/processes/add/execution", headers=NO_CACHE, json={"inputs": {
         "a": nest("add", {"a": 1, "b": 1}), "b": 1}}).text == "3.0"
+
+
+def test_remote_waits_may_hold_half_the_worker_slots_by_default_and_never_all() -> None:
+    def limit(concurrency: int, wanted: int | None = None) -> int:
+        return RemoteSlots.of(Settings(worker_concurrency=concurrency,
+                                       workflow_remote_slots=wanted)).limit
+
+    assert [limit(50), limit(4), limit(3), limit(2), limit(1)] == [25, 2, 1, 1, 1]
+    assert [limit(50, 10), limit(50, 49), limit(50, 50), limit(4, 100)] == [10, 49, 49, 3]
+
+
+def test_remote_nodes_calling_this_same_server_never_hold_every_worker_slot(
+        procs: Processes, r: redis.Redis, key_prefix: str) -> None:
+    """More remote nodes than the worker has slots, each calling this same server under
+    another name: the job each one waits for needs a slot of that same worker."""
+    slots, time_limit = 4, 30
+    own = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
+                      FASTPROC_WORKER_CONCURRENCY=str(slots),
+                      FASTPROC_JOB_TIMEOUT=str(time_limit))
+    bound = RemoteSlots.of(Settings(worker_concurrency=slots)).limit
+    assert bound < slots
+    same = own.url.replace("127.0.0.1", "localhost")
+
+    def remote(x: int) -> dict[str, Any]:
+        return nest(f"{same}/processes/slow_number", {"x": x, "seconds": 0.3})
+
+    with own.client(timeout=60) as client:
+        ids = [start_job(client, "add", {"a": remote(i), "b": remote(100 + i)},
+                         response="document").id for i in range(6)]
+        peak = 0
+
+        def all_ended() -> bool:
+            nonlocal peak
+            # Each job of slow_number is one remote call waiting in a slot until it ends.
+            waited_for = client.get("/jobs", params={
+                "processID": "slow_number", "status": ["accepted", "running"], "limit": 100})
+            peak = max(peak, len(waited_for.json()["jobs"]))
+            return all(client.get(f"/jobs/{job_id}").json()["status"] in ENDED
+                       for job_id in ids)
+
+        wait_for(all_ended, time_limit, "every workflow to end within the remote calls' "
+                 "time limit", every=0.05)
+        for i, job_id in enumerate(ids):
+            status = client.get(f"/jobs/{job_id}").json()
+            assert status["status"] == "successful", status
+            assert client.get(f"/jobs/{job_id}/results").json() == {"sum": 100 + 2 * i}
+    assert 1 <= peak <= bound, peak
 
 
 def test_remote_processes_obey_the_address_rules(

@@ -36,7 +36,8 @@ from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
 from fastproc.redis import connect, redis_url
 from fastproc.settings import Settings
-from fastproc.workflows.run import run_node_task
+from fastproc.workflows.remote import RemoteSlots
+from fastproc.workflows.run import REMOTE_SLOTS, run_node_task
 
 #: The longest poll delay of arq's own loop under `arq fastproc.WorkerSettings`: no nudge
 #: wakes it, so this is how long a job may wait in an idle queue (arq's default is 0.5 s).
@@ -91,6 +92,9 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
     async def on_startup(ctx: dict[str, Any]) -> None:
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
+        # The worker's slots its workflows' remote calls may wait in (each task's context
+        # is a copy of this one: the count is the worker's, shared by its tasks).
+        ctx[REMOTE_SLOTS] = RemoteSlots.of(settings)
         # fastproc's loop starts each job in the claim of its task (arq's own loop ignores it).
         ctx[CLAIM_STARTS] = replace(rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl),
                                     refused=rt.refused)

@@ -9,16 +9,27 @@ the whole call is bounded by the job's time limit. The server is asked for the o
 the parent needs, as a results document, synchronously; a server that answers with a job
 instead (an async-only process, or a sync request it turned into a job) is followed to
 its end.
+
+The call waits in a worker slot, and the other server may be this same deployment under
+another name, whose job then needs a slot of these same workers: with every slot holding
+such a wait, none is left and each wait ends only at its time limit (300 remote nodes on
+50 slots: a 1 s process took 23 s). So a worker lets its remote nodes hold only some of its
+slots, never all (`RemoteSlots`); a remote node beyond them is handed back to the queue
+for a moment rather than waiting in a slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin
 
 import httpx
 import orjson
+from arq import Retry
 
 from fastproc.net import AddressNotAllowed, check_url_syntax, pinned_client
 from fastproc.ogc import media
@@ -33,6 +44,41 @@ _TERMINAL = frozenset({"successful", "failed", "dismissed"})
 
 class RemoteFailed(ProcessError):
     """The remote server could not be reached, refused the request, or its job failed."""
+
+
+#: Seconds a remote node that found no free slot waits in the queue, doubling from the
+#: first to the last with each try: it tries again within a second (each try a short task
+#: that holds no slot while it waits), and fails once arq's tries run out (a quarter hour).
+SLOT_RETRY_FIRST, SLOT_RETRY_LAST = 0.1, 1.0
+
+
+@dataclass(slots=True)
+class RemoteSlots:
+    """The slots of one worker that its remote nodes hold while they wait (see the module
+    doc); one per worker."""
+
+    limit: int
+    held: int = 0
+
+    @classmethod
+    def of(cls, settings: Settings) -> RemoteSlots:
+        """`FASTPROC_WORKFLOW_REMOTE_SLOTS`, half the worker's slots when unset, and never
+        all of them (but one, for a worker that has only one)."""
+        slots = settings.worker_concurrency
+        wanted = settings.workflow_remote_slots or max(1, slots // 2)
+        return cls(min(wanted, max(1, slots - 1)))
+
+    @contextmanager
+    def holding(self, job_try: int) -> Iterator[None]:
+        """One slot for the duration; with none free, arq's `Retry`: the node's task goes
+        back to the queue and gives its own slot to the jobs being waited for."""
+        if self.held >= self.limit:
+            raise Retry(defer=min(SLOT_RETRY_LAST, SLOT_RETRY_FIRST * 2 ** min(job_try, 8)))
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
 
 
 async def run_remote(node: Node, inputs: dict[str, Any], settings: Settings,

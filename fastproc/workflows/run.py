@@ -48,8 +48,11 @@ from fastproc.queue.fetch import resolve_references
 from fastproc.queue.names import node_of
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import GIVEN_INPUTS, guarded, run_job
-from fastproc.workflows.remote import run_remote
+from fastproc.workflows.remote import RemoteSlots, run_remote
 from fastproc.workflows.tree import ROOT, Node
+
+#: Where a worker keeps its `RemoteSlots` in arq's context (set at its start-up).
+REMOTE_SLOTS = "fastproc.remote_slots"
 
 
 async def run_node_task(ctx: dict[str, Any]) -> None:
@@ -58,8 +61,8 @@ async def run_node_task(ctx: dict[str, Any]) -> None:
     flows = workflow_jobs(rt.jobs)
     with logger.contextualize(job_id=job_id):
         if node_id != ROOT:
-            await guarded(rt, job_id, f"node {node_id}",
-                           _run_nested(rt, flows, job_id, node_id, ctx["job_try"]))
+            await guarded(rt, job_id, f"node {node_id}", _run_nested(
+                rt, flows, job_id, node_id, ctx["job_try"], ctx[REMOTE_SLOTS]))
             return
         prepared: list[dict[str, Any]] = []
         await guarded(rt, job_id, "the inputs of the workflow's process",
@@ -77,7 +80,7 @@ async def _started(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: int) 
 
 
 async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: int,
-                      job_try: int) -> None:
+                      job_try: int, slots: RemoteSlots) -> None:
     found = await _started(rt, flows, job_id, node_id)
     node = found.node
     if node is None or not found.runnable:
@@ -88,7 +91,9 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
         inputs = node.filled(found.children)
         try:
             if node.remote is not None:
-                value = await run_remote(node, inputs, rt.settings, rt.settings.job_timeout)
+                with slots.holding(job_try):
+                    value = await run_remote(node, inputs, rt.settings,
+                                             rt.settings.job_timeout)
             else:
                 value, cache = await _run_local(rt, node, inputs, found.owner, job_try)
         except (Retry, RedisError):
