@@ -121,16 +121,21 @@ def _moment(job_id: str, name: str, text: str | None) -> str | None:
     return text
 
 
+def _json_value(text: str) -> Any:
+    """What `text` holds as JSON; None when it is no JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _error(job_id: str, text: str | None) -> dict[str, Any] | None:
     """The exception document of a failed job, as `fastproc.api` answers it: a JSON object
     whose `type` and `title` are text and whose `status` is an HTTP error status. Text
     that is not such an object is its `detail`; a member that is not so is left out."""
     if not text:
         return None
-    try:
-        error = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        error = text
+    error = _json_value(text)
     if not isinstance(error, dict):
         _unreadable(job_id, "error", text)
         return {"detail": error if isinstance(error, str) else text}
@@ -146,10 +151,7 @@ def _error(job_id: str, text: str | None) -> dict[str, Any] | None:
 def _request(job_id: str, text: str | None) -> dict[str, Any]:
     if not text:
         return {}
-    try:
-        request = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        request = None
+    request = _json_value(text)
     if not isinstance(request, dict):
         _unreadable(job_id, "request", text)
         return {}
