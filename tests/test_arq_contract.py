@@ -101,7 +101,7 @@ HELPERS: dict[str, dict[str, list[str] | None]] = {
                              "queue_name", "job_id", "serializer"],
         "SerializationError": None,
     },
-    "arq.worker": {"JobExecutionFailed": None, "RetryJob": None, "no_result": None},
+    "arq.worker": {"RetryJob": None, "no_result": None},
     "arq.utils": {"args_to_string": ["args", "kwargs"], "ms_to_datetime": ["unix_ms"],
                   "truncate": ["s", "length"]},
     "arq.constants": {"keep_cronjob_progress": None},

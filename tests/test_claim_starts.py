@@ -153,3 +153,25 @@ async def test_a_claim_without_starts_starts_nothing(setup: Setup) -> None:
                             starts=None)
     assert claimed.task_id == task_id and claimed.started is None
     assert await setup.status(task_id) == b"accepted"
+
+
+@pytest.mark.anyio
+async def test_keys_of_a_task_written_by_hand_do_not_fail_the_claim(setup: Setup) -> None:
+    """A try counter that is not a number, or a message key of another type, makes its
+    task one the worker drops (try 0, no message), not an error for every task claimed."""
+    fine = await setup.queue_task()
+    bad_counter = await setup.queue_task()
+    await setup.redis.set(RETRY_KEY_PREFIX + bad_counter, "abc", ex=60)
+    bad_message = await setup.queue_task()
+    await setup.redis.delete(JOB_KEY_PREFIX + bad_message)
+    await setup.redis.rpush(JOB_KEY_PREFIX + bad_message, "x")
+    await setup.redis.expire(JOB_KEY_PREFIX + bad_message, 60)
+    claimed = await claim(claim_script(setup.redis), setup.queue, 8, lease_ms=LEASE_MS,
+                          starts=setup.starts())
+    by_id = {c.task_id: c for c in claimed}
+    assert set(by_id) == {fine, bad_counter, bad_message}
+    assert by_id[fine].started is not None and by_id[fine].job_try == 1
+    assert by_id[bad_counter].job_try == 0 and by_id[bad_counter].started is None
+    assert by_id[bad_message].message is None and by_id[bad_message].started is None
+    assert await setup.status(bad_counter) == b"accepted"
+    assert await setup.status(bad_message) == b"accepted"

@@ -62,3 +62,12 @@ def test_a_scraper_asking_for_openmetrics_gets_openmetrics() -> None:
 def test_a_plain_scraper_gets_the_text_format() -> None:
     _, content_type = exposition(Snapshot({}, {}), "*/*")
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def test_dropped_tasks_are_counted_by_queue_and_reason() -> None:
+    stats = {**STATS, "dropped|odd|queue|message": "2", "dropped|p:queue|id": "1"}
+    samples = _samples(exposition(Snapshot({}, stats), "")[0])
+    assert samples["fastproc_queue_messages_dropped_total",
+                   frozenset({("queue", "odd|queue"), ("reason", "message")})] == 2
+    assert samples["fastproc_queue_messages_dropped_total",
+                   frozenset({("queue", "p:queue"), ("reason", "id")})] == 1

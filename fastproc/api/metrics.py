@@ -38,7 +38,8 @@ class Snapshot:
 
     The hash's fields are `jobs|<process>|<status>` (jobs that ended), `submitted|<process>`,
     `dur|<process>|<le>` (jobs whose run fell in a bucket, not cumulative),
-    `dursum|<process>` and `cachehit|<process>`.
+    `dursum|<process>`, `cachehit|<process>` and `dropped|<queue>|<reason>` (tasks a worker
+    dropped unrun: `fastproc.queue.arq_format.DropReason`).
     """
 
     queue_depths: Mapping[str, int]
@@ -54,6 +55,7 @@ class _Stats:
     buckets: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     sums: dict[str, float] = field(default_factory=dict)
     cache_hits: dict[str, int] = field(default_factory=dict)
+    dropped: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: Mapping[str, str]) -> _Stats:
@@ -72,6 +74,9 @@ class _Stats:
                 stats.sums[rest] = float(value)
             elif kind == "cachehit":
                 stats.cache_hits[rest] = int(value)
+            elif kind == "dropped":
+                queue, _, reason = rest.rpartition("|")
+                stats.dropped[queue, reason] = int(value)
         return stats
 
     def active(self) -> dict[str, int]:
@@ -114,6 +119,14 @@ class FastprocCollector(Collector):
         for process, count in stats.cache_hits.items():
             hits.add_metric([process], count)
         yield hits
+        dropped = CounterMetricFamily(
+            "fastproc_queue_messages_dropped",
+            "Queued tasks a worker dropped unrun because it could not read them (written by "
+            "hand or corrupted), by queue and reason; their jobs failed.",
+            labels=["queue", "reason"])
+        for (queue, reason), count in stats.dropped.items():
+            dropped.add_metric([queue, reason], count)
+        yield dropped
         yield _durations(stats)
 
 

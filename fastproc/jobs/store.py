@@ -406,6 +406,14 @@ class JobStore:
             args=args)
         return records
 
+    async def count_dropped(self, queue: str, reason: str) -> None:
+        """Count a task a worker dropped unrun from `queue`
+        (`fastproc_queue_messages_dropped_total`)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(self.keys.stats, f"dropped|{queue}|{reason}", 1)
+            pipe.expire(self.keys.stats, STATS_TTL)  # this may have created the hash
+            await pipe.execute()
+
     async def admit(self, process_id: str, cap: int) -> bool:
         """Take a place in the process's queue (released when a worker begins the job)."""
         return bool(await self._admit(keys=[self.keys.queued(process_id)],

@@ -27,6 +27,12 @@ worker's task would wait). Everything else — running jobs, retries, aborts, ti
 health checks, signals — is arq's unchanged, and `arq fastproc.WorkerSettings` runs arq's
 own loop with the same tasks and hooks (`fastproc.queue.worker`).
 
+One thing differs on purpose: a task no worker can run from what Redis holds for it (a
+queue entry or message written by hand or corrupted: an id that is not text, a score that
+is not a time, a message that is missing, not JSON, or whose fields or arguments do not fit)
+is dropped — off its queue, counted in /metrics, its job failed (`DroppedTask`) — where arq
+would stop the worker on some and fail others unrun, leaving their jobs waiting for ever.
+
 arq internals used (each checked by the contract test):
 - `Worker.main` (overridden), `Worker._poll_iteration` (overridden),
   `Worker._cancel_aborted_jobs`, `Worker._release_sem_dec_counter_on_complete`,
@@ -41,7 +47,7 @@ arq internals used (each checked by the contract test):
   `log_results`, `jobs_complete`, `jobs_failed`, `jobs_retried`, `job_serializer`,
   `job_deserializer`;
 - `arq.jobs.deserialize_job_raw`, `serialize_result`, `SerializationError`;
-  `arq.worker.JobExecutionFailed`, `RetryJob`, `no_result`; `arq.utils.args_to_string`,
+  `arq.worker.RetryJob`, `no_result`; `arq.utils.args_to_string`,
   `ms_to_datetime`, `truncate`; `arq.constants.keep_cronjob_progress`;
 - the key layout and message format in `arq_format`.
 """
@@ -50,10 +56,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from arq import Retry, func
@@ -61,7 +70,7 @@ from arq.connections import ArqRedis, RedisSettings, log_redis_info
 from arq.constants import keep_cronjob_progress
 from arq.jobs import SerializationError, deserialize_job_raw, serialize_result
 from arq.utils import args_to_string, ms_to_datetime, truncate
-from arq.worker import JobExecutionFailed, RetryJob, Worker, no_result
+from arq.worker import RetryJob, Worker, no_result
 from loguru import logger
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -79,8 +88,12 @@ from fastproc.queue.arq_format import (
     RETRY_KEY_PREFIX,
     RETRY_KEY_TTL,
     STARTED,
+    TASK_DROPPED,
     TASK_END,
     ClaimStarts,
+    DropHook,
+    DroppedTask,
+    DropReason,
     TaskEnd,
     dump_job,
     load_job,
@@ -106,19 +119,61 @@ ABORT_CHECK_INTERVAL = 0.1
 arq_log = logging.getLogger("arq.worker")
 
 
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """Why a claimed task will not run: it is dropped (`DroppedTask`)."""
+
+    reason: DropReason
+    detail: str
+
+
 @dataclass(slots=True)
 class _Opened:
     """A claimed task about to run: its function and arguments, as arq's `run_job` names
     them."""
 
     job_try: int
+    function_name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    #: The try the message names (`t`; 0 if none).
+    enqueue_job_try: int
+    enqueue_time_ms: int
+    enqueue_time: datetime
     function: Any = None
-    function_name: str = "<unknown>"
-    args: tuple[Any, ...] = ()
-    kwargs: dict[Any, Any] = field(default_factory=dict)
-    enqueue_time_ms: int = 0
     ref: str = ""
     keep_in_progress: float | None = None
+
+
+def _read_message(message: bytes, job_try: int) -> _Opened | _Refusal:
+    """A task's message as arq's `run_job` reads it, every field checked for what arq does
+    with it: a message written by hand may hold anything, and arq would stop the worker on
+    some (a time that is not a number) or fail the task unrun on others."""
+    try:
+        function_name, args, kwargs, enqueue_job_try, enqueued = deserialize_job_raw(
+            message, deserializer=load_job)
+    except SerializationError:
+        return _Refusal(DropReason.MESSAGE, "its queue message is not arq's JSON")
+    problem = None
+    if not isinstance(function_name, str):
+        problem = "its function 'f' is not text"
+    elif not isinstance(args, list):
+        problem = "its arguments 'a' are not a list"
+    elif not isinstance(kwargs, dict):
+        problem = "its keyword arguments 'k' are not an object"
+    elif enqueue_job_try is not None and type(enqueue_job_try) is not int:
+        problem = "its try 't' is not a whole number"
+    elif type(enqueued) not in (int, float) or not math.isfinite(enqueued):
+        problem = "its enqueue time 'et' is not a number"
+    else:
+        try:
+            enqueue_time = ms_to_datetime(enqueued)
+        except (OverflowError, OSError, ValueError):
+            problem = "its enqueue time 'et' is out of range"
+    if problem is not None:
+        return _Refusal(DropReason.MESSAGE, problem)
+    return _Opened(job_try, function_name, tuple(args), kwargs, enqueue_job_try or 0,
+                   int(enqueued), enqueue_time)
 
 
 @dataclass(slots=True)
@@ -138,14 +193,34 @@ class Claimed:
 
     task_id: str
     score: int
-    #: The task's message (None: it expired).
+    #: The task's message (None: it expired, or is not a string).
     message: bytes | None
+    #: Its try (0: its try counter is not a number).
     job_try: int
     #: An abort was asked before the task started.
     aborted: bool
     #: The record of the job the claim started for the task (`ClaimStarts`), as HGETALL
     #: gives it (empty: the record is gone); None when it started none.
     started: list[bytes] | None = None
+    #: The task's queue entry as stored (`task_id` is its text, if it is text).
+    member: bytes = b""
+    #: What in the queue entry itself makes the task one no worker can run, if anything.
+    unreadable: DropReason | None = None
+
+    @classmethod
+    def entry(cls, member: bytes, score: bytes, message: bytes | None, job_try: int,
+              aborted: bool, started: list[bytes] | None) -> Claimed:
+        """One task as the claim returns it; an entry that is not a task id and a time
+        (written by hand) is `unreadable` rather than an error that would stop the worker."""
+        unreadable = None
+        due = float(score)
+        if not math.isfinite(due):
+            unreadable, due = DropReason.SCORE, 0.0
+        try:
+            task_id = member.decode()
+        except UnicodeDecodeError:
+            task_id, unreadable = member.decode(errors="backslashreplace"), DropReason.ID
+        return cls(task_id, int(due), message, job_try, aborted, started, member, unreadable)
 
 
 def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -> ArqRedis:
@@ -241,8 +316,8 @@ async def claim(script: AsyncScript, queue: str, free: int, *, lease_ms: int,
         keys=[queue, ABORT_JOBS_SS, stats],
         args=[timestamp_ms(), lease_ms, free, IN_PROGRESS_KEY_PREFIX, CLAIM_SCAN,
               JOB_KEY_PREFIX, RETRY_KEY_PREFIX, RETRY_KEY_TTL, *start_args, *running])
-    return [Claimed(raw[i].decode(), int(float(raw[i + 1])), raw[i + 2], int(raw[i + 3]),
-                    raw[i + 4] == 1, raw[i + 5]) for i in range(0, len(raw), 6)]
+    return [Claimed.entry(raw[i], raw[i + 1], raw[i + 2], int(raw[i + 3]),
+                          raw[i + 4] == 1, raw[i + 5]) for i in range(0, len(raw), 6)]
 
 
 def _log_poll_failure(state: RetryCallState) -> None:
@@ -267,6 +342,8 @@ class NudgedWorker(Worker):
         self._saturated = False
         self._last_abort_check = 0.0
         self._starts: ClaimStarts | None = None
+        self._task_dropped: DropHook | None = None
+        self._signatures: dict[str, inspect.Signature] = {}
         # Redis went away: keep the jobs we run, poll again with backoff until it is back.
         self._poll_retrying = AsyncRetrying(
             retry=retry_if_exception_type((RedisError, OSError)),
@@ -281,6 +358,7 @@ class NudgedWorker(Worker):
             await self.on_startup(self.ctx)
         # Set by the start-up hook: which tasks start their job in the claim (fastproc's).
         self._starts = self.ctx.get(CLAIM_STARTS)
+        self._task_dropped = self.ctx.get(TASK_DROPPED)
         nudges = asyncio.create_task(self._listen_for_nudges(), name="fastproc-nudges")
         try:
             while True:
@@ -333,76 +411,110 @@ class NudgedWorker(Worker):
     async def _run_claimed(self, claimed: Claimed) -> None:
         """arq's `run_job` for a task the claim already read, counted and checked for an
         abort: the same checks, hooks, time limit, retries, counters and log lines, and
-        arq's `finish_job` unless the task's last step did it (`TaskEnd`)."""
+        arq's `finish_job` unless the task's last step did it (`TaskEnd`). A task arq
+        would fail unrun, or stop on, is dropped instead (`_drop`)."""
         opened = await self._open(claimed)
-        if opened is not None:
+        if isinstance(opened, _Opened):
             await self._execute(claimed, opened)
-        elif claimed.started is not None and self._starts and self._starts.refused:
-            try:  # the claim started its job: end it too
-                await self._starts.refused(claimed.task_id)
-            except (RedisError, OSError) as exc:
-                logger.warning("cannot fail job {} ({}); it ends when its record expires",
-                               claimed.task_id, exc)
+        elif opened is not None:
+            await self._drop(claimed, opened)
 
-    async def _open(self, claimed: Claimed) -> _Opened | None:
-        """The task's function and arguments, or None once the task is finished as failed
-        (expired, unreadable, aborted, unknown function, out of tries), as arq does."""
-        job_id, start_ms = claimed.task_id, timestamp_ms()
-        opened = _Opened(claimed.job_try)
-
-        async def failed(exc: BaseException) -> None:
+    async def _open(self, claimed: Claimed) -> _Opened | _Refusal | None:
+        """The task's function and arguments; or why it cannot run (`_Refusal`); or None
+        once the task, aborted before its start, is finished as arq does."""
+        if claimed.unreadable is DropReason.ID:
+            return _Refusal(claimed.unreadable, "its queue entry is not UTF-8 text")
+        if claimed.unreadable is DropReason.SCORE:
+            return _Refusal(claimed.unreadable, "its queue score is not a time")
+        if claimed.job_try < 1:
+            return _Refusal(DropReason.TRIES, "its try counter is not a number")
+        if claimed.message is None:
+            return _Refusal(DropReason.MISSING, "its queue message is missing or expired")
+        opened = _read_message(claimed.message, claimed.job_try)
+        if isinstance(opened, _Refusal):
+            return opened
+        job_id = claimed.task_id
+        if claimed.aborted:
+            waited = (timestamp_ms() - opened.enqueue_time_ms) / 1000
+            arq_log.info("%6.2fs ⊘ %s:%s aborted before start", waited, job_id,
+                         opened.function_name)
             self.jobs_failed += 1
             data = serialize_result(
                 opened.function_name, opened.args, opened.kwargs, opened.job_try,
-                opened.enqueue_time_ms, False, exc, start_ms, timestamp_ms(),
-                f"{job_id}:{opened.function_name}", self.queue_name, job_id=job_id,
-                serializer=self.job_serializer)
+                opened.enqueue_time_ms, False, asyncio.CancelledError(), timestamp_ms(),
+                timestamp_ms(), f"{job_id}:{opened.function_name}", self.queue_name,
+                job_id=job_id, serializer=self.job_serializer)
             await asyncio.shield(self.finish_failed_job(job_id, data))
-
-        if claimed.message is None:
-            arq_log.warning("job %s expired", job_id)
-            await failed(JobExecutionFailed("job expired"))
-            return None
-        try:
-            (opened.function_name, opened.args, opened.kwargs, enqueue_job_try,
-             opened.enqueue_time_ms) = deserialize_job_raw(
-                claimed.message, deserializer=self.job_deserializer)
-        except SerializationError as exc:
-            arq_log.exception("deserializing job %s failed", job_id)
-            await failed(exc)
-            return None
-        waited = (timestamp_ms() - opened.enqueue_time_ms) / 1000
-        if claimed.aborted:
-            arq_log.info("%6.2fs ⊘ %s:%s aborted before start", waited, job_id,
-                         opened.function_name)
-            await failed(asyncio.CancelledError())
             return None
         function = self.functions.get(opened.function_name)
         if function is None:
-            arq_log.warning("job %s, function %r not found", job_id, opened.function_name)
-            await failed(JobExecutionFailed(
-                f"function {opened.function_name!r} not found"))
-            return None
+            return _Refusal(DropReason.FUNCTION,
+                            f"its function {opened.function_name!r} is not one of the worker's")
+        if not self._takes(function, opened.args, opened.kwargs):
+            return _Refusal(DropReason.ARGUMENTS,
+                            f"its arguments do not fit its function {opened.function_name!r}")
         opened.function = function
         if hasattr(function, "next_run"):  # a cron job
             opened.ref, opened.keep_in_progress = opened.function_name, keep_cronjob_progress
         else:
             opened.ref = f"{job_id}:{opened.function_name}"
-        if enqueue_job_try and enqueue_job_try > opened.job_try:
-            opened.job_try = enqueue_job_try
-            await self.pool.setex(RETRY_KEY_PREFIX + job_id, RETRY_KEY_TTL, str(enqueue_job_try))
+        if opened.enqueue_job_try > opened.job_try:
+            opened.job_try = opened.enqueue_job_try
+            await self.pool.setex(RETRY_KEY_PREFIX + job_id, RETRY_KEY_TTL,
+                                  str(opened.enqueue_job_try))
         max_tries = self.max_tries if function.max_tries is None else function.max_tries
         if opened.job_try > max_tries:
-            arq_log.warning("%6.2fs ! %s max retries %d exceeded", waited, opened.ref, max_tries)
-            await failed(JobExecutionFailed(f"max {max_tries} retries exceeded"))
-            return None
+            return _Refusal(DropReason.TRIES, f"it is past its limit of {max_tries} tries")
         return opened
+
+    def _takes(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """Whether the task's function can be called with these arguments: arq would call
+        it, fail the task on the TypeError and leave its job waiting for ever. (A bind of
+        fastproc's tasks costs about 1 µs.)"""
+        signature = self._signatures.get(function.name)
+        if signature is None:
+            signature = self._signatures[function.name] = inspect.signature(function.coroutine)
+        try:
+            signature.bind(None, *args, **kwargs)  # None stands for the context
+        except TypeError:
+            return False
+        return True
+
+    async def _drop(self, claimed: Claimed, refusal: _Refusal) -> None:
+        """Take a task no worker can run off its queue, with its keys, instead of failing
+        it as arq does (which leaves its job waiting) or stopping on it (a queue entry that
+        is not a task id and a time): the start-up hook (`TASK_DROPPED`) counts it and
+        fails its job, in the step that also does the task's arq bookkeeping."""
+        self.jobs_failed += 1
+        arq_log.warning("dropped task %r of queue %s: %s", claimed.task_id, self.queue_name,
+                        refusal.detail)
+        end = (None if claimed.unreadable is DropReason.ID
+               else TaskEnd(claimed.task_id, self.queue_name))
+        try:
+            if self._task_dropped is not None:
+                await self._task_dropped(DroppedTask(
+                    claimed.task_id, self.queue_name, refusal.reason, refusal.detail, end))
+            if end is None or not end.done:
+                await self._forget(claimed.member)
+        except (RedisError, OSError) as exc:
+            logger.warning("cannot drop task {!r} ({}); it is dropped when claimed again",
+                           claimed.task_id, exc)
+
+    async def _forget(self, member: bytes) -> None:
+        """arq's `finish_failed_job` (which keeps no result here) for a queue entry that
+        may not be text: its keys and its entries go."""
+        async with self.pool.pipeline(transaction=True) as tr:
+            tr.delete(*(prefix.encode() + member for prefix in (
+                RETRY_KEY_PREFIX, IN_PROGRESS_KEY_PREFIX, JOB_KEY_PREFIX)))
+            tr.zrem(ABORT_JOBS_SS, member)
+            tr.zrem(self.queue_name, member)
+            await tr.execute()
 
     async def _execute(self, claimed: Claimed, opened: _Opened) -> None:
         job_id, score, function = claimed.task_id, claimed.score, opened.function
         end = TaskEnd(job_id, self.queue_name)
         ctx = {**self.ctx, "job_id": job_id, "job_try": opened.job_try,
-               "enqueue_time": ms_to_datetime(opened.enqueue_time_ms), "score": score,
+               "enqueue_time": opened.enqueue_time, "score": score,
                TASK_END: end}
         if claimed.started is not None:
             ctx[STARTED] = claimed.started

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -113,6 +114,46 @@ class ClaimStarts:
     channel: str
     #: The queue counters' key prefix ('' without a queue cap).
     counters: str
-    #: Ends the job of a task whose job the claim started but that arq then refused to run
-    #: (a message the claim could read and arq cannot): the job must not stay `running`.
-    refused: Callable[[str], Awaitable[object]] | None = None
+
+
+class DropReason(StrEnum):
+    """Why a worker drops a task unrun: the `reason` label of
+    `fastproc_queue_messages_dropped_total`."""
+
+    #: Its queue entry is not UTF-8 text.
+    ID = "id"
+    #: Its queue score is not a time (infinite).
+    SCORE = "score"
+    #: Its message is gone (expired) or not a string.
+    MISSING = "missing"
+    #: Its message is not arq's JSON, or a field of it has the wrong type or range.
+    MESSAGE = "message"
+    #: Its function is not one of the worker's.
+    FUNCTION = "function"
+    #: Its arguments do not fit its function.
+    ARGUMENTS = "arguments"
+    #: It is past its function's try limit, or its try counter is not a number.
+    TRIES = "tries"
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedTask:
+    """A task a worker cannot run from what Redis holds for it (written by hand, or
+    corrupted), which it drops instead of running it or stopping on it."""
+
+    #: Its id (not UTF-8: as Python shows such bytes; then it names no job).
+    task_id: str
+    queue: str
+    reason: DropReason
+    #: Why, in words, for the failure message of its job.
+    detail: str
+    #: Its arq bookkeeping, for the step that fails its job; None when its id names no job.
+    end: TaskEnd | None
+
+
+#: Where a worker's context holds what ends the job of a task it drops (`DroppedTask`):
+#: counted, and its job failed, since no task will ever end it (fastproc's loop only).
+TASK_DROPPED = "fastproc.task_dropped"
+
+#: The signature of that hook.
+DropHook = Callable[[DroppedTask], Awaitable[object]]

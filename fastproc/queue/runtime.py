@@ -22,7 +22,7 @@ from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
 from fastproc.authoring.registry import Registry
 from fastproc.catalogue import CatalogueEntry
-from fastproc.jobs.record import JobRecord
+from fastproc.jobs.record import JobRecord, is_job_id
 from fastproc.jobs.results import (
     EncodedResult,
     encode_results,
@@ -33,9 +33,10 @@ from fastproc.jobs.service import JobService
 from fastproc.keys import Keys
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
-from fastproc.queue.arq_format import TaskEnd
+from fastproc.queue.arq_format import DroppedTask, TaskEnd
 from fastproc.queue.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
 from fastproc.queue.insights import job_ending, job_failed, job_succeeded
+from fastproc.queue.names import job_of
 from fastproc.settings import Settings
 
 CTX_KEY = "fastproc"
@@ -84,12 +85,17 @@ class Runtime:
         if job_try == 1 and subscriber:  # the document only for a job that asked for it
             self.notifier.notify(subscriber, IN_PROGRESS, record.status_document())
 
-    async def refused(self, job_id: str) -> None:
-        """Fail a job the worker's claim started whose task arq then refused to run
-        (`ClaimStarts.refused`)."""
+    async def dropped(self, task: DroppedTask) -> None:
+        """Count a task the worker dropped unrun (`TASK_DROPPED`) and fail its job, if its
+        id names one: no task will ever end that job, which would otherwise wait for ever
+        (`accepted`, or `running` if the claim started it)."""
+        await self.jobs.store.count_dropped(task.queue, task.reason)
+        job_id = job_of(task.task_id)
+        if task.end is None or not is_job_id(job_id):
+            return
         await self.fail(job_id, ProcessError(
-            "the worker could not run the job's task (an unreadable queue message)"
-        ).to_dict())
+            f"the worker dropped the job's task {task.task_id} unrun: {task.detail}"
+        ).to_dict(), end=task.end)
 
     async def fail(self, job_id: str, error: dict[str, Any],
                    subscriber: dict[str, Any] | None = None, *,

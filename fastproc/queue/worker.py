@@ -10,7 +10,6 @@ differs (nudges and batch claims, or polling every `ARQ_CLI_POLL_DELAY` at most)
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from loguru import logger
@@ -29,15 +28,14 @@ from fastproc.queue.arq import (
     func,
     keep_leases,
 )
-from fastproc.queue.arq_format import CLAIM_STARTS, dump_job, load_job
+from fastproc.queue.arq_format import CLAIM_STARTS, TASK_DROPPED, dump_job, load_job
 from fastproc.queue.insights import WorkerInsights, stop_insights, tracked
 from fastproc.queue.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.queue.runtime import CTX_KEY, Runtime
 from fastproc.queue.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
 from fastproc.redis import connect, redis_url
 from fastproc.settings import Settings
-from fastproc.workflows.remote import RemoteSlots
-from fastproc.workflows.run import REMOTE_SLOTS, run_node_task
+from fastproc.workflows.run import run_node_task
 
 #: The longest poll delay of arq's own loop under `arq fastproc.WorkerSettings`: no nudge
 #: wakes it, so this is how long a job may wait in an idle queue (arq's default is 0.5 s).
@@ -92,12 +90,10 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
     async def on_startup(ctx: dict[str, Any]) -> None:
         rt = Runtime.build(settings, procs, ctx["redis"])
         ctx[CTX_KEY] = rt
-        # The worker's slots its workflows' remote calls may wait in (each task's context
-        # is a copy of this one: the count is the worker's, shared by its tasks).
-        ctx[REMOTE_SLOTS] = RemoteSlots.of(settings)
-        # fastproc's loop starts each job in the claim of its task (arq's own loop ignores it).
-        ctx[CLAIM_STARTS] = replace(rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl),
-                                    refused=rt.refused)
+        # fastproc's loop starts each job in the claim of its task, and ends the job of a task
+        # it drops unrun (arq's own loop ignores both).
+        ctx[CLAIM_STARTS] = rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl)
+        ctx[TASK_DROPPED] = rt.dropped
         registration = Registration(rt.redis, rt.keys, rt.catalogue_entries(),
                                     ttl=settings.catalogue_ttl,
                                     retention=settings.active_job_ttl)

@@ -28,9 +28,9 @@
 -- ARGV[14] the events channel
 -- ARGV[15] prefix of the queue counters ('' if no cap)
 -- ARGV[16..] ids of the tasks this worker runs already (skipped without a command)
--- Returns id, score, message (false if gone), try, aborted (1/0), the job's record after
--- its start (as HGETALL would; false when not started here)... of the tasks this worker now
--- owns: six entries per task.
+-- Returns id, score, message (false if gone or not a string), try (0 if its counter is not a
+-- number), aborted (1/0), the job's record after its start (as HGETALL would; false when
+-- not started here)... of the tasks this worker now owns: six entries per task.
 local want = tonumber(ARGV[3])
 local budget = tonumber(ARGV[5])
 local page = math.max(want * 2, 64)
@@ -64,15 +64,19 @@ while taken < want and offset < budget do
       local retry = ARGV[7] .. id
       local try = 1
       if not redis.call('SET', retry, '1', 'EX', ARGV[8], 'NX') then
-        try = redis.call('INCR', retry)
+        -- A counter that is not a number (written by hand) must not fail the whole claim.
+        try = redis.pcall('INCR', retry)
+        if type(try) ~= 'number' then try = 0 end
         redis.call('EXPIRE', retry, ARGV[8])
       end
       if aborts == nil then aborts = redis.call('EXISTS', KEYS[2]) end
       local aborted = 0
       if aborts == 1 then aborted = redis.call('ZREM', KEYS[2], id) end
-      local message = redis.call('GET', ARGV[6] .. id)
+      -- Nor a message key of another type: the task reads as one without a message.
+      local message = redis.pcall('GET', ARGV[6] .. id)
+      if type(message) ~= 'string' then message = false end
       local record = false
-      if aborted == 0 and try <= max_tries and runs_job(message) then
+      if aborted == 0 and try >= 1 and try <= max_tries and runs_job(message) then
         record = begin_step(ARGV[11] .. id, id, ARGV[12], ARGV[13], ARGV[1], ARGV[14],
                             ARGV[15], started)
       end
