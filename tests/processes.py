@@ -82,6 +82,37 @@ class SlowParts(BaseParallelProcess):
                 "pids": sorted({r["pid"] for r in results})}
 
 
+class CountedParts(BaseParallelProcess):
+    """n parts that each append `start <i>` to the file at `path`, sleep `seconds` and
+    append `done <i>`: a test counts how many times each part ran (a part re-run after a
+    Redis outage would start twice). The merge gives the number of parts."""
+
+    description = ProcessDescription(
+        id="counted_parts",
+        inputs={
+            "path": InputDescription(schema={"type": "string"}),
+            "n": InputDescription(schema={"type": "integer", "minimum": 1, "maximum": 20}),
+            "seconds": InputDescription(schema={"type": "number", "minimum": 0,
+                                                "maximum": 10}),
+        },
+        outputs={"parts": OutputDescription(schema={"type": "integer"})},
+    )
+
+    def split_inputs(self, inputs: dict[str, Any]) -> list[Any]:
+        return [{"i": i, "path": inputs["path"], "seconds": inputs["seconds"]}
+                for i in range(inputs["n"])]
+
+    async def execute_single(self, item: dict[str, Any], progress: Progress) -> int:
+        file = Path(item["path"])
+        await asyncio.to_thread(_append, file, f"start {item['i']}\n")
+        await asyncio.sleep(item["seconds"])
+        await asyncio.to_thread(_append, file, f"done {item['i']}\n")
+        return int(item["i"])
+
+    def merge_results(self, results: list[int]) -> dict[str, Any]:
+        return {"parts": len(results)}
+
+
 class BrokenSplit(BaseParallelProcess):
     description = ProcessDescription(id="broken_split", outputs={
         "x": OutputDescription(schema={"type": "integer"})})

@@ -37,9 +37,10 @@ from tests.support import Processes, submit_async, wait_job
 
 CASES_PER_OPERATION = 25
 
-# Their inputs choose how long they run or how much they produce: a generated body must not
-# tie up the worker for the rest of the session.
-SLOW_PROCESSES = {"sleep", "blocking_sleep", "slow_cleanup", "slow_parts", "big_blob"}
+# Their inputs choose how long they run or how much they produce (or which file they write):
+# a generated body must not tie up the worker for the rest of the session.
+SLOW_PROCESSES = {"sleep", "blocking_sleep", "slow_cleanup", "slow_parts", "big_blob",
+                  "counted_parts"}
 
 # Where a job that failed answers with its own error: the process failed, not the server.
 REPORTS_JOB_FAILURES = {"POST /processes/{process_id}/execution",

@@ -30,6 +30,7 @@ from fastproc.redis import connect
 from fastproc.settings import Settings
 from tests.support import (
     Processes,
+    Stack,
     assert_no_orphaned_running,
     free_port,
     submit_async,
@@ -98,43 +99,122 @@ def _get_json(client: httpx.Client, path: str) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
+class _OwnValkey:
+    """A Valkey of a test's own that can stop and come back with its data (every write
+    on disk at once), on the same port."""
+
+    CONFIG = {"appendonly": "yes", "appendfsync": "always"}
+
+    def __init__(self, data: Path) -> None:
+        data.mkdir()
+        self.data, self.port = data, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.server = self._start()
+
+    def _start(self) -> ValkeyServer:
+        server = ValkeyServer(host="127.0.0.1", port=self.port, data_dir=self.data,
+                              config=self.CONFIG)
+        server.start()
+        return server
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def restart(self) -> None:
+        self.server = self._start()
+
+
+@pytest.fixture
+def own_valkey(tmp_path: Path) -> Iterator[_OwnValkey]:
+    valkey = _OwnValkey(tmp_path / "valkey")
+    try:
+        yield valkey
+    finally:
+        valkey.stop()
+
+
+def _outage_stack(procs: Processes, key_prefix: str, valkey: _OwnValkey,
+                  private: redis.Redis) -> Stack:
+    """A stack on `valkey` whose Redis client retries once only: without the worker's own
+    retries of a store, an outcome computed during an outage would be lost."""
+    return procs.stack(private, key_prefix, FASTPROC_REDIS_URL=valkey.url,
+                       FASTPROC_REDIS_RETRIES="1", FASTPROC_STORE_RETRY="60")
+
+
+def _ended(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    """The job's status once it ended, read through an API that may have lost Redis."""
+    ended: dict[str, Any] = wait_for(
+        lambda: (s := _get_json(client, f"/jobs/{job_id}")) and
+        s["status"] in ("successful", "failed") and s, 90,
+        "the job to end after Redis came back", every=0.2)
+    return ended
+
+
 @pytest.mark.slow
 def test_a_job_that_finished_while_redis_was_away_is_stored_not_rerun(
-    procs: Processes, key_prefix: str, tmp_path: Path
+    procs: Processes, key_prefix: str, tmp_path: Path, own_valkey: _OwnValkey
 ) -> None:
-    config = {"appendonly": "yes", "appendfsync": "always"}
-    data = tmp_path / "valkey"
-    data.mkdir()
-    server = ValkeyServer(host="127.0.0.1", port=free_port(), data_dir=data, config=config)
-    server.start()
-    port = server.port
-    url = f"redis://127.0.0.1:{port}/0"
-    private = redis.Redis.from_url(url)
-    # One client retry only: without the worker's own retries the outcome would be lost.
-    stack = procs.stack(private, key_prefix, FASTPROC_REDIS_URL=url,
-                        FASTPROC_REDIS_RETRIES="1", FASTPROC_STORE_RETRY="60")
+    private = redis.Redis.from_url(own_valkey.url)
+    stack = _outage_stack(procs, key_prefix, own_valkey, private)
     runs = tmp_path / "runs.txt"
     try:
         with stack.client() as client:
             job_id = submit_async(client, "counted_run", {"path": str(runs), "seconds": 1.0})
             wait_job(client, job_id, until=lambda s: s["status"] == "running")
-            server.stop()
+            own_valkey.stop()
             wait_for(lambda: "done" in (runs.read_text() if runs.exists() else ""), 30,
                      "the body to finish while Redis is down")
             # Stay down well past the client's own retries, as a real outage would.
             time.sleep(4)
-            server = ValkeyServer(host="127.0.0.1", port=port, data_dir=data, config=config)
-            server.start()
-            ended = wait_for(lambda: (s := _get_json(client, f"/jobs/{job_id}")) and
-                             s["status"] in ("successful", "failed") and s, 90,
-                             "the job to end after Redis came back", every=0.2)
+            own_valkey.restart()
+            ended = _ended(client, job_id)
             assert ended["status"] == "successful", ended
             assert runs.read_text().count("start") == 1, runs.read_text()
             assert client.get(f"/jobs/{job_id}/results").text == "1"
         assert_no_orphaned_running(private, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
     finally:
         private.close()
-        server.stop()
+
+
+def _worker_log(procs: Processes, worker: subprocess.Popen[bytes]) -> str:
+    """What a worker of `procs` wrote so far (`Processes.spawn` names its log by its index)."""
+    log = procs.logs / f"worker-{procs.children.index(worker)}.log"
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
+@pytest.mark.slow
+def test_parts_that_finished_while_redis_was_away_are_stored_not_rerun(
+    procs: Processes, key_prefix: str, tmp_path: Path, own_valkey: _OwnValkey
+) -> None:
+    private = redis.Redis.from_url(own_valkey.url)
+    stack = _outage_stack(procs, key_prefix, own_valkey, private)
+    runs = tmp_path / "runs.txt"
+    parts = 3
+
+    def lines(word: str) -> int:
+        return (runs.read_text() if runs.exists() else "").count(word)
+
+    try:
+        with stack.client() as client:
+            job_id = submit_async(client, "counted_parts",
+                                  {"path": str(runs), "n": parts, "seconds": 1.0})
+            wait_for(lambda: lines("start") == parts, 30, "every part to start")
+            own_valkey.stop()
+            wait_for(lambda: lines("done") == parts, 30, "the parts to finish while Redis is down")
+            # Redis stays away until the worker has tried to store a part and failed (it then
+            # retries the store, or, handing the part back, would run it again).
+            wait_for(lambda: any(line in _worker_log(procs, stack.workers[0]) for line in
+                                 ("cannot store the result of part", "lost Redis")), 30,
+                     "a part's store to fail", every=0.2)
+            own_valkey.restart()
+            ended = _ended(client, job_id)
+            assert ended["status"] == "successful", ended
+            text = runs.read_text()
+            assert all(text.count(f"start {i}\n") == 1 for i in range(parts)), text
+            assert client.get(f"/jobs/{job_id}/results").text == str(parts)
+        assert_no_orphaned_running(private, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
+    finally:
+        private.close()
 
 
 class _Evil:

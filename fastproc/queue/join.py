@@ -95,8 +95,13 @@ async def store_part_and_merge_when_last(
     rt: Runtime, job_id: str, key: str, blob: bytes, queue: str, end: TaskEnd | None = None
 ) -> int:
     """Store one part's result (if new) and queue the merge if it was the last; returns
-    how many parts are still pending (-1: the join is gone)."""
-    pending = await rt.jobs.store_part(job_id, key, blob, queue, end=end)
+    how many parts are still pending (-1: the join is gone).
+
+    Retried while Redis is away, as a job's outcome (`Runtime.persist`): a part that ran
+    keeps its result rather than running again. A retry after a store whose answer was
+    lost changes nothing: a result already there is not counted again."""
+    pending = await rt.persist(lambda: rt.jobs.store_part(job_id, key, blob, queue, end=end),
+                               f"the result of part {key} of job {job_id}")
     if pending == -1 and await rt.jobs.is_running(job_id):
         await rt.fail(job_id, ProcessError(
             f"part {key} finished after the job's join state expired").to_dict())
