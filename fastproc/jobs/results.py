@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from fastproc.ogc.media import is_media_type
 from fastproc.ogc.models import OutputDescription
 
 StoredOutput = dict[str, Any]
@@ -76,10 +77,18 @@ def encode_results(
     outputs: Mapping[str, Any], descriptions: Mapping[str, OutputDescription],
     inline_limit: int | None = None,
 ) -> EncodedResult:
+    """The result document of these outputs (and the outputs stored apart). An output's
+    media type goes into the Content-Type of every answer that carries it: one that is not
+    a media type (a line break in it would end the header) fails the job here, where the
+    process that returned it is known, rather than every fetch of its result."""
     doc: dict[str, StoredOutput] = {}
     apart: dict[str, bytes] = {}
     for name, value in outputs.items():
         data, media_type = _binary(value, descriptions.get(name))
+        if media_type is not None and (data is not None or isinstance(value, str)) and \
+                not is_media_type(media_type):
+            raise ValueError(f"output '{name}' is in {media_type!r}, which is not a media "
+                             "type (RFC 9110: type/subtype, then ; name=value parameters)")
         if data is not None and inline_limit is not None and len(data) > inline_limit:
             apart[name] = data
             doc[name] = {"mediaType": media_type, "size": len(data), APART: True}
