@@ -124,21 +124,36 @@ class _OwnValkey:
         self.server = self._start()
 
 
+@dataclass
+class _Outage:
+    """A stack on a Valkey of its own (`valkey`, read with `private`) whose Redis client
+    retries once only: without the worker's own retries of a store, an outcome computed
+    while Redis is away would be lost. Its test processes record their runs in `runs`."""
+
+    valkey: _OwnValkey
+    private: redis.Redis
+    stack: Stack
+    runs: Path
+
+    def ran(self) -> str:
+        return self.runs.read_text() if self.runs.exists() else ""
+
+    def assert_no_orphaned_running(self) -> None:
+        assert_no_orphaned_running(self.private, self.stack.prefix,
+                                   self.stack.env["FASTPROC_QUEUE_NAME"])
+
+
 @pytest.fixture
-def own_valkey(tmp_path: Path) -> Iterator[_OwnValkey]:
+def outage(procs: Processes, key_prefix: str, tmp_path: Path) -> Iterator[_Outage]:
     valkey = _OwnValkey(tmp_path / "valkey")
+    private = redis.Redis.from_url(valkey.url)
     try:
-        yield valkey
+        stack = procs.stack(private, key_prefix, FASTPROC_REDIS_URL=valkey.url,
+                            FASTPROC_REDIS_RETRIES="1", FASTPROC_STORE_RETRY="60")
+        yield _Outage(valkey, private, stack, tmp_path / "runs.txt")
     finally:
+        private.close()
         valkey.stop()
-
-
-def _outage_stack(procs: Processes, key_prefix: str, valkey: _OwnValkey,
-                  private: redis.Redis) -> Stack:
-    """A stack on `valkey` whose Redis client retries once only: without the worker's own
-    retries of a store, an outcome computed during an outage would be lost."""
-    return procs.stack(private, key_prefix, FASTPROC_REDIS_URL=valkey.url,
-                       FASTPROC_REDIS_RETRIES="1", FASTPROC_STORE_RETRY="60")
 
 
 def _ended(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -151,29 +166,20 @@ def _ended(client: httpx.Client, job_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_a_job_that_finished_while_redis_was_away_is_stored_not_rerun(
-    procs: Processes, key_prefix: str, tmp_path: Path, own_valkey: _OwnValkey
-) -> None:
-    private = redis.Redis.from_url(own_valkey.url)
-    stack = _outage_stack(procs, key_prefix, own_valkey, private)
-    runs = tmp_path / "runs.txt"
-    try:
-        with stack.client() as client:
-            job_id = submit_async(client, "counted_run", {"path": str(runs), "seconds": 1.0})
-            wait_job(client, job_id, until=lambda s: s["status"] == "running")
-            own_valkey.stop()
-            wait_for(lambda: "done" in (runs.read_text() if runs.exists() else ""), 30,
-                     "the body to finish while Redis is down")
-            # Stay down well past the client's own retries, as a real outage would.
-            time.sleep(4)
-            own_valkey.restart()
-            ended = _ended(client, job_id)
-            assert ended["status"] == "successful", ended
-            assert runs.read_text().count("start") == 1, runs.read_text()
-            assert client.get(f"/jobs/{job_id}/results").text == "1"
-        assert_no_orphaned_running(private, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
-    finally:
-        private.close()
+def test_a_job_that_finished_while_redis_was_away_is_stored_not_rerun(outage: _Outage) -> None:
+    with outage.stack.client() as client:
+        job_id = submit_async(client, "counted_run", {"path": str(outage.runs), "seconds": 1.0})
+        wait_job(client, job_id, until=lambda s: s["status"] == "running")
+        outage.valkey.stop()
+        wait_for(lambda: "done" in outage.ran(), 30, "the body to finish while Redis is down")
+        # Stay down well past the client's own retries, as a real outage would.
+        time.sleep(4)
+        outage.valkey.restart()
+        ended = _ended(client, job_id)
+        assert ended["status"] == "successful", ended
+        assert outage.ran().count("start") == 1, outage.ran()
+        assert client.get(f"/jobs/{job_id}/results").text == "1"
+    outage.assert_no_orphaned_running()
 
 
 def _worker_log(procs: Processes, worker: subprocess.Popen[bytes]) -> str:
@@ -184,37 +190,28 @@ def _worker_log(procs: Processes, worker: subprocess.Popen[bytes]) -> str:
 
 @pytest.mark.slow
 def test_parts_that_finished_while_redis_was_away_are_stored_not_rerun(
-    procs: Processes, key_prefix: str, tmp_path: Path, own_valkey: _OwnValkey
+    procs: Processes, outage: _Outage
 ) -> None:
-    private = redis.Redis.from_url(own_valkey.url)
-    stack = _outage_stack(procs, key_prefix, own_valkey, private)
-    runs = tmp_path / "runs.txt"
     parts = 3
-
-    def lines(word: str) -> int:
-        return (runs.read_text() if runs.exists() else "").count(word)
-
-    try:
-        with stack.client() as client:
-            job_id = submit_async(client, "counted_parts",
-                                  {"path": str(runs), "n": parts, "seconds": 1.0})
-            wait_for(lambda: lines("start") == parts, 30, "every part to start")
-            own_valkey.stop()
-            wait_for(lambda: lines("done") == parts, 30, "the parts to finish while Redis is down")
-            # Redis stays away until the worker has tried to store a part and failed (it then
-            # retries the store, or, handing the part back, would run it again).
-            wait_for(lambda: any(line in _worker_log(procs, stack.workers[0]) for line in
-                                 ("cannot store the result of part", "lost Redis")), 30,
-                     "a part's store to fail", every=0.2)
-            own_valkey.restart()
-            ended = _ended(client, job_id)
-            assert ended["status"] == "successful", ended
-            text = runs.read_text()
-            assert all(text.count(f"start {i}\n") == 1 for i in range(parts)), text
-            assert client.get(f"/jobs/{job_id}/results").text == str(parts)
-        assert_no_orphaned_running(private, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
-    finally:
-        private.close()
+    with outage.stack.client() as client:
+        job_id = submit_async(client, "counted_parts",
+                              {"path": str(outage.runs), "n": parts, "seconds": 1.0})
+        wait_for(lambda: outage.ran().count("start") == parts, 30, "every part to start")
+        outage.valkey.stop()
+        wait_for(lambda: outage.ran().count("done") == parts, 30,
+                 "the parts to finish while Redis is down")
+        # Redis stays away until the worker has tried to store a part and failed (it then
+        # retries the store, or, handing the part back, would run it again).
+        wait_for(lambda: any(line in _worker_log(procs, outage.stack.workers[0]) for line in
+                             ("cannot store the result of part", "lost Redis")), 30,
+                 "a part's store to fail", every=0.2)
+        outage.valkey.restart()
+        ended = _ended(client, job_id)
+        assert ended["status"] == "successful", ended
+        ran = outage.ran()
+        assert all(ran.count(f"start {i}\n") == 1 for i in range(parts)), ran
+        assert client.get(f"/jobs/{job_id}/results").text == str(parts)
+    outage.assert_no_orphaned_running()
 
 
 class _Evil:
