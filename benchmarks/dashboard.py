@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds each number of viewers is measured (default 20)")
     parser.add_argument("--redis", default=None, help="a Redis URL (default: embedded)")
     args = parser.parse_args(argv)
-    env: dict[str, Any] = {"FASTPROC_PROCESSES": "workers.examples"}
+    # Every viewer comes from this one address: one caller to the stream caps.
+    env: dict[str, Any] = {"FASTPROC_PROCESSES": "workers.examples",
+                           "FASTPROC_DASHBOARD_STREAMS_PER_CALLER": str(max(VIEWERS))}
     with redis_server(args.redis) as redis_url, fastproc_stack(redis_url, env=env) as stack:
         windows = asyncio.run(_run(stack.url, redis_url, args.window))
     _report(windows)

@@ -198,11 +198,20 @@ class Settings(BaseSettings):
     operator_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False,
         description="`name:key` pairs that see the whole `/dashboard` (workers, failures, "
-                    "job ids); with keys set, other callers see its aggregate figures only.",
+                    "job ids); with keys set, other key holders see its figures per process "
+                    "only, and callers without a key (while API keys are set) its totals only.",
     )
     dashboard_interval: float = Field(
         2.0, gt=0, description="Seconds between the dashboard's readings of Redis, one "
                                "per API process however many dashboards are open.",
+    )
+    dashboard_streams: int = Field(
+        100, ge=1, description="Live dashboards (`/dashboard/events` streams) one API process "
+                              "keeps open in all (429 beyond).",
+    )
+    dashboard_streams_per_caller: int = Field(
+        5, ge=1, description="Live dashboards one API process keeps open per caller: per key, "
+                             "or per client address for callers without one (429 beyond).",
     )
     job_log_lines: int = Field(
         1000, ge=0, description="Log lines of a job kept for `/jobs/{id}/logs` (the newest); "

@@ -4,6 +4,7 @@ see. Real API, workers and Valkey on a stack of its own (its figures are its job
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -139,6 +140,19 @@ def test_the_api_document_marks_the_extensions(client: httpx.Client) -> None:
         assert "x-fastproc-extension" in operation, path
 
 
+def _first_frame(client: httpx.Client, **headers: str) -> str:
+    """The body of the first reading on /dashboard/events."""
+    with client.stream("GET", "/dashboard/events", headers=headers) as stream:
+        assert stream.status_code == 200
+        data: list[str] = []
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif data and not line:
+                return "\n".join(data)
+    raise AssertionError("the stream ended before its first reading")
+
+
 def test_with_keys_on_only_an_operator_sees_workers_failures_and_ids(
         procs: Processes, r: redis.Redis, key_prefix: str) -> None:
     secured = procs.stack(r, key_prefix, FASTPROC_PROCESSES=PROCESSES,
@@ -153,16 +167,72 @@ def test_with_keys_on_only_an_operator_sees_workers_failures_and_ids(
         wait_job(httpx.Client(base_url=secured.url, headers=user), job_id)
         operator = _board(client, Authorization=f"Bearer {OPERATOR}")
         assert operator["view"] == "operator" and operator["failures"][0]["jobID"] == job_id
-        for headers in ({"Authorization": f"Bearer {USER}"}, {}):
-            aggregate = _board(client, **headers)
-            assert aggregate["view"] == "aggregate"
-            assert "workers" not in aggregate and "failures" not in aggregate
-            assert job_id not in str(aggregate) and "ZeroDivision" not in str(aggregate)
-            assert _process(aggregate, "fails_deep")["failed"] == 1
+        # A tenant sees figures per process and queue, nobody's job ids or errors.
+        aggregate = _board(client, **user)
+        assert aggregate["view"] == "aggregate"
+        assert "workers" not in aggregate and "failures" not in aggregate
+        assert job_id not in str(aggregate) and "ZeroDivision" not in str(aggregate)
+        assert _process(aggregate, "fails_deep")["failed"] == 1
+        assert aggregate["queues"]
+        # A caller without a key sees the service's totals only: nothing per process.
+        totals = _board(client)
+        assert totals["view"] == "totals"
+        assert totals["now"]["failedLast5min"] >= 1
+        assert not {"processes", "queues", "workers", "failures"} & totals.keys()
+        assert "fails_deep" not in str(totals) and job_id not in str(totals)
+        for headers, per_process in ((user, True), ({}, False)):
             page = client.get("/dashboard", params={"f": "html"}, headers=headers).text
-            assert job_id[:12] not in page and 'id="dash-workers"' not in page
+            frame = _first_frame(client, **headers)
+            for body in (page, frame):
+                assert job_id[:12] not in body and 'id="dash-workers"' not in body
+                assert ('id="dash-processes"' in body) is per_process
+                assert ('data-process="fails_deep"' in body) is per_process
+                assert 'id="now-failed"' in body
         refused = client.get("/dashboard", headers={"Authorization": "Bearer nobody"})
         assert refused.status_code == 401
+
+
+def test_dashboard_streams_are_capped_per_caller_and_in_all(
+        procs: Processes, r: redis.Redis, key_prefix: str) -> None:
+    capped = procs.stack(r, key_prefix, workers=0, FASTPROC_PROCESSES=PROCESSES,
+                         FASTPROC_API_KEYS=f"user:{USER}",
+                         FASTPROC_OPERATOR_KEYS=f"ops:{OPERATOR}",
+                         FASTPROC_DASHBOARD_STREAMS="3",
+                         FASTPROC_DASHBOARD_STREAMS_PER_CALLER="2")
+    user = {"Authorization": f"Bearer {USER}"}
+    operator = {"Authorization": f"Bearer {OPERATOR}"}
+    with contextlib.ExitStack() as held:
+
+        def open_stream(**headers: str) -> httpx.Response:
+            """A stream held open until the test ends (or a refusal, read whole)."""
+            viewer = held.enter_context(capped.client())
+            response = held.enter_context(viewer.stream("GET", "/dashboard/events",
+                                                        headers=headers))
+            if response.status_code != 200:
+                response.read()
+            return response
+
+        def assert_refused(response: httpx.Response, what: str) -> None:
+            assert response.status_code == 429
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert int(response.headers["retry-after"]) > 0
+            assert what in response.json()["detail"]
+
+        # Callers without a key count as one per address (here all of them are 127.0.0.1).
+        first = open_stream()
+        assert first.status_code == 200 and open_stream().status_code == 200
+        assert_refused(open_stream(), "per caller")
+        assert open_stream(**user).status_code == 200
+        assert_refused(open_stream(**operator), "in all")
+        with capped.client() as client:  # the page itself is not a stream: still served
+            assert client.get("/dashboard", headers=operator).status_code == 200
+        first.close()
+
+        def reopened() -> bool:
+            return open_stream(**operator).status_code == 200
+
+        wait_for(reopened, 30, "the closed stream's place to be free again")
+        assert_refused(open_stream(), "in all")
 
 
 @pytest.mark.anyio

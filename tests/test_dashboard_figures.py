@@ -1,6 +1,7 @@
 """The dashboard's arithmetic and drawing, without a server: percentiles from the duration
 histogram, queued and running jobs from the stats counters, the cache hit rate over the
-last minutes, what an aggregate view leaves out, and charts that escape what they show."""
+last minutes, what the aggregate and totals views leave out, and charts that escape what
+they show."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fastproc.api.insights.charts import (
     timeline_chart,
 )
 from fastproc.api.insights.feed import CacheHistory
-from fastproc.api.insights.figures import CacheRate, Figures, quantile
+from fastproc.api.insights.figures import CacheRate, Figures, View, quantile
 from fastproc.jobs.activity import BUCKETS, Failure, Reading, WorkerFigures, bucket_of
 
 NOW_MS = 1_800_000_000_000
@@ -68,8 +69,8 @@ def test_recent_outcomes_count_only_the_last_five_minutes() -> None:
 
 def test_an_aggregate_view_has_no_job_ids_messages_or_worker_names() -> None:
     figures = Figures.of(_reading({"submitted|add": "1"}), ["add"], CacheRate(0.5, 60))
-    full = figures.document(full=True, base="http://h")
-    aggregate = figures.document(full=False, base="http://h")
+    full = figures.document(view=View.OPERATOR, base="http://h")
+    aggregate = figures.document(view=View.AGGREGATE, base="http://h")
     assert full["failures"][0]["href"] == f"http://h/jobs/{'f' * 32}"
     assert full["workers"][0]["name"] == "node-7:42"
     assert "workers" not in aggregate and "failures" not in aggregate
@@ -77,6 +78,15 @@ def test_an_aggregate_view_has_no_job_ids_messages_or_worker_names() -> None:
     for secret in ("f" * 32, "boom", "node-7", "j_complete"):
         assert secret not in text
     assert aggregate["now"]["workers"] == 1 and aggregate["now"]["cacheHitRate"] == 0.5
+    assert aggregate["processes"][0]["processID"] == "add"
+
+
+def test_a_totals_view_has_nothing_per_process_or_queue() -> None:
+    figures = Figures.of(_reading({"submitted|add": "1"}), ["add"], CacheRate(0.5, 60))
+    totals = figures.document(view=View.TOTALS, base="http://h")
+    assert totals["view"] == "totals" and totals["now"]["queued"] == 1
+    assert not {"processes", "queues", "workers", "failures"} & totals.keys()
+    assert "'add'" not in str(totals)
 
 
 def test_the_cache_hit_rate_covers_the_readings_of_the_last_minutes() -> None:
@@ -90,8 +100,9 @@ def test_the_cache_hit_rate_covers_the_readings_of_the_last_minutes() -> None:
 def test_operator_keys_match_in_full_only() -> None:
     keys = OperatorKeys(["ops:secret-1", "bare-secret"])
     assert keys.enabled
-    assert keys.match("secret-1") and keys.match("bare-secret")
-    assert not keys.match("secret") and not keys.match(None) and not keys.match("ops")
+    assert keys.identify("secret-1") == "ops" and keys.identify("bare-secret") == "operator1"
+    assert not keys.identify("secret") and not keys.identify(None)
+    assert not keys.identify("ops")
 
 
 def test_charts_escape_their_labels_and_draw_each_bucket() -> None:

@@ -144,6 +144,12 @@ class TooManyJobs(OGCException):
     status = 429
 
 
+class TooManyStreams(OGCException):
+    type_uri = f"{_OGC}/too-many-streams"
+    title = "Too many open streams"
+    status = 429
+
+
 class ServiceUnavailable(OGCException):
     type_uri = f"{_OGC}/service-unavailable"
     title = "Service unavailable"

@@ -2,8 +2,8 @@
 job logs (`/jobs/{id}/logs`) and the job page's timeline and traceback.
 
 `Insights` is built once per app in the lifespan of the dashboard's router and reached
-from requests with `insights_of`; it holds the job log reader, the dashboard's shared feed
-and the operator keys.
+from requests with `insights_of`; it holds the job log reader, the dashboard's shared feed,
+its open streams and the operator keys.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from starlette.requests import Request
 
 from fastproc.api.auth import KeyRing, presented_key
-from fastproc.api.insights.feed import DashboardFeed
-from fastproc.api.insights.figures import CacheRate, Figures
+from fastproc.api.insights.feed import DashboardFeed, StreamSlots
+from fastproc.api.insights.figures import CacheRate, Figures, View
 from fastproc.api.state import AppState
 from fastproc.jobs.activity import Activity
 from fastproc.jobs.logs import JobLogs
@@ -29,40 +29,65 @@ class OperatorKeys:
     """`FASTPROC_OPERATOR_KEYS`: who sees the whole dashboard. Compared in constant time."""
 
     def __init__(self, entries: list[str]) -> None:
-        self._keys = [entry.partition(":")[2] or entry for entry in entries]
+        self._keys: list[tuple[bytes, str]] = []
+        for entry in entries:
+            name, sep, key = entry.partition(":")
+            if not sep:
+                name, key = f"operator{len(self._keys)}", entry
+            self._keys.append((key.encode(), name))
 
     @property
     def enabled(self) -> bool:
         return bool(self._keys)
 
-    def match(self, presented: str | None) -> bool:
+    def identify(self, presented: str | None) -> str | None:
+        """The name of the operator whose key this is; every key is compared."""
         if not presented:
-            return False
+            return None
         given = presented.encode()
-        found = False
-        for key in self._keys:
-            found |= hmac.compare_digest(key.encode(), given)
+        found: str | None = None
+        for key, name in self._keys:
+            if hmac.compare_digest(key, given):
+                found = name
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """A caller of the dashboard: what it sees, and who it is to the stream caps."""
+
+    view: View
+    #: `operator:<name>`, `key:<name>`, or `address:<client address>` without a key.
+    caller: str
 
 
 @dataclass(slots=True)
 class Insights:
     logs: JobLogs
     feed: DashboardFeed
+    streams: StreamSlots
     operators: OperatorKeys
 
-    def full_view(self, request: Request, ring: KeyRing) -> bool:
-        """Whether this caller sees the whole dashboard: anybody while no key is set, else
-        an operator key only. A key that is nobody's is refused (401), as elsewhere."""
-        if not ring.enabled and not self.operators.enabled:
-            return True
+    def viewer(self, request: Request, ring: KeyRing) -> Viewer:
+        """Who calls and what they see: everything while no key is set at all, else only
+        with an operator key; figures per process with an API key, or without a key while
+        only operator keys are set (there are no tenants then); without a key while API
+        keys are on, the totals only. A key that is nobody's is refused (401), as
+        elsewhere."""
         presented = presented_key(request)
-        if self.operators.match(presented):
-            return True
-        if presented and ring.identify(presented) is None:
-            raise Unauthorized("this key is not valid here",
-                               headers={"WWW-Authenticate": 'Bearer realm="fastproc"'})
-        return False
+        operator = self.operators.identify(presented)
+        if operator is not None:
+            return Viewer(View.OPERATOR, f"operator:{operator}")
+        address = request.client.host if request.client else "unknown"
+        if not ring.enabled and not self.operators.enabled:
+            return Viewer(View.OPERATOR, f"address:{address}")
+        if presented:
+            caller = ring.identify(presented)
+            if caller is None:
+                raise Unauthorized("this key is not valid here",
+                                   headers={"WWW-Authenticate": 'Bearer realm="fastproc"'})
+            return Viewer(View.AGGREGATE, f"key:{caller.name}")
+        return Viewer(View.TOTALS if ring.enabled else View.AGGREGATE, f"address:{address}")
 
 
 def build(state: AppState) -> Insights:
@@ -82,6 +107,7 @@ def build(state: AppState) -> Insights:
         logs=JobLogs(state.redis, state.keys, max_lines=settings.job_log_lines,
                      max_bytes=settings.job_log_bytes),
         feed=DashboardFeed(read, settings.dashboard_interval),
+        streams=StreamSlots(settings.dashboard_streams, settings.dashboard_streams_per_caller),
         operators=OperatorKeys(settings.operator_keys),
     )
 

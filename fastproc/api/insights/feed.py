@@ -6,6 +6,8 @@ nobody watches reads nothing, and twenty viewers cost what one does: each readin
 to every viewer's queue (which holds only the newest, a slow viewer skips readings), and
 each page fragment is rendered once per reading and audience, not once per viewer.
 A request for the JSON gets the last reading if it is fresh, else one made for it.
+Each open stream holds a connection for as long as its viewer stays, so `StreamSlots` caps
+them per caller and in all.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from loguru import logger
 from redis.exceptions import RedisError
 
-from fastproc.api.insights.figures import CacheRate, Figures
+from fastproc.api.insights.figures import CacheRate, Figures, View
+from fastproc.ogc.exceptions import TooManyStreams
 
 #: How far back the cache hit rate looks, when the feed has readings that old.
 CACHE_WINDOW_SECONDS = 5 * 60
@@ -28,12 +31,15 @@ CACHE_WINDOW_SECONDS = 5 * 60
 #: FASTPROC_BASE_URL the base comes from the caller's Host header (any port of a trusted
 #: name passes), so one kept per name would grow with every name a caller invents.
 RENDERS_KEPT = 8
+#: Seconds between the comment lines that keep idle proxies from closing a stream; a
+#: stream whose viewer vanished without closing it is noticed at the next one.
+KEEPALIVE = 15.0
 
 Read = Callable[[Callable[[int, int, int], CacheRate]], Awaitable[Figures]]
 
 
 class Render(Protocol):
-    def __call__(self, figures: Figures, *, full: bool, base: str) -> str: ...
+    def __call__(self, figures: Figures, *, view: View, base: str) -> str: ...
 
 
 def _offer(queue: asyncio.Queue[Figures], figures: Figures) -> None:
@@ -63,6 +69,39 @@ class CacheHistory:
         return CacheRate(hits / total if total else None, None)
 
 
+class StreamSlots:
+    """The dashboard streams open on this API process, by caller, within
+    `FASTPROC_DASHBOARD_STREAMS_PER_CALLER` and `FASTPROC_DASHBOARD_STREAMS`."""
+
+    def __init__(self, total: int, per_caller: int) -> None:
+        self.total = total
+        self.per_caller = per_caller
+        self._open: Counter[str] = Counter()
+
+    @property
+    def open(self) -> int:
+        return self._open.total()
+
+    def take(self, caller: str) -> None:
+        """A place for one more stream of `caller`, or `TooManyStreams` (429): retry once a
+        vanished viewer's stream has been noticed (`KEEPALIVE`)."""
+        retry = {"Retry-After": str(int(KEEPALIVE))}
+        if self._open[caller] >= self.per_caller:
+            raise TooManyStreams(
+                f"this caller has {self.per_caller} live dashboards open, the most allowed "
+                "per caller; close one or retry later", headers=retry)
+        if self.open >= self.total:
+            raise TooManyStreams(
+                f"this server has {self.total} live dashboards open, the most allowed in "
+                "all; retry later", headers=retry)
+        self._open[caller] += 1
+
+    def give_back(self, caller: str) -> None:
+        self._open[caller] -= 1
+        if self._open[caller] <= 0:
+            del self._open[caller]
+
+
 class DashboardFeed:
     def __init__(self, read: Read, interval: float) -> None:
         self._read = read
@@ -73,7 +112,7 @@ class DashboardFeed:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._history = CacheHistory()
-        self._rendered: OrderedDict[tuple[bool, str], tuple[int, str]] = OrderedDict()
+        self._rendered: OrderedDict[tuple[View, str], tuple[int, str]] = OrderedDict()
 
     @property
     def viewers(self) -> int:
@@ -113,13 +152,13 @@ class DashboardFeed:
             if not self._viewers:
                 await self.stop()
 
-    def rendered(self, figures: Figures, render: Render, *, full: bool, base: str) -> str:
-        """`render(figures, full=, base=)`, a page fragment of this reading for this
+    def rendered(self, figures: Figures, render: Render, *, view: View, base: str) -> str:
+        """`render(figures, view=, base=)`, a page fragment of this reading for this
         audience, rendered once for all its viewers."""
-        key = (full, base)
+        key = (view, base)
         found = self._rendered.get(key)
         if found is None or found[0] != figures.at_ms:
-            found = self._rendered[key] = (figures.at_ms, render(figures, full=full, base=base))
+            found = self._rendered[key] = (figures.at_ms, render(figures, view=view, base=base))
         self._rendered.move_to_end(key)
         if len(self._rendered) > RENDERS_KEPT:
             self._rendered.popitem(last=False)  # the least lately asked for

@@ -4,8 +4,9 @@ Everything here is arithmetic on what the reading holds: queued and running jobs
 process from the stats hash's counters (submitted, started, ended, and the duration
 histogram, which counts exactly the ended jobs that had started), p50/p95 from that
 histogram as Prometheus' `histogram_quantile` estimates them, rates from the 10-s buckets.
-`Figures.document` is the JSON of `/dashboard?f=json`, for an operator or, without the
-job ids, error messages and worker names, for anybody else.
+`Figures.document` is the JSON of `/dashboard?f=json`, for each `View`: everything for an
+operator; without the job ids, error messages and worker names for a tenant; the service's
+totals only for a caller without a key while keys are on.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from fastproc.api.insights.charts import Bar
@@ -30,6 +32,18 @@ from fastproc.ogc.models import StatusCode
 
 #: "Now" on the dashboard: jobs ended in the last this many seconds.
 RECENT_SECONDS = 5 * 60
+
+
+class View(StrEnum):
+    """What a caller of the dashboard sees (`view` in its JSON)."""
+
+    #: Everything: workers, job ids, error messages (an operator key, or no keys at all).
+    OPERATOR = "operator"
+    #: Figures per process and queue, nobody's jobs (a tenant's key, or no API keys).
+    AGGREGATE = "aggregate"
+    #: The service's totals only (no key while API keys are on): how busy each process
+    #: is tells of other tenants' work.
+    TOTALS = "totals"
 
 
 def iso(ms: int) -> str:
@@ -220,12 +234,12 @@ class Figures:
             failures=reading.failures,
         )
 
-    def document(self, *, full: bool, base: str) -> dict[str, Any]:
-        """The JSON of `/dashboard`: everything for an operator; aggregate figures only
-        (no job ids, error messages or worker names) for anybody else."""
+    def document(self, *, view: View, base: str) -> dict[str, Any]:
+        """The JSON of `/dashboard` as this view shows it."""
+        full = view is View.OPERATOR
         doc: dict[str, Any] = {
             "time": iso(self.at_ms),
-            "view": "operator" if full else "aggregate",
+            "view": view.value,
             "bucketSeconds": BUCKET_SECONDS,
             "windowSeconds": WINDOW_SECONDS,
             "now": {
@@ -238,11 +252,12 @@ class Figures:
             "throughput": [{"start": iso(b.start_ms), "successful": b.successful,
                             "failed": b.failed} for b in self.throughput],
             "queueDepth": [{"start": iso(ms), "tasksWaiting": n} for ms, n in self.depth],
-            "queues": [{"queue": q, "tasksWaiting": n,
-                        **({"health": self.health.get(q)} if full else {})}
-                       for q, n in sorted(self.queue_depths.items())],
-            "processes": [p.document() for p in self.processes],
         }
+        if view is not View.TOTALS:
+            doc["queues"] = [{"queue": q, "tasksWaiting": n,
+                              **({"health": self.health.get(q)} if full else {})}
+                             for q, n in sorted(self.queue_depths.items())]
+            doc["processes"] = [p.document() for p in self.processes]
         if full:
             doc["workers"] = [w.document() for w in self.workers]
             doc["failures"] = [
