@@ -20,10 +20,10 @@ import httpx
 import orjson
 
 from benchmarks.stack import fastproc_stack, redis_server
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.job_store import JobStore
+from fastproc.wire.keys import Keys
 
 KEYS = "alice:alice-key,bob:bob-key"
 

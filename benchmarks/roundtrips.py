@@ -4,7 +4,7 @@
 redis-py's asyncio `send_packed_command` wrapped: every call is one round trip (a command, a
 pipeline or a Lua call, each sent in one write and answered before the caller goes on), and
 is counted under the innermost module on the calling stack that is not redis-py or asyncio
-(`fastproc.jobs.service`, `fastproc.queue.arq`, `arq.worker`...). A thread writes the counts
+(`fastproc.jobs.service`, `fastproc.worker.arq_loop`, `arq.worker`...). A thread writes the counts
 to `$BENCH_ROUND_TRIPS_FILE` every 50 ms. Walking the stack slows the process, so the
 harness counts in a run of its own (`--scenarios roundtrips`), never in a timed one; fastproc
 itself is unchanged.

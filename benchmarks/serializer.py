@@ -11,8 +11,8 @@ import timeit
 
 from arq.jobs import deserialize_job_raw, serialize_job
 
-from fastproc.queue.enqueue import dump_job, load_job
-from fastproc.queue.names import RUN_TASK
+from fastproc.wire.enqueue import dump_job, load_job
+from fastproc.wire.names import RUN_TASK
 
 
 def _per_call_us(call: object, number: int) -> float:

@@ -29,7 +29,7 @@ from fastproc.settings import Settings
 
 if TYPE_CHECKING:
     from fastproc.api.app import create_app
-    from fastproc.queue.worker import create_worker, worker_settings
+    from fastproc.worker.launch import create_worker, worker_settings
 
 __all__ = [
     "BBox",
@@ -63,13 +63,13 @@ def __getattr__(name: str) -> Any:
 
         return create_app
     if name in ("create_worker", "worker_settings"):
-        from fastproc.queue import worker
+        from fastproc.worker import launch
 
-        return getattr(worker, name)
+        return getattr(launch, name)
     if name == "WorkerSettings":
         # Built once, on first use (arq's CLI asks once; `arq --check` too): a module global
         # from then on, so later lookups do not reach here.
-        from fastproc.queue.worker import arq_cli_settings
+        from fastproc.worker.launch import arq_cli_settings
 
         built = arq_cli_settings(Settings())
         globals()["WorkerSettings"] = built

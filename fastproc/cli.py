@@ -13,7 +13,7 @@ from typing import Any
 from fastproc.client.commands import COMMANDS as CLIENT_COMMANDS
 from fastproc.client.commands import add_commands as add_client_commands
 from fastproc.client.commands import run_client
-from fastproc.logs import configure_logging
+from fastproc.logging_setup import configure_logging
 from fastproc.settings import Settings
 
 

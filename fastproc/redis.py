@@ -1,8 +1,8 @@
 """Connections to Redis with timeouts and retries, built from settings (never at import).
 
-These are plain redis.asyncio clients: the API enqueues through `fastproc.queue.enqueue`
+These are plain redis.asyncio clients: the API enqueues through `fastproc.wire.enqueue`
 and never loads arq. The worker's own connection (an `ArqRedis`) is built by the arq
-adapter from the same options (`fastproc.queue.arq.connect_worker`).
+adapter from the same options (`fastproc.worker.arq_loop.connect_worker`).
 """
 
 from __future__ import annotations

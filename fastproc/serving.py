@@ -7,8 +7,8 @@ import asyncio
 
 import uvicorn
 
-from fastproc.queue.worker import create_worker
 from fastproc.settings import Settings
+from fastproc.worker.launch import create_worker
 
 try:
     import uvloop

@@ -34,19 +34,19 @@ from pydantic import ValidationError
 from fastproc.authoring.fanout import FanOutProcess, to_jsonable
 from fastproc.authoring.process import BaseProcess, Progress, no_progress
 from fastproc.authoring.registry import Registry
-from fastproc.jobs.results import encode_results, results_document
 from fastproc.ogc.exceptions import InvalidParameterValue, InvalidRequest, ProcessError
 from fastproc.ogc.inputs import InputValidator, references
 from fastproc.ogc.limits import Limits
 from fastproc.ogc.models import ExecuteRequest, first_error
-from fastproc.queue.execution import (
+from fastproc.settings import Settings
+from fastproc.store.result_document import encode_results, results_document
+from fastproc.worker.invoke import (
     SoftTimeLimitExceeded,
     decode_inputs,
     error_of,
     run_with_limits,
 )
-from fastproc.queue.progress import clean_message, clean_percent
-from fastproc.settings import Settings
+from fastproc.worker.progress import clean_message, clean_percent
 
 __all__ = ["ProcessRun", "ProgressRecorder", "ProgressReport", "app_client", "as_process",
            "run_process"]
@@ -156,7 +156,7 @@ async def run_process(
         _check_requested_outputs(request, proc)
     received = request.inputs
     if references(received):
-        from fastproc.queue.fetch import resolve_references
+        from fastproc.worker.fetch import resolve_references
 
         received = await resolve_references(received, proc.description, validator, settings)
     progress = ProgressRecorder()
@@ -191,8 +191,8 @@ def _execute_request(inputs: Mapping[str, Any],
 def _check_requested_outputs(request: ExecuteRequest, proc: BaseProcess) -> None:
     # The API's own check, so the two can never disagree; imported here because it lives
     # with the web stack, which a test of a process alone does not need.
-    from fastproc.api.routes.execution import check_outputs
-    from fastproc.catalogue import CataloguedProcess, CatalogueEntry
+    from fastproc.api.routes.execute import check_outputs
+    from fastproc.store.catalogue import CataloguedProcess, CatalogueEntry
 
     entry = CatalogueEntry(description=proc.description, queue="", deterministic=False)
     check_outputs(request, CataloguedProcess.of(entry))
@@ -325,7 +325,7 @@ async def _embedded_valkey(stack: contextlib.AsyncExitStack) -> str:
 async def _start_workers(stack: contextlib.AsyncExitStack, settings: Settings,
                          registry: Registry) -> None:
     """One in-loop worker per queue the processes use, returned once they are published."""
-    from fastproc.queue.worker import create_worker
+    from fastproc.worker.launch import create_worker
 
     by_queue: dict[str, list[BaseProcess]] = {settings.queue_name: []}
     for proc in registry:
@@ -351,9 +351,9 @@ async def _stop_worker(worker: Any, task: asyncio.Task[None]) -> None:
 async def _wait_published(settings: Settings, registry: Registry,
                           workers: list[asyncio.Task[None]]) -> None:
     """Wait until the catalogue lists every process (the API serves only what it lists)."""
-    from fastproc.catalogue import Catalogue
-    from fastproc.keys import Keys
     from fastproc.redis import connect
+    from fastproc.store.catalogue import Catalogue
+    from fastproc.wire.keys import Keys
 
     wanted = {p.id for p in registry}
     redis = connect(settings)

@@ -13,8 +13,8 @@ import json, sys
 import fastproc.api.app
 app = fastproc.api.app.create_app
 print(json.dumps(sorted(m for m in sys.modules
-                        if m == 'arq' or m.startswith('arq.') or m == 'fastproc.queue.arq'
-                        or m in ('fastproc.queue.worker', 'fastproc.queue.tasks'))))
+                        if m == 'arq' or m.startswith('arq.') or m == 'fastproc.worker.arq_loop'
+                        or m in ('fastproc.worker.launch', 'fastproc.worker.tasks'))))
 """
 
 

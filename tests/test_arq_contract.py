@@ -1,4 +1,4 @@
-"""The arq contract: every arq internal that `fastproc.queue.arq` and `arq_format` rely on,
+"""The arq contract: every arq internal that `fastproc.worker.arq_loop` and `arq_format` rely on,
 checked against the installed arq. Each failure names what changed; fix the adapter (or pin
 arq below the release that changed it) before anything else.
 """
@@ -23,13 +23,13 @@ from arq.jobs import deserialize_job_raw, serialize_job
 from arq.worker import Worker
 
 import fastproc
-from fastproc.queue import arq_format
-from fastproc.queue.arq import connect_worker
-from fastproc.queue.arq_format import dump_job, job_message, load_job
-from fastproc.queue.enqueue import enqueue_in
-from fastproc.queue.names import RUN_TASK
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.wire import message as arq_format
+from fastproc.wire.enqueue import enqueue_in
+from fastproc.wire.message import dump_job, job_message, load_job
+from fastproc.wire.names import RUN_TASK
+from fastproc.worker.arq_loop import connect_worker
 
 #: The arq releases fastproc is tested with (pyproject.toml pins the same range).
 TESTED = ((0, 26), (0, 29))
@@ -124,7 +124,7 @@ def test_installed_arq_is_in_the_tested_range() -> None:
     version = tuple(int(part) for part in arq.VERSION.split(".")[:2])
     low, high = TESTED
     assert low <= version < high, (
-        f"arq {arq.VERSION} is outside the range fastproc.queue.arq is tested with "
+        f"arq {arq.VERSION} is outside the range fastproc.worker.arq_loop is tested with "
         f"({'.'.join(map(str, low))} to below {'.'.join(map(str, high))})")
 
 
@@ -155,7 +155,7 @@ def test_queue_scores_are_arqs_timestamps(monkeypatch: pytest.MonkeyPatch) -> No
 def test_worker_methods_the_adapter_uses_keep_their_shape(name: str) -> None:
     coroutine, parameters = METHODS[name]
     method = getattr(Worker, name, None)
-    assert method is not None, f"arq.worker.Worker.{name} is gone: fastproc.queue.arq uses it"
+    assert method is not None, f"arq.worker.Worker.{name} is gone: fastproc.worker.arq_loop uses it"
     assert inspect.iscoroutinefunction(method) is coroutine, (
         f"arq.worker.Worker.{name} is {'no longer' if coroutine else 'now'} a coroutine")
     found = list(inspect.signature(method).parameters)
@@ -201,7 +201,7 @@ def test_worker_releases_a_slot_as_the_adapter_expects(worker: Worker) -> None:
 
 @pytest.mark.parametrize("launcher", ["arq_cli_settings", "_shared_settings"])
 def test_worker_accepts_every_setting_fastproc_passes(launcher: str) -> None:
-    from fastproc.queue import worker
+    from fastproc.worker import launch as worker
 
     settings = Settings(processes=["workers.examples"])
     kwargs = (worker.arq_cli_settings(settings) if launcher == "arq_cli_settings"
@@ -273,7 +273,7 @@ async def test_arqs_own_enqueue_writes_what_enqueue_in_writes(redis_url: str,
 
 def test_outside_the_adapter_fastproc_uses_only_arqs_public_names() -> None:
     package = Path(fastproc.__file__).parent
-    adapter = package / "queue" / "arq.py"
+    adapter = package / "worker" / "arq_loop.py"
     public = set(arq.__all__)
     private = []
     for path in sorted(package.rglob("*.py")):
@@ -288,4 +288,4 @@ def test_outside_the_adapter_fastproc_uses_only_arqs_public_names() -> None:
             elif isinstance(node, ast.Import) and any(
                     alias.name.split(".")[0] == "arq" for alias in node.names):
                 private.append(f"{path.relative_to(package)}: import arq")
-    assert not private, f"arq internals outside fastproc.queue.arq: {private}"
+    assert not private, f"arq internals outside fastproc.worker.arq_loop: {private}"

@@ -11,7 +11,7 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastproc.cache import cache_digest
+from fastproc.cache_key import cache_digest
 from tests.support import Processes, free_port, wait_for
 
 json_values = st.recursive(

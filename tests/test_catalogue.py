@@ -14,10 +14,10 @@ import pytest
 import redis
 
 from fastproc.authoring.registry import Registry
-from fastproc.catalogue import Catalogue, CatalogueEntry, ProcessNotServed, Registration
-from fastproc.keys import Keys
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.catalogue import Catalogue, CatalogueEntry, ProcessNotServed, Registration
+from fastproc.wire.keys import Keys
 from tests.e2e import assert_exception
 from tests.support import Processes, free_port, own_env, wait_for
 

@@ -1,5 +1,5 @@
 """A worker's claim starts the jobs of the job tasks it takes (`ClaimStarts`, in
-`queue/lua/claim.lua`), and only of those that will run: never a task of another function,
+`store/lua/claim.lua`), and only of those that will run: never a task of another function,
 an aborted one, one past its tries, one whose message is unreadable, or any task when the
 worker starts none."""
 
@@ -14,10 +14,11 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
-from fastproc.queue.arq import claim, claim_script
-from fastproc.queue.arq_format import (
+from fastproc.redis import connect
+from fastproc.settings import Settings
+from fastproc.store.job_store import JobStore
+from fastproc.wire.keys import Keys
+from fastproc.wire.message import (
     ABORT_JOBS_SS,
     IN_PROGRESS_KEY_PREFIX,
     JOB_KEY_PREFIX,
@@ -26,9 +27,8 @@ from fastproc.queue.arq_format import (
     job_message,
     timestamp_ms,
 )
-from fastproc.queue.names import PART_TASK, RUN_TASK
-from fastproc.redis import connect
-from fastproc.settings import Settings
+from fastproc.wire.names import PART_TASK, RUN_TASK
+from fastproc.worker.arq_loop import claim, claim_script
 
 RUNS = RUN_TASK
 MAX_TRIES = 3

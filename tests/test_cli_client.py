@@ -20,7 +20,7 @@ from rich.console import Console
 
 from fastproc.cli import main
 from fastproc.client import OGCClient, Watch, follow, parse_inputs
-from fastproc.client.progress import BarView
+from fastproc.client.progress_view import BarView
 from fastproc.ogc.models import InputDescription, ProcessDescription, StatusCode, StatusInfo
 from tests.gated import Gates, step_gate, step_message
 from tests.logging_processes import TERMINAL_TRICKS, TRICKS_SHOWN, unprintable

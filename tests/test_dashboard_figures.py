@@ -17,7 +17,7 @@ from fastproc.api.insights.charts import (
 )
 from fastproc.api.insights.feed import CacheHistory
 from fastproc.api.insights.figures import CacheRate, Figures, View, quantile
-from fastproc.jobs.activity import BUCKETS, Failure, Reading, WorkerFigures, bucket_of
+from fastproc.store.activity import BUCKETS, Failure, Reading, WorkerFigures, bucket_of
 
 NOW_MS = 1_800_000_000_000
 

@@ -16,7 +16,7 @@ import pytest
 import redis
 from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
 
-from fastproc.keys import Keys
+from fastproc.wire.keys import Keys
 from tests.devserver import (
     FASTPROC,
     START,

@@ -13,9 +13,9 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from fastproc.jobs.events import EventHub
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.event_hub import EventHub
 
 LINGER = 0.2
 

@@ -135,7 +135,7 @@ def test_a_client_command_without_the_client_extra_says_what_to_install(
 ) -> None:
     _missing(monkeypatch, "rich")
     _forget(monkeypatch, "fastproc.client.console")
-    _forget(monkeypatch, "fastproc.client.progress")
+    _forget(monkeypatch, "fastproc.client.progress_view")
     with pytest.raises(SystemExit) as exited:
         main(["processes", "--url", "http://127.0.0.1:9"])
     assert exited.value.code == 1

@@ -12,8 +12,8 @@ import orjson
 import redis
 
 from fastproc.net import pinned_client
-from fastproc.queue.fetch import Spool, fetch_into
 from fastproc.settings import Settings
+from fastproc.worker.fetch import Spool, fetch_into
 from tests.localhttp import LocalHTTP
 from tests.recording_http import LoopbackOnlyNetwork
 from tests.support import Processes

@@ -19,8 +19,8 @@ import redis
 from redis.asyncio import Redis as AsyncRedis
 
 from fastproc.embedded import embedded_valkey
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
+from fastproc.store.job_store import JobStore
+from fastproc.wire.keys import Keys
 from tests.e2e import assert_exception, json_doc, links_by_rel, one_link
 from tests.support import Processes, free_port, own_env, wait_for, wait_job
 

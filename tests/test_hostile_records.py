@@ -18,9 +18,9 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from fastproc.jobs.record import NODES_MEMBER, PARTS_MEMBER
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
+from fastproc.store.job_store import JobStore
+from fastproc.store.record import NODES_MEMBER, PARTS_MEMBER
+from fastproc.wire.keys import Keys
 from tests.e2e import assert_exception, json_doc, show
 from tests.support import Processes, Stack
 

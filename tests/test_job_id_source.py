@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from fastproc.jobs.record import is_job_id, new_job_id
+from fastproc.store.record import is_job_id, new_job_id
 
 
 def test_job_ids_are_distinct_version_4_uuids() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from fastproc.jobs.record import is_job_id
+from fastproc.store.record import is_job_id
 from tests.e2e import ASYNC, assert_exception, media_type, show, unique, wait_status
 from tests.support import start_job
 

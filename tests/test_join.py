@@ -13,11 +13,16 @@ from hypothesis import strategies as st
 
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.registry import Registry
-from fastproc.queue.join import run_merge, run_part, start_fanout, store_part_and_merge_when_last
-from fastproc.queue.names import merge_job_id, part_job_id
-from fastproc.queue.runtime import Runtime
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.wire.names import merge_job_id, part_job_id
+from fastproc.worker.fanout_tasks import (
+    run_merge,
+    run_part,
+    start_fanout,
+    store_part_and_merge_when_last,
+)
+from fastproc.worker.runtime import Runtime
 
 REGISTRY = Registry.from_modules(["workers.examples"])
 #: Jobs these tests split: their unconsumed arq part tasks are removed at the end.

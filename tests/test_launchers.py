@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from fastproc.authoring.registry import Registry
-from fastproc.queue.arq import Worker
-from fastproc.queue.worker import create_worker, worker_settings
 from fastproc.settings import Settings
+from fastproc.worker.arq_loop import Worker
+from fastproc.worker.launch import create_worker, worker_settings
 from tests.gated import Gates, step_gate
 from tests.support import (
     ROOT,

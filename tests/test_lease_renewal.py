@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from fastproc.queue.arq import keep_leases
-from fastproc.queue.arq_format import IN_PROGRESS_KEY_PREFIX
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.wire.message import IN_PROGRESS_KEY_PREFIX
+from fastproc.worker.arq_loop import keep_leases
 
 LEASE = 3.0
 

@@ -30,9 +30,9 @@ from fastproc.api.html.previews import (
     preview_value,
 )
 from fastproc.api.html.render import environment
-from fastproc.api.html.results import OutputView, output_views
-from fastproc.jobs.results import encode_results
+from fastproc.api.html.result_views import OutputView, output_views
 from fastproc.ogc.models import OutputDescription
+from fastproc.store.result_document import encode_results
 from tests.e2e import show
 from tests.preview_processes import (
     HOSTILE,

@@ -26,7 +26,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from loguru import logger
 
-import fastproc.queue.callbacks
+import fastproc.worker.callbacks
 from fastproc.net import (
     AddressNotAllowed,
     check_url,
@@ -34,9 +34,9 @@ from fastproc.net import (
     is_public_address,
     pinned_client,
 )
-from fastproc.queue.callbacks import SUCCESS, Notifier
-from fastproc.queue.fetch import Spool, fetch_into
 from fastproc.settings import Settings
+from fastproc.worker.callbacks import SUCCESS, Notifier
+from fastproc.worker.fetch import Spool, fetch_into
 from tests.recording_http import LoopbackOnlyNetwork, RecordingHTTP
 
 PUBLIC = "93.184.216.34"  # never contacted: `LoopbackOnlyNetwork` refuses it
@@ -148,7 +148,7 @@ def _notify(settings: Settings, dns: FakeDNS, url: str, network: LoopbackOnlyNet
             monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Deliver one callback through `network`; the warnings the notifier logged."""
     # The notifier builds its client itself: the real `pinned_client`, given the network.
-    monkeypatch.setattr(fastproc.queue.callbacks, "pinned_client",
+    monkeypatch.setattr(fastproc.worker.callbacks, "pinned_client",
                         partial(pinned_client, network=network))
     warnings: list[str] = []
 

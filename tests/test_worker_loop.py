@@ -7,12 +7,12 @@ import uuid
 import anyio
 import pytest
 
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
-from fastproc.queue.enqueue import enqueue_in
-from fastproc.queue.worker import create_worker
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.job_store import JobStore
+from fastproc.wire.enqueue import enqueue_in
+from fastproc.wire.keys import Keys
+from fastproc.worker.launch import create_worker
 
 
 @pytest.mark.anyio

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.inputs import InputValidator
 from fastproc.ogc.models import InputDescription, OutputDescription, ProcessDescription
+from fastproc.workflows.compatibility import compatible, kinds
 from fastproc.workflows.tree import (
     WorkflowLimits,
     has_nested,
@@ -18,7 +19,6 @@ from fastproc.workflows.tree import (
     parse_workflow,
     validate_workflow,
 )
-from fastproc.workflows.types import compatible, kinds
 
 BASE = "http://api.test"
 LIMITS = WorkflowLimits(max_depth=10, max_nodes=100)

@@ -18,9 +18,9 @@ import orjson
 import pytest
 import redis
 
-from fastproc.keys import Keys
 from fastproc.settings import Settings
-from fastproc.workflows.remote import RemoteSlots
+from fastproc.wire.keys import Keys
+from fastproc.worker.remote import RemoteSlots
 from tests.e2e import OGC_EXCEPTIONS, assert_exception
 from tests.gated import Gates
 from tests.localhttp import LocalHTTP

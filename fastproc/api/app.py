@@ -14,36 +14,36 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from fastproc.api.auth import KeyRing
+from fastproc.api.body_limit import BodyLimit
 from fastproc.api.direct import DirectRoutes
-from fastproc.api.errors import install_error_handlers
+from fastproc.api.error_handlers import install_error_handlers
 from fastproc.api.hosts import TrustedHosts, trusted_hosts
 from fastproc.api.html import STATIC_DIR
-from fastproc.api.html.errors import install_html_errors
+from fastproc.api.html.error_pages import install_html_errors
 from fastproc.api.html.render import STATIC_PATH, SWAGGER_UI_PATH
-from fastproc.api.limits import BodyLimit
 from fastproc.api.openapi import Security, openapi_30
 from fastproc.api.routes import (
     dashboard,
-    events,
-    execution,
+    execute,
     html_forms,
+    job_events,
     job_logs,
     jobs,
     landing,
+    nodes,
     ops,
     processes,
-    workflow,
 )
 from fastproc.api.state import AppState
-from fastproc.cache import ResultCache
-from fastproc.catalogue import Catalogue
-from fastproc.jobs.events import EventHub
 from fastproc.jobs.service import JobService
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
 from fastproc.ogc.limits import Limits
 from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.cache_entries import ResultCache
+from fastproc.store.catalogue import Catalogue
+from fastproc.store.event_hub import EventHub
+from fastproc.store.job_store import JobStore
+from fastproc.wire.keys import Keys
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DirectRoutes)  # inside the body limit and the host check
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, patterns=trusted_hosts(settings))  # outermost: first
-    for module in (landing, processes, execution, jobs, events, workflow, html_forms, ops,
+    for module in (landing, processes, execute, jobs, job_events, nodes, html_forms, ops,
                    dashboard, job_logs):
         app.include_router(module.router)
     # Swagger UI's assets first: its mount lies inside the one of the pages' own assets.

@@ -38,7 +38,7 @@ class DirectRoutes:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         # Imported here: the routes import the app's modules, which import this one.
-        from fastproc.api.routes.execution import execute
+        from fastproc.api.routes.execute import execute
         from fastproc.api.routes.jobs import job_results_json, job_status_json
 
         self._routes: dict[str, list[tuple[re.Pattern[str], Endpoint, Wants]]] = {

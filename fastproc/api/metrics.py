@@ -26,7 +26,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from fastproc.jobs.scripts import DURATION_BUCKETS
+from fastproc.store.scripts import DURATION_BUCKETS
 
 #: `le` labels of the duration histogram, spelled as the state machine counts them in Redis.
 BUCKET_BOUNDS = (*(str(bound) for bound in DURATION_BUCKETS), "+Inf")
@@ -39,7 +39,7 @@ class Snapshot:
     The hash's fields are `jobs|<process>|<status>` (jobs that ended), `submitted|<process>`,
     `dur|<process>|<le>` (jobs whose run fell in a bucket, not cumulative),
     `dursum|<process>`, `cachehit|<process>` and `dropped|<queue>|<reason>` (tasks a worker
-    dropped unrun: `fastproc.queue.arq_format.DropReason`).
+    dropped unrun: `fastproc.wire.message.DropReason`).
     """
 
     queue_depths: Mapping[str, int]

@@ -8,14 +8,14 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 
 from fastproc.api.auth import KeyRing
-from fastproc.cache import ResultCache
-from fastproc.catalogue import Catalogue
-from fastproc.jobs.events import EventHub
 from fastproc.jobs.service import JobService
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
 from fastproc.ogc.limits import Limits
 from fastproc.settings import Settings
+from fastproc.store.cache_entries import ResultCache
+from fastproc.store.catalogue import Catalogue
+from fastproc.store.event_hub import EventHub
+from fastproc.store.job_store import JobStore
+from fastproc.wire.keys import Keys
 
 
 @dataclass(slots=True)

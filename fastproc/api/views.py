@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from fastproc.api.responses import link
-from fastproc.jobs.record import JobRecord
 from fastproc.ogc import media
 from fastproc.ogc.models import StatusCode
+from fastproc.store.record import JobRecord
 
 
 def status_info(record: JobRecord, base: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Fan-out processes: data-parallel (split -> map -> merge) and operation scatter.
 
 Workers run each item or step as its own task and join them with a counter in Redis (see
-`fastproc.queue.join`); the authoring side only says how to split, what one part does and
+`fastproc.worker.fanout_tasks`); the authoring side only says how to split, what one part does and
 how to merge. Method signatures of fastprocesses (`exec_body`, `job_progress_callback`) are
 accepted as they are, so porting a process is a change of imports.
 """

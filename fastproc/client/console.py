@@ -32,7 +32,7 @@ from fastproc.client.errors import (
 from fastproc.client.follow import Watch, follow
 from fastproc.client.http import Answer, OGCClient
 from fastproc.client.outputs import results_document, show_results
-from fastproc.client.progress import job_view, waiting
+from fastproc.client.progress_view import job_view, waiting
 from fastproc.client.terminal import SafeConsole
 from fastproc.client.values import parse_inputs
 from fastproc.client.workflow import load_workflow

@@ -21,8 +21,8 @@ from redis.exceptions import RedisError
 from sse_starlette.sse import AppStatus
 
 from fastproc.authoring.registry import Registry
-from fastproc.queue.worker import create_worker
 from fastproc.settings import Settings
+from fastproc.worker.launch import create_worker
 
 #: Ctrl-C, a stop request, the terminal closing.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -9,7 +9,7 @@ value its output gives its parent and counts itself off the parent's pending chi
 one Lua call, only if that value is new, so a re-run changes nothing; whoever sees the
 count reach 0 queues the parent (a fixed id: never twice at once). No task ever waits on
 another. When the root's children are done, the job runs on as an ordinary one with the
-root's inputs filled from the stored values (`fastproc.workflows.run`); the values stay in
+root's inputs filled from the stored values (`fastproc.worker.node_tasks`); the values stay in
 the workflow's keys until the job ends and are never copied into the job's record.
 
     flows = workflow_jobs(jobs)
@@ -25,13 +25,13 @@ from typing import Any
 import orjson
 from redis.asyncio.client import Pipeline
 
-from fastproc.jobs.record import now_iso
-from fastproc.jobs.scripts import register
 from fastproc.jobs.service import JobService
-from fastproc.keys import FlowKeys
 from fastproc.ogc.models import StatusCode
-from fastproc.queue.enqueue import enqueue_in, nudge
-from fastproc.queue.names import NODE_TASK, node_job_id
+from fastproc.store.record import now_iso
+from fastproc.store.scripts import register
+from fastproc.wire.enqueue import enqueue_in, nudge
+from fastproc.wire.keys import FlowKeys
+from fastproc.wire.names import NODE_TASK, node_job_id
 from fastproc.workflows.tree import ROOT, Node, Slot
 
 #: A node's states besides a job's: before it starts it is `waiting` (for its children) or

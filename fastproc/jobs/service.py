@@ -21,18 +21,18 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from fastproc.jobs.cache import ResultCache
-from fastproc.jobs.join import PartsForMerge, PartToRun
-from fastproc.jobs.listing import Cursor, JobFilter, JobPage
-from fastproc.jobs.record import JobRecord, new_job_id
-from fastproc.jobs.results import EncodedResult
-from fastproc.jobs.store import JobStore
-from fastproc.keys import Keys
 from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
-from fastproc.queue.arq_format import ClaimStarts, TaskEnd
-from fastproc.queue.enqueue import abort_tasks, queued_task
-from fastproc.queue.names import (
+from fastproc.store.cache_entries import ResultCache
+from fastproc.store.job_store import JobStore
+from fastproc.store.join_state import PartsForMerge, PartToRun
+from fastproc.store.listing import Cursor, JobFilter, JobPage
+from fastproc.store.record import JobRecord, new_job_id
+from fastproc.store.result_document import EncodedResult
+from fastproc.wire.enqueue import abort_tasks, queued_task
+from fastproc.wire.keys import Keys
+from fastproc.wire.message import ClaimStarts, TaskEnd
+from fastproc.wire.names import (
     RUN_TASK,
     merge_job_id,
     node_job_id,
@@ -140,7 +140,7 @@ class JobService:
 
     async def find(self, flt: JobFilter, *, limit: int, offset: int = 0,
                    after: Cursor | None = None, before: Cursor | None = None) -> JobPage:
-        """A page of the jobs a filter selects (see `fastproc.jobs.listing`)."""
+        """A page of the jobs a filter selects (see `fastproc.store.listing`)."""
         return await self.store.find(flt, limit=limit, offset=offset, after=after,
                                      before=before)
 

@@ -34,7 +34,7 @@ class StatusCode(StrEnum):
 
 
 #: The states a job never leaves: the one list of them (the Lua scripts get it from here,
-#: see `fastproc.jobs.scripts`). Members compare equal to their text, so `"failed" in
+#: see `fastproc.store.scripts`). Members compare equal to their text, so `"failed" in
 #: TERMINAL_STATES` holds.
 TERMINAL_STATES = frozenset({StatusCode.SUCCESSFUL, StatusCode.FAILED, StatusCode.DISMISSED})
 

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from fastproc.ogc.exceptions import InvalidParameterValue
 from fastproc.ogc.inputs import InputValidator
 from fastproc.ogc.models import ProcessDescription
-from fastproc.workflows.types import compatible, describe_types
+from fastproc.workflows.compatibility import compatible, describe_types
 
 #: The node of the process the request was posted to (the job's own process).
 ROOT = 0

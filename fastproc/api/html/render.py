@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from fastproc.api.html.schemas import occurs_text, schema_text
 from fastproc.api.negotiation import Format
-from fastproc.jobs.record import NODES_MEMBER, PARTS_MEMBER
+from fastproc.store.record import NODES_MEMBER, PARTS_MEMBER
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

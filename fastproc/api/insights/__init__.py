@@ -20,9 +20,9 @@ from fastproc.api.auth import KeyRing, presented_key
 from fastproc.api.insights.feed import DashboardFeed, StreamSlots
 from fastproc.api.insights.figures import CacheRate, Figures, View
 from fastproc.api.state import AppState
-from fastproc.jobs.activity import Activity
-from fastproc.jobs.logs import JobLogs
 from fastproc.ogc.exceptions import Unauthorized
+from fastproc.store.activity import Activity
+from fastproc.store.logbook import JobLogs
 
 
 class OperatorKeys:

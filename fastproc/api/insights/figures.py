@@ -1,4 +1,4 @@
-"""The dashboard's figures, made from one reading of Redis (`fastproc.jobs.activity`).
+"""The dashboard's figures, made from one reading of Redis (`fastproc.store.activity`).
 
 Everything here is arithmetic on what the reading holds: queued and running jobs per
 process from the stats hash's counters (submitted, started, ended, and the duration
@@ -20,15 +20,15 @@ from typing import Any
 
 from fastproc.api.insights.charts import Bar
 from fastproc.api.metrics import BUCKET_BOUNDS
-from fastproc.jobs.activity import (
+from fastproc.ogc.models import StatusCode
+from fastproc.store.activity import (
     BUCKET_SECONDS,
     WINDOW_SECONDS,
     Failure,
     Reading,
     WorkerFigures,
 )
-from fastproc.jobs.record import parse_iso
-from fastproc.ogc.models import StatusCode
+from fastproc.store.record import parse_iso
 
 #: "Now" on the dashboard: jobs ended in the last this many seconds.
 RECENT_SECONDS = 5 * 60

@@ -2,7 +2,7 @@
 a failed job the traceback of the process's error.
 
 The timeline comes from the record (created, started, finished); a fan-out job's parts and
-merge from the run times its tasks recorded in the job's trace (`fastproc.jobs.logs`).
+merge from the run times its tasks recorded in the job's trace (`fastproc.store.logbook`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from markupsafe import Markup
 
 from fastproc.api.insights import Insights
 from fastproc.api.insights.charts import Phase, parts_chart, seconds_text, timeline_chart
-from fastproc.jobs.logs import JobLog, JobTrace, TaskTime
-from fastproc.jobs.record import JobRecord, parse_iso
 from fastproc.ogc.models import StatusCode
+from fastproc.store.logbook import JobLog, JobTrace, TaskTime
+from fastproc.store.record import JobRecord, parse_iso
 
 #: The slowest parts listed on the page.
 SLOWEST = 5

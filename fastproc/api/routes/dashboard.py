@@ -32,7 +32,7 @@ from fastproc.api.insights.figures import RECENT_SECONDS, Figures, View, iso
 from fastproc.api.negotiation import HTML_TOO, Format, Negotiated
 from fastproc.api.responses import JSONResponse, base_url
 from fastproc.api.state import AppState, get_state
-from fastproc.jobs.activity import WINDOW_SECONDS
+from fastproc.store.activity import WINDOW_SECONDS
 
 router = APIRouter(tags=["Operations"], lifespan=lifespan)
 State = Annotated[AppState, Depends(get_state)]

@@ -21,7 +21,7 @@ from fastproc.api.html.render import DISMISS_FORM_PATH, RUN_FORM_PATH
 from fastproc.api.negotiation import Format, with_format
 from fastproc.api.origin import refuse_cross_site
 from fastproc.api.responses import base_url
-from fastproc.api.routes.execution import Asked, execute_document
+from fastproc.api.routes.execute import Asked, execute_document
 from fastproc.api.routes.jobs import visible_record
 from fastproc.api.routes.processes import find_process
 from fastproc.api.service import jobs_of

@@ -6,7 +6,7 @@ part's lines with the part, tracebacks indented under their line); JSON with `f=
 `after` the last it has (the job page follows a running job that way): a number past the
 last line reads none yet, and one that is not a line number at all (negative, or past a
 signed 64-bit integer) is refused with 400 InvalidParameterValue. Only the job's owner
-sees it, as the job itself. The lines are captured by the workers (`fastproc.queue.capture`)
+sees it, as the job itself. The lines are captured by the workers (`fastproc.worker.capture`)
 and kept as long as the job, within FASTPROC_JOB_LOG_LINES and FASTPROC_JOB_LOG_BYTES.
 """
 
@@ -22,10 +22,10 @@ from fastproc.api.insights import insights_of
 from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.routes.jobs import visible_record
 from fastproc.api.state import AppState, get_state
-from fastproc.jobs.logs import JobLog
-from fastproc.jobs.record import JobRecord
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import NotAcceptable
+from fastproc.store.logbook import JobLog
+from fastproc.store.record import JobRecord
 
 router = APIRouter(tags=["Jobs"])
 State = Annotated[AppState, Depends(get_state)]

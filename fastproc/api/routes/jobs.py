@@ -14,7 +14,7 @@ from starlette.responses import Response
 from fastproc.api.auth import authenticate, visible
 from fastproc.api.html import page
 from fastproc.api.html.render import DISMISS_FORM_PATH
-from fastproc.api.html.results import first_bytes_of, output_views
+from fastproc.api.html.result_views import first_bytes_of, output_views
 from fastproc.api.insights import insights_of
 from fastproc.api.insights.jobpage import job_page_context
 from fastproc.api.negotiation import (
@@ -27,14 +27,11 @@ from fastproc.api.negotiation import (
     preferred_format,
 )
 from fastproc.api.responses import JSONResponse, base_url, link, state_of
-from fastproc.api.results import output_content, stream_apart, untrusted
-from fastproc.api.routes.execution import failure_of, finished_job_response
+from fastproc.api.result_responses import output_content, stream_apart, untrusted
+from fastproc.api.routes.execute import failure_of, finished_job_response
 from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
-from fastproc.jobs.listing import Cursor, JobFilter, JobPage
-from fastproc.jobs.record import JobRecord, is_job_id, parse_iso
-from fastproc.jobs.results import decode_results, is_apart
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import (
     InvalidParameterValue,
@@ -44,6 +41,9 @@ from fastproc.ogc.exceptions import (
     ResultNotReady,
 )
 from fastproc.ogc.models import TERMINAL_STATES, JobList, StatusCode, StatusInfo
+from fastproc.store.listing import Cursor, JobFilter, JobPage
+from fastproc.store.record import JobRecord, is_job_id, parse_iso
+from fastproc.store.result_document import decode_results, is_apart
 
 router = APIRouter(tags=["Jobs"])
 State = Annotated[AppState, Depends(get_state)]

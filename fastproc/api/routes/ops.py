@@ -27,8 +27,8 @@ from fastproc.api.auth import require_metrics_key
 from fastproc.api.metrics import Snapshot, exposition
 from fastproc.api.responses import JSONResponse
 from fastproc.api.state import AppState, get_state
-from fastproc.jobs.store import STATS_TTL
 from fastproc.redis import connect
+from fastproc.store.job_store import STATS_TTL
 
 
 @asynccontextmanager

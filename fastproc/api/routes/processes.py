@@ -16,10 +16,10 @@ from fastproc.api.negotiation import HTML_TOO, Format, Negotiated, add_alternate
 from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import paging_links
-from fastproc.catalogue import CataloguedProcess
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import NoSuchProcess
 from fastproc.ogc.models import JobControlOption, ProcessDescription, ProcessList
+from fastproc.store.catalogue import CataloguedProcess
 
 router = APIRouter(tags=["Processes"])
 State = Annotated[AppState, Depends(get_state)]

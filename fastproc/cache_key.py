@@ -1,0 +1,37 @@
+"""The result cache of deterministic processes: the canonical key of a request.
+
+Entries are read and written by the jobs service only (`fastproc.store.cache_entries`): the
+worker writes one in the same atomic step that marks a job successful, so a failed job can
+never be cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+__all__ = ["cache_digest"]
+
+
+def cache_digest(
+    process_id: str,
+    version: str,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any] | None,
+    response: str,
+    owner: str | None = None,
+) -> str:
+    """sha256 of the canonical JSON (sorted keys) of what determines a result.
+
+    Inputs are taken as received, so the key never depends on processed data; a new
+    process version changes every key. With access control on, the owner is part of the
+    key: a hit would otherwise tell one caller what another submitted.
+    """
+    document: dict[str, Any] = {"process": process_id, "version": version, "inputs": inputs,
+                                "outputs": outputs, "response": response}
+    if owner is not None:
+        document["owner"] = owner
+    canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()

@@ -1,1 +1,0 @@
-"""arq glue: enqueueing, the worker, its tasks and the fan-out join."""

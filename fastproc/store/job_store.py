@@ -1,0 +1,541 @@
+"""Job records and their state machine in Redis.
+
+Every transition is one Lua call: compare the current status, write the new one, set TTLs,
+store or drop results, and publish the event, so no reader ever sees half a change and a
+terminal state never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from fastproc.ogc.models import TERMINAL_STATES, StatusCode
+from fastproc.store.batch import Batcher
+from fastproc.store.event_hub import EVENT_RESULT_BYTES
+from fastproc.store.join_state import JoinState
+from fastproc.store.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
+from fastproc.store.record import STATUS_FIELDS, JobRecord, UnreadableRecord, now_iso, parse_iso
+from fastproc.store.result_document import EncodedResult, decode_results, is_apart
+from fastproc.store.scripts import register
+from fastproc.wire.enqueue import QueuedTask
+from fastproc.wire.keys import Keys
+from fastproc.wire.message import ABORT_JOBS_SS, ClaimStarts, TaskEnd
+
+_ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
+#: `STATUS_FIELDS` as HMGET takes them.
+_STATUS_FIELDS = list(STATUS_FIELDS)
+#: Seconds between two renewals of a job index's TTL by one process (not at every submit).
+INDEX_RENEWAL = 60
+#: The terminal states that still hold results (a dismissed job holds none).
+_FINISHED = TERMINAL_STATES - {StatusCode.DISMISSED}
+#: Seconds the counters behind /metrics live after the last worker start or scrape.
+STATS_TTL = 90 * 86_400
+
+
+def _states(states: Sequence[StatusCode]) -> str:
+    return "," + ",".join(s.value for s in states) + ","
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What a submission came to: queued, answered by the cache (`hit`), or refused by the
+    process's queue cap (`full`)."""
+
+    hit: bytes | None = None
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Submission:
+    """One job for `submit.lua`."""
+
+    job_id: str
+    process_id: str
+    pairs: list[str | bytes]
+    cache_key: str | None
+    queue: str
+    task: QueuedTask
+    indexes: list[str]
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One read of a job's status (or its record and result) in a batch of reads."""
+
+    job_id: str
+    with_result: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """One job for `begin.lua`."""
+
+    job_id: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """One step of a job for `transition.lua`."""
+
+    job_id: str
+    allowed: str
+    to: str
+    ttl: int
+    pairs: list[str]
+    result: bytes
+    cache_key: str | None
+    cache_ttl: int
+    delete: Sequence[str]
+    end: TaskEnd | None
+
+
+class JobStore:
+    """The Redis commands of job records, their indexes and outputs (and, in `join`, of the
+    fan-out join state). Only `JobService` changes a job through it."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
+                 queue_cap: int = 0) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.job_ttl = job_ttl
+        self.active_ttl = active_ttl
+        self.queue_cap = queue_cap
+        self._admit = register(redis, "admit")
+        self._release = register(redis, "release")
+        self._transition = register(redis, "transition")
+        self._progress = register(redis, "progress")
+        self._begin = register(redis, "begin")
+        self._submit = register(redis, "submit")
+        # Submissions, starts and steps asked for together share one call (group commit).
+        self._submissions = Batcher(self._send_submissions)
+        self._starts = Batcher(self._send_starts)
+        self._moves = Batcher(self._send_moves)
+        # So do the reads of statuses and results (clients poll together).
+        self._reads = Batcher(self._send_reads)
+        #: When this process last renewed each job index's TTL (monotonic seconds).
+        self._indexes_renewed: dict[str, float] = {}
+        self.join = JoinState(redis, keys)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    def _record_fields(
+        self, job_id: str, process_id: str, request: dict[str, Any], status: StatusCode,
+        cache_key: str | None, now: str, owner: str | None,
+    ) -> dict[str, str | bytes]:
+        fields: dict[str, str | bytes] = {
+            "processID": process_id, "status": status.value, "created": now, "updated": now,
+            "request": orjson.dumps(request),
+        }
+        if cache_key:
+            fields["cache_key"] = cache_key
+        if owner:
+            fields["owner"] = owner
+        if status is StatusCode.SUCCESSFUL:
+            fields.update(started=now, finished=now, progress="100", message="result from cache")
+        return fields
+
+    async def create(
+        self,
+        job_id: str,
+        process_id: str,
+        request: dict[str, Any],
+        *,
+        cache_key: str | None = None,
+        cached_result: bytes | None = None,
+        also: Callable[[Pipeline], None] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """Write a new record (already `successful` when answered from the cache).
+
+        `also` adds commands to the same round trip (the enqueue of the job's task).
+        """
+        now = now_iso()
+        status = StatusCode.SUCCESSFUL if cached_result is not None else StatusCode.ACCEPTED
+        ttl = self.job_ttl if cached_result is not None else self.active_ttl
+        key = self.keys.job(job_id)
+        # One round trip, no MULTI: nobody can watch a job before its id is returned.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping=self._record_fields(
+                job_id, process_id, request, status, cache_key, now, owner))
+            pipe.expire(key, ttl)
+            if cached_result is not None:
+                pipe.set(self.keys.result(job_id), cached_result, ex=ttl)
+            for index in self.keys.job_indexes(owner, process_id):
+                pipe.zadd(index, {job_id: _score(now)})
+                pipe.expire(index, self.active_ttl)
+            if cached_result is None:  # cache hits are counted by the lookup
+                pipe.hincrby(self.keys.stats, f"submitted|{process_id}", 1)
+                pipe.expire(self.keys.stats, STATS_TTL)  # this may have created the hash
+            if also is not None:
+                also(pipe)
+            await pipe.execute()
+
+    async def submit(self, job_id: str, process_id: str, request: dict[str, Any], *,
+                     queue: str, task: QueuedTask, cache_key: str | None = None,
+                     lookup: bool = False, owner: str | None = None,
+                     awaited: bool = False) -> Submitted:
+        """Create the job and queue its task (`task`, on `queue`) in one Lua call (shared
+        with the submissions asked for meanwhile), unless `lookup` finds the request's
+        result cached under `cache_key` (then nothing is created), or the process's queue
+        cap is reached. `awaited`: a request waits for the job, so its end event carries a
+        small result (`EVENT_RESULT_BYTES`)."""
+        now = now_iso()
+        fields = self._record_fields(job_id, process_id, request, StatusCode.ACCEPTED,
+                                     cache_key, now, owner)
+        for name in ("processID", "status", "created", "updated"):
+            del fields[name]  # the script writes these
+        if awaited:
+            fields["awaited"] = "1"
+        outcome = await self._submissions(_Submission(
+            job_id, process_id, [x for kv in fields.items() for x in kv],
+            cache_key if lookup else None, queue, task,
+            self.keys.job_indexes(owner, process_id), now))
+        kind = outcome[0]
+        if kind == b"hit":
+            return Submitted(hit=outcome[1])
+        return Submitted(full=kind == b"full")
+
+    async def _send_submissions(self, batch: Sequence[_Submission]) -> list[Any]:
+        keys: list[str] = [self.keys.stats]
+        args: list[Any] = [STATS_TTL, len(batch)]
+        for one in batch:
+            job_key = self.keys.job(one.job_id)
+            keys += [job_key, self.keys.cache(one.cache_key) if one.cache_key else job_key,
+                     self.keys.queued(one.process_id) if self.queue_cap else job_key,
+                     one.task.key, one.queue, *one.indexes]
+            args += [one.job_id, one.process_id,
+                     f"cachehit|{one.process_id}" if one.cache_key else "", self.queue_cap,
+                     self.active_ttl, one.now, _score(one.now),
+                     self._index_ttl_due(one.indexes), one.task.message, one.task.ttl_ms,
+                     one.task.score, self.keys.wake(one.queue), len(one.indexes),
+                     len(one.pairs) // 2, *one.pairs]
+        outcomes: list[Any] = await self._submit(keys=keys, args=args)
+        return outcomes
+
+    def _index_ttl_due(self, indexes: Sequence[str]) -> int:
+        """The TTL to give these indexes now, or 0 if this process renewed them lately:
+        each lives `INDEX_RENEWAL` longer than a job record, so it never goes first."""
+        now = time.monotonic()
+        if all(now - self._indexes_renewed.get(i, float("-inf")) < INDEX_RENEWAL
+               for i in indexes):
+            return 0
+        for index in indexes:
+            self._indexes_renewed[index] = now
+        return self.active_ttl + INDEX_RENEWAL
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        raw = await self.redis.hgetall(self.keys.job(job_id))
+        return JobRecord.from_hash(job_id, raw) if raw else None
+
+    async def get_status(self, job_id: str) -> tuple[JobRecord, str] | None:
+        """The record without its request (what a status document shows), and a digest of
+        it that changes whenever the record does (an ETag's stuff); one HMGET."""
+        row = await self._reads(_Read(job_id, with_result=False))
+        if row[1] is None:  # no status: no record
+            return None
+        digest = hashlib.blake2b(b"\0".join(v or b"" for v in row), digest_size=12)
+        data = {k: v.decode(errors="replace")
+                for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
+        return JobRecord.from_fields(job_id, data), digest.hexdigest()
+
+    async def request_of(self, job_id: str) -> dict[str, Any] | None:
+        """The execute request a job was created with (None if the job is gone)."""
+        raw = await self.redis.hget(self.keys.job(job_id), "request")
+        request: dict[str, Any] | None = orjson.loads(raw) if raw else None
+        return request
+
+    async def status_of(self, job_id: str) -> StatusCode | None:
+        raw = await self.redis.hget(self.keys.job(job_id), "status")
+        return StatusCode(raw.decode()) if raw else None
+
+    async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
+        raw, result = await self._reads(_Read(job_id, with_result=True))
+        return (JobRecord.from_hash(job_id, raw) if raw else None), result
+
+    async def _send_reads(self, batch: Sequence[_Read]) -> list[Any]:
+        """The reads of a batch in one pipeline: a status's fields, or a record and result."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for read in batch:
+                if read.with_result:
+                    pipe.hgetall(self.keys.job(read.job_id))
+                    pipe.get(self.keys.result(read.job_id))
+                else:
+                    pipe.hmget(self.keys.job(read.job_id), _STATUS_FIELDS)
+            replies = iter(await pipe.execute())
+        return [(next(replies), next(replies)) if read.with_result else next(replies)
+                for read in batch]
+
+    async def find(self, flt: JobFilter, *, limit: int, offset: int = 0,
+                   after: Cursor | None = None, before: Cursor | None = None) -> JobPage:
+        """Newest first: the page after `after` (or from the newest), or with `before`
+        the `limit` jobs just before it. It reads the indexes of the filter's owner and
+        processes only, so it costs the page and the jobs the other filters step over."""
+        newest_first = before is None
+        wanted = offset + limit + 1
+        batch = min(max(wanted, 16), 1000)
+        walk = MergedWalk([
+            IndexWalk(self.redis, key, newest_first=newest_first,
+                      start=after if newest_first else before, lowest=flt.created_after,
+                      highest=flt.created_before, batch=batch)
+            for key in flt.indexes(self.keys)], newest_first)
+        found: list[tuple[JobRecord, Cursor]] = []
+        gone: dict[str, list[str]] = defaultdict(list)
+        while len(found) < wanted:
+            members = await walk.take(min(max(wanted - len(found), 16), 500))
+            if not members:
+                break
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for _, member in members:
+                    pipe.hmget(self.keys.job(member.job_id), list(STATUS_FIELDS))
+                rows = await pipe.execute()
+            for (index, member), row in zip(members, rows, strict=True):
+                if row[1] is None:  # the record has expired
+                    gone[index].append(member.job_id)
+                    continue
+                data = {k: v.decode(errors="replace")
+                        for k, v in zip(STATUS_FIELDS, row, strict=True) if v}
+                try:
+                    record = JobRecord.from_fields(member.job_id, data)
+                except UnreadableRecord:  # logged; one bad record must not fail the list
+                    continue
+                if flt.matches(record):
+                    found.append((record, member))
+        await self._prune(gone)
+        page = found[offset:offset + limit]
+        if not newest_first:
+            page.reverse()
+        return JobPage([record for record, _ in page], [cursor for _, cursor in page],
+                       more=len(found) > offset + limit)
+
+    async def _prune(self, gone: dict[str, list[str]]) -> None:
+        """Drop index members whose record has expired (after the walk: see listing)."""
+        if not gone:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for index, job_ids in gone.items():
+                pipe.zrem(index, *job_ids)
+            await pipe.execute()
+
+    # -- transitions ------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        job_id: str,
+        allowed: Sequence[StatusCode],
+        to: StatusCode,
+        *,
+        ttl: int = 0,
+        fields: dict[str, str] | None = None,
+        result: bytes = b"",
+        cache_key: str | None = None,
+        cache_ttl: int = 0,
+        delete: Sequence[str] = (),
+        end: TaskEnd | None = None,
+    ) -> str | None:
+        """The step as one Lua call (shared with the steps asked for meanwhile); the status
+        the job had before it, None if refused. With `end`, the call also does arq's
+        bookkeeping of the task that ends here."""
+        outcome = await self._moves(_Move(
+            job_id, _states(allowed), to.value, ttl,
+            [x for kv in (fields or {}).items() for x in kv], result, cache_key, cache_ttl,
+            delete, end))
+        if end is not None:
+            end.done = True
+        if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
+            return outcome[3:].decode()
+        return None
+
+    async def _send_moves(self, batch: Sequence[_Move]) -> list[Any]:
+        keys: list[str] = [self.keys.stats]
+        args: list[Any] = [now_iso(), _now_ms(), self.keys.events, STATS_TTL,
+                           EVENT_RESULT_BYTES, len(batch)]
+        for step in batch:
+            job_key, end = self.keys.job(step.job_id), step.end
+            keys += [job_key, self.keys.result(step.job_id), step.cache_key or job_key,
+                     *step.delete]
+            if end is not None:
+                keys += [end.queue, ABORT_JOBS_SS, *end.keys]
+            args += [step.allowed, step.to, step.ttl, step.job_id, step.result, step.cache_ttl,
+                     end.task_id if end else "", len(step.delete), len(step.pairs) // 2,
+                     *step.pairs]
+        outcomes: list[Any] = await self._transition(keys=keys, args=args)
+        return outcomes
+
+    async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
+        """Mark the job running (if it is accepted or running) and read it, in one call
+        (shared with the starts asked for meanwhile); `ttl` extends the record for
+        processes with a longer time limit than the default."""
+        return self.started(job_id, await self._starts(_Start(job_id, ttl or self.active_ttl)))
+
+    @staticmethod
+    def started(job_id: str, raw: list[Any]) -> JobRecord | None:
+        """The record a start left (`begin`, or a worker's claim: `claim_starts`); None
+        when it is gone."""
+        if not raw:
+            return None
+        return JobRecord.from_hash(job_id, dict(zip(raw[::2], raw[1::2], strict=True)))
+
+    def claim_starts(self, function: str, max_tries: int, ttl: int = 0) -> ClaimStarts:
+        """What a worker's claim needs to start the jobs of the tasks it takes (the same
+        step as `begin`, see `ClaimStarts`)."""
+        return ClaimStarts(function, max_tries, self.keys.job(""), ttl or self.active_ttl,
+                           self.keys.stats, self.keys.events,
+                           self.keys.queued("") if self.queue_cap else "")
+
+    async def _send_starts(self, batch: Sequence[_Start]) -> list[Any]:
+        counters = self.keys.queued("") if self.queue_cap else ""
+        args: list[Any] = [now_iso(), self.keys.events, counters, _now_ms()]
+        for start in batch:
+            args += [start.job_id, start.ttl]
+        records: list[Any] = await self._begin(
+            keys=[self.keys.stats, *(self.keys.job(start.job_id) for start in batch)],
+            args=args)
+        return records
+
+    async def count_dropped(self, queue: str, reason: str) -> None:
+        """Count a task a worker dropped unrun from `queue`
+        (`fastproc_queue_messages_dropped_total`)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(self.keys.stats, f"dropped|{queue}|{reason}", 1)
+            pipe.expire(self.keys.stats, STATS_TTL)  # this may have created the hash
+            await pipe.execute()
+
+    async def admit(self, process_id: str, cap: int) -> bool:
+        """Take a place in the process's queue (released when a worker begins the job)."""
+        return bool(await self._admit(keys=[self.keys.queued(process_id)],
+                                      args=[cap, self.active_ttl]))
+
+    async def release(self, process_id: str) -> None:
+        """Give back the place of a job that never started (dismissed, or never created)."""
+        await self._release(keys=[self.keys.queued(process_id)])
+
+    async def mark_successful(
+        self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
+        cache_ttl: int = 0, fanned_out: bool = False, end: TaskEnd | None = None,
+    ) -> bool:
+        """Store the result and mark the job successful. Outputs stored apart are written
+        first and removed again if the job had ended (been dismissed) meanwhile."""
+        if result.apart:
+            cache_key = None  # large binary results are not cached
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name, data in result.apart.items():
+                    pipe.set(self.keys.output(job_id, name), data, ex=self.job_ttl)
+                await pipe.execute()
+        done = await self._move(
+            job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result.document,
+            cache_key=cache_key, cache_ttl=cache_ttl,
+            fields={"finished": now_iso(), "progress": "100", "message": "finished"},
+            delete=self._join_keys(job_id) if fanned_out else (), end=end,
+        )
+        if done is None and result.apart:
+            await self.redis.delete(*(self.keys.output(job_id, n) for n in result.apart))
+        return done is not None
+
+    async def load_output(self, job_id: str, name: str) -> bytes | None:
+        data: bytes | None = await self.redis.get(self.keys.output(job_id, name))
+        return data
+
+    async def output_size(self, job_id: str, name: str) -> int:
+        size: int = await self.redis.strlen(self.keys.output(job_id, name))
+        return size
+
+    async def stream_output(self, job_id: str, name: str, size: int,
+                            chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """An output stored apart, in chunks (GETRANGE): the API never holds all of it."""
+        key = self.keys.output(job_id, name)
+        for start in range(0, size, chunk):
+            part: bytes = await self.redis.getrange(key, start, min(size, start + chunk) - 1)
+            if not part:
+                raise LookupError(f"output '{name}' of job {job_id} is gone")
+            yield part
+
+    async def dismiss_finished(self, job_id: str) -> bool:
+        """successful|failed -> dismissed, removing the results (and outputs stored apart)
+        and the error: the record stays, `dismissed`, like that of a job dismissed while
+        it ran. A compare-and-set of its own rather than TRANSITION: the job was counted
+        in the metrics when it ended, and dismissing it later must not count it again.
+        False if the job is not (or no longer) finished."""
+        key, result_key = self.keys.job(job_id), self.keys.result(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key, result_key)
+                    status, progress = await pipe.hmget(key, ["status", "progress"])
+                    if status is None or StatusCode(status.decode()) not in _FINISHED:
+                        return False
+                    outputs = self._outputs_apart(job_id, await pipe.get(result_key))
+                    now = now_iso()
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={"status": StatusCode.DISMISSED.value,
+                                            "message": "dismissed", "updated": now})
+                    pipe.hdel(key, "error")
+                    pipe.expire(key, self.job_ttl)
+                    pipe.delete(result_key, *outputs)
+                    pipe.publish(self.keys.events, orjson.dumps({
+                        "jobID": job_id, "status": StatusCode.DISMISSED.value,
+                        "message": "dismissed", "updated": now,
+                        **({"progress": int(float(progress))} if progress else {})}))
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue  # the record changed meanwhile: look again
+
+    def _outputs_apart(self, job_id: str, blob: bytes | None) -> list[str]:
+        stored = decode_results(blob) if blob else {}
+        return [self.keys.output(job_id, name) for name, out in stored.items() if is_apart(out)]
+
+    async def mark_failed(self, job_id: str, error: dict[str, Any], *,
+                          end: TaskEnd | None = None) -> bool:
+        before = await self._move(
+            job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
+            fields={"finished": now_iso(), "message": str(error.get("detail", "failed")),
+                    "error": orjson.dumps(error).decode()},
+            delete=self._join_keys(job_id), end=end,
+        )
+        return before is not None
+
+    async def dismiss(self, job_id: str, process_id: str) -> bool:
+        """accepted|running -> dismissed, dropping results and join state in the same step.
+        A job dismissed while still accepted gives its queue place back (a worker's begin
+        does that for started jobs, so a place is never given back twice)."""
+        before = await self._move(
+            job_id, _ACTIVE, StatusCode.DISMISSED, ttl=self.job_ttl,
+            fields={"finished": now_iso(), "message": "dismissed"},
+            delete=[self.keys.result(job_id), *self._join_keys(job_id)],
+        )
+        if before == StatusCode.ACCEPTED.value and self.queue_cap:
+            await self.release(process_id)
+        return before is not None
+
+    async def set_progress(self, job_id: str, percent: int, message: str | None) -> bool:
+        outcome = await self._progress(
+            keys=[self.keys.job(job_id)],
+            args=[percent, message or "", now_iso(), self.keys.events, job_id],
+        )
+        return bool(outcome == b"OK")
+
+    def _join_keys(self, job_id: str) -> list[str]:
+        """What a job's end drops: a fan-out's join state and a workflow's."""
+        return [*self.join.all_keys(job_id), *self.keys.flow(job_id)]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _score(iso: str) -> float:
+    return parse_iso(iso).timestamp()
