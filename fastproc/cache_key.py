@@ -8,11 +8,14 @@ never be cached.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-__all__ = ["cache_digest"]
+from fastproc.ogc.inputs import references
+
+__all__ = ["cache_digest", "is_cacheable"]
 
 
 def cache_digest(
@@ -35,3 +38,13 @@ def cache_digest(
         document["owner"] = owner
     canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
+
+
+def is_cacheable(deterministic: bool, uncached_inputs: Iterable[str],
+                 inputs: dict[str, Any]) -> bool:
+    """Whether a run may be answered from (and its result written to) the cache, for an
+    execute request and a workflow's node alike: a deterministic process, inputs given by
+    value (a reference may change behind its URL), none of the inputs the process names
+    as wanting a computed run (e.g. a pause)."""
+    return (deterministic and not references(inputs)
+            and not set(uncached_inputs) & inputs.keys())

@@ -32,7 +32,7 @@ from loguru import logger
 from redis.exceptions import RedisError
 
 from fastproc.authoring.process import BaseProcess, no_progress
-from fastproc.cache_key import cache_digest
+from fastproc.cache_key import cache_digest, is_cacheable
 from fastproc.jobs.flow import NodeToRun, WorkflowJobs, workflow_jobs
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.inputs import references
@@ -208,8 +208,8 @@ async def _received(rt: Runtime, proc: BaseProcess, inputs: dict[str, Any]) -> d
 def _cacheable(rt: Runtime, proc: BaseProcess, inputs: dict[str, Any]) -> bool:
     """As for an execute request: a deterministic process, inputs given by value (a
     reference may change behind its URL), none of the inputs that ask for a fresh run."""
-    return (proc.deterministic and rt.jobs.cache_enabled and not references(inputs)
-            and not proc.uncached_inputs & inputs.keys())
+    return rt.jobs.cache_enabled and is_cacheable(proc.deterministic, proc.uncached_inputs,
+                                                  inputs)
 
 
 def _output_value(blob: bytes, node: Node) -> Any:

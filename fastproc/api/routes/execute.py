@@ -21,7 +21,7 @@ from fastproc.api.routes.processes import find_process
 from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState
 from fastproc.api.views import status_info
-from fastproc.cache_key import cache_digest
+from fastproc.cache_key import cache_digest, is_cacheable
 from fastproc.jobs.service import JobService
 from fastproc.net import AddressNotAllowed, check_url_syntax
 from fastproc.ogc import media
@@ -350,8 +350,8 @@ def _cacheable(proc: CataloguedProcess, jobs: JobService, inputs: dict[str, Any]
     """Whether a request may be answered from (and its result written to) the cache:
     references may change behind their URL, and a process may name inputs that want a
     computed run (e.g. a pause)."""
-    return (proc.entry.deterministic and jobs.cache_enabled and not references(inputs)
-            and not set(proc.entry.uncached_inputs) & inputs.keys())
+    return jobs.cache_enabled and is_cacheable(proc.entry.deterministic,
+                                               proc.entry.uncached_inputs, inputs)
 
 
 def with_monitor_link(response: Response, base: str, job_id: str) -> Response:
