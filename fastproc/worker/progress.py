@@ -53,25 +53,30 @@ class ProgressReporter:
         self.job_id = job_id
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        #: The last report, kept after it is written: a non-number keeps its percent.
         self._latest: tuple[int, str | None] | None = None
+        #: The report still to write (None once written): a burst coalesces here.
+        self._pending: tuple[int, str | None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def __call__(self, percent: float, message: str | None = None) -> None:
-        value = (clean_percent(percent, self._latest), clean_message(message))
+        text = clean_message(message)
         if threading.get_ident() == self._loop_thread:
-            self._set(value)
+            self._set(percent, text)
         else:
-            self.loop.call_soon_threadsafe(self._set, value)
+            self.loop.call_soon_threadsafe(self._set, percent, text)
 
-    def _set(self, value: tuple[int, str | None]) -> None:
-        self._latest = value
+    def _set(self, percent: object, message: str | None) -> None:
+        """On the loop's thread: the percent is read against the last report there, in
+        the order the reports arrive."""
+        self._latest = self._pending = (clean_percent(percent, self._latest), message)
         if self._task is None or self._task.done():
             self._task = self.loop.create_task(self._flush())
 
     async def _flush(self) -> None:
-        while self._latest is not None:
-            percent, message = self._latest
-            self._latest = None
+        while self._pending is not None:
+            percent, message = self._pending
+            self._pending = None
             try:
                 await self.jobs.report_progress(self.job_id, percent, message)
             except RedisError as exc:
