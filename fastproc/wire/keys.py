@@ -1,4 +1,5 @@
-"""Redis key names: the one place they are spelled (see DESIGN.md "Redis keyspace")."""
+"""Redis key names, arq's and fastproc's: the one place they are spelled (their types and
+lifetimes are in docs/keyspace.md)."""
 
 from __future__ import annotations
 
