@@ -34,11 +34,13 @@ from pydantic import ValidationError
 from fastproc.authoring.fanout import FanOutProcess, to_jsonable
 from fastproc.authoring.process import BaseProcess, Progress, no_progress
 from fastproc.authoring.registry import Registry
+from fastproc.execution import check_outputs
 from fastproc.ogc.exceptions import InvalidParameterValue, InvalidRequest, ProcessError
 from fastproc.ogc.inputs import InputValidator, references
 from fastproc.ogc.limits import Limits
 from fastproc.ogc.models import ExecuteRequest, first_error
 from fastproc.settings import Settings
+from fastproc.store.catalogue import CataloguedProcess, CatalogueEntry
 from fastproc.store.result_document import encode_results, results_document
 from fastproc.worker.invoke import (
     SoftTimeLimitExceeded,
@@ -189,11 +191,7 @@ def _execute_request(inputs: Mapping[str, Any],
 
 
 def _check_requested_outputs(request: ExecuteRequest, proc: BaseProcess) -> None:
-    # The API's own check, so the two can never disagree; imported here because it lives
-    # with the web stack, which a test of a process alone does not need.
-    from fastproc.api.routes.execute import check_outputs
-    from fastproc.store.catalogue import CataloguedProcess, CatalogueEntry
-
+    """The execute use case's own check, so the two can never disagree."""
     entry = CatalogueEntry(description=proc.description, queue="", deterministic=False)
     check_outputs(request, CataloguedProcess.of(entry))
 

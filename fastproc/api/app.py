@@ -35,14 +35,14 @@ from fastproc.api.routes import (
     processes,
 )
 from fastproc.api.state import AppState
+from fastproc.execution import Executor
 from fastproc.jobs.service import JobService
 from fastproc.ogc.limits import Limits
 from fastproc.redis import connect
 from fastproc.settings import Settings
-from fastproc.store.cache_entries import ResultCache
 from fastproc.store.catalogue import Catalogue
 from fastproc.store.event_hub import EventHub
-from fastproc.store.job_store import JobStore
+from fastproc.store.operations import Operations
 from fastproc.wire.keys import Keys
 
 
@@ -57,24 +57,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(settings)
         listener = connect(settings, socket_timeout=None)
+        health_redis = connect(settings, socket_timeout=settings.health_timeout)
         keys = Keys(settings.key_prefix)
         events = EventHub(listener, keys.events)
-        store = JobStore(redis, keys, job_ttl=settings.job_ttl,
-                         active_ttl=settings.active_job_ttl,
-                         queue_cap=settings.max_queued_per_process)
-        cache = ResultCache(redis, keys, settings.cache_ttl)
+        catalogue = Catalogue(redis, keys, settings.catalogue_refresh)
+        limits = Limits(settings.max_inputs, settings.max_array_items,
+                        settings.max_string_bytes, settings.max_json_depth)
+        jobs = JobService.connect(redis, keys, job_ttl=settings.job_ttl,
+                                  active_ttl=settings.active_job_ttl,
+                                  queue_cap=settings.max_queued_per_process,
+                                  cache_ttl=settings.cache_ttl)
         app.state.fastproc = AppState(
             settings=settings,
             redis=redis,
             keys=keys,
-            store=store,
-            cache=cache,
-            catalogue=Catalogue(redis, keys, settings.catalogue_refresh),
+            catalogue=catalogue,
             events=events,
-            limits=Limits(settings.max_inputs, settings.max_array_items,
-                          settings.max_string_bytes, settings.max_json_depth),
+            limits=limits,
             auth=KeyRing(settings),
-            jobs=JobService(store, cache),
+            jobs=jobs,
+            execution=Executor(settings, limits, catalogue, events, jobs),
+            operations=Operations(redis, health_redis, keys),
         )
         from fastproc.heap import settle_heap  # (hook of the jobs engineer: see fastproc.heap)
         settle_heap()
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await events.stop()
             await redis.aclose()
             await listener.aclose()
+            await health_redis.aclose()
 
     app = FastAPI(
         title="fastproc",

@@ -24,6 +24,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastproc.api.negotiation import Format, preferred_format
+from fastproc.api.routes.execute import execute
+from fastproc.api.routes.jobs import job_results_json, job_status_json
 
 Endpoint = Callable[[str, Request], Awaitable[Response]]
 #: Whether a request is one the endpoint answers in JSON (else FastAPI serves it).
@@ -37,10 +39,6 @@ class DirectRoutes:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Imported here: the routes import the app's modules, which import this one.
-        from fastproc.api.routes.execute import execute
-        from fastproc.api.routes.jobs import job_results_json, job_status_json
-
         self._routes: dict[str, list[tuple[re.Pattern[str], Endpoint, Wants]]] = {
             "GET": [(re.compile(rf"/jobs/{_ID}"), job_status_json, _json_status),
                     (re.compile(rf"/jobs/{_ID}/results"), job_results_json, _json_results)],

@@ -8,29 +8,32 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 
 from fastproc.api.auth import KeyRing
+from fastproc.execution import Executor
 from fastproc.jobs.service import JobService
 from fastproc.ogc.limits import Limits
 from fastproc.settings import Settings
-from fastproc.store.cache_entries import ResultCache
 from fastproc.store.catalogue import Catalogue
 from fastproc.store.event_hub import EventHub
-from fastproc.store.job_store import JobStore
+from fastproc.store.operations import Operations
 from fastproc.wire.keys import Keys
 
 
 @dataclass(slots=True)
 class AppState:
     settings: Settings
+    #: For the dashboard and job logs (`fastproc.api.insights`); routes call intents.
     redis: Redis
     keys: Keys
-    store: JobStore
-    cache: ResultCache
     catalogue: Catalogue
     events: EventHub
     limits: Limits
     auth: KeyRing
-    #: The job lifecycle's intents, over `store` and `cache` (routes call these).
+    #: The job lifecycle's intents, the only writer of job state (routes call these).
     jobs: JobService
+    #: The execute use case (the execution route and the HTML form call it).
+    execution: Executor
+    #: What `/health` and `/metrics` read.
+    operations: Operations
 
 
 async def get_state(request: Request) -> AppState:

@@ -1,8 +1,8 @@
 """HTML-only routes that the pages' forms post to, since a browser without JavaScript can send
 neither a JSON body nor a DELETE: run a process from its form, dismiss a job.
 
-Both call what the JSON API's routes call — the execution intent `execute_document` and the
-jobs service — so input validation, the result cache, queueing and dismissal live in one
+Both call what the JSON API's routes call — the execute use case (`fastproc.execution`) and
+the jobs service — so input validation, the result cache, queueing and dismissal live in one
 place, and a job started from a form is the job a JSON client gets from
 `POST /processes/{id}/execution` with `Prefer: respond-async`.
 """
@@ -15,17 +15,16 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from fastproc.api.access import find_process, visible_record
 from fastproc.api.auth import authenticate
 from fastproc.api.html.forms import fields_of, inputs_from_form
 from fastproc.api.html.render import DISMISS_FORM_PATH, RUN_FORM_PATH
 from fastproc.api.negotiation import Format, with_format
 from fastproc.api.origin import refuse_cross_site
+from fastproc.api.outcomes import render_outcome
 from fastproc.api.responses import base_url
-from fastproc.api.routes.execute import Asked, execute_document
-from fastproc.api.routes.jobs import visible_record
-from fastproc.api.routes.processes import find_process
-from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
+from fastproc.execution import Asked
 from fastproc.ogc.models import JobControlOption
 
 #: Forms post without a CORS preflight, so a page elsewhere could post them: see `origin`.
@@ -46,12 +45,13 @@ async def run_from_form(process_id: str, request: Request, state: State) -> Resp
     base = base_url(request, state.settings.base_url)
     # A process that runs synchronously anyway skips the cache, so there is a job to show
     # rather than bare results.
-    asked = Asked(caller, base, prefers_async=True,
+    asked = Asked(base, owner=caller.name if caller else None, prefers_async=True,
                   no_cache=JobControlOption.ASYNC not in proc.description.jobControlOptions)
-    executed = await execute_document(state, proc, {"inputs": inputs}, asked)
-    if executed.job_id is None:
-        return executed.response
-    href = f"{base}/jobs/{executed.job_id}"
+    outcome = await state.execution.execute(proc, {"inputs": inputs}, asked)
+    response = await render_outcome(outcome, asked, state.jobs)
+    if outcome.job_id is None:
+        return response
+    href = f"{base}/jobs/{outcome.job_id}"
     return RedirectResponse(with_format(href, Format.HTML), status_code=303)
 
 
@@ -63,6 +63,6 @@ async def dismiss_from_form(job_id: str, request: Request, state: State) -> Resp
     routes do, so their checks (it exists, the caller may see it) hold here too."""
     record = await visible_record(state, job_id, request)
     if not record.status.terminal:
-        await jobs_of(state).stop(record)
+        await state.jobs.stop(record)
     href = f"{base_url(request, state.settings.base_url)}/jobs/{job_id}"
     return RedirectResponse(with_format(href, Format.HTML), status_code=303)

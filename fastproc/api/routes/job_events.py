@@ -17,9 +17,8 @@ from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
+from fastproc.api.access import visible_record
 from fastproc.api.responses import base_url
-from fastproc.api.routes.jobs import visible_record
-from fastproc.api.service import jobs_of
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
@@ -81,7 +80,7 @@ async def job_events(job_id: str, request: Request, state: State) -> EventSource
 async def _statuses(state: AppState, job_id: str, base: str
                     ) -> AsyncIterator[ServerSentEvent]:
     """The job's statusInfo now, then after every change, until it ends."""
-    jobs = jobs_of(state)
+    jobs = state.jobs
     async with state.events.stream(job_id) as queue:
         record = await jobs.get(job_id)  # read after subscribing: no gap
         seq = 0

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from fastproc.api.access import visible_record
 from fastproc.api.insights import insights_of
 from fastproc.api.responses import JSONResponse, base_url, link
-from fastproc.api.routes.jobs import visible_record
 from fastproc.api.state import AppState, get_state
 from fastproc.ogc import media
 from fastproc.ogc.exceptions import NotAcceptable

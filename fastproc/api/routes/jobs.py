@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fastproc.api.access import checked_id, no_such_job, visible_record
 from fastproc.api.auth import authenticate, visible
 from fastproc.api.html import page
 from fastproc.api.html.render import DISMISS_FORM_PATH
@@ -26,10 +27,14 @@ from fastproc.api.negotiation import (
     negotiated,
     preferred_format,
 )
+from fastproc.api.outcomes import failure_of
 from fastproc.api.responses import JSONResponse, base_url, link, state_of
-from fastproc.api.result_responses import output_content, stream_apart, untrusted
-from fastproc.api.routes.execute import failure_of, finished_job_response
-from fastproc.api.service import jobs_of
+from fastproc.api.result_responses import (
+    output_content,
+    render_results,
+    stream_apart,
+    untrusted,
+)
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import status_info
 from fastproc.ogc import media
@@ -42,7 +47,7 @@ from fastproc.ogc.exceptions import (
 )
 from fastproc.ogc.models import TERMINAL_STATES, JobList, StatusCode, StatusInfo
 from fastproc.store.listing import Cursor, JobFilter, JobPage
-from fastproc.store.record import JobRecord, is_job_id, parse_iso
+from fastproc.store.record import JobRecord, parse_iso
 from fastproc.store.result_document import decode_results, is_apart
 
 router = APIRouter(tags=["Jobs"])
@@ -146,7 +151,7 @@ async def _read_page(state: AppState, flt: JobFilter, *, limit: int, offset: int
                      after: Cursor | None, before: Cursor | None) -> _Listed:
     if after is not None and before is not None:
         raise InvalidParameterValue("after and before cannot be given together")
-    jobs = jobs_of(state)
+    jobs = state.jobs
     if before is None:
         found = await jobs.find(flt, limit=limit, offset=offset, after=after)
         return _Listed(found, first=after is None and offset == 0, older=found.more)
@@ -183,26 +188,6 @@ def _list_links(request: Request, base: str, listed: _Listed, *, limit: int,
 
 def _split(values: list[str] | None) -> list[str]:
     return [v for value in values or () for v in value.split(",") if v]
-
-
-def _no_such_job(job_id: str) -> NoSuchJob:
-    return NoSuchJob(f"no job with id '{job_id}'")
-
-
-def _checked_id(job_id: str) -> str:
-    """The id of a route, if it can name a job at all (then it is safe in a key)."""
-    if not is_job_id(job_id):
-        raise _no_such_job(job_id)
-    return job_id
-
-
-async def visible_record(state: AppState, job_id: str, request: Request) -> JobRecord:
-    """The job, if this caller may see it (404 otherwise, also for other callers' jobs)."""
-    caller = authenticate(request, state.auth, execute=False)
-    record = await jobs_of(state).get(_checked_id(job_id))
-    if record is None or not visible(record.owner, caller):
-        raise _no_such_job(job_id)
-    return record
 
 
 def _status_response(request: Request, record: JobRecord, base: str, fmt: Format,
@@ -244,9 +229,9 @@ async def job_status_json(job_id: str, request: Request) -> Response:
     model is built for a poll."""
     state = state_of(request)
     caller = authenticate(request, state.auth, execute=False)
-    found = await jobs_of(state).get_status(_checked_id(job_id))
+    found = await state.jobs.get_status(checked_id(job_id))
     if found is None or not visible(found[0].owner, caller):
-        raise _no_such_job(job_id)
+        raise no_such_job(job_id)
     record, digest = found
     base = base_url(request, state.settings.base_url)
     # The document also depends on the public URL its links start with.
@@ -274,10 +259,10 @@ async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiat
     (until `FASTPROC_JOB_TTL` has passed), its results answer 404 `no-such-job`, and a
     second dismissal answers 410."""
     record = await visible_record(state, job_id, request)
-    jobs = jobs_of(state)
+    jobs = state.jobs
     if not await jobs.dismiss(record):
         if await jobs.get(record.job_id) is None:
-            raise _no_such_job(job_id)
+            raise no_such_job(job_id)
         raise JobDismissed(f"job {job_id} is already dismissed")
     record = await jobs.get(record.job_id) or record
     record.status, record.message = StatusCode.DISMISSED, "dismissed"
@@ -287,9 +272,9 @@ async def dismiss_job(job_id: str, request: Request, state: State, fmt: Negotiat
 async def _finished(state: AppState, job_id: str, request: Request
                     ) -> tuple[JobRecord, bytes]:
     caller = authenticate(request, state.auth, execute=False)
-    record, result = await jobs_of(state).get_with_result(_checked_id(job_id))
+    record, result = await state.jobs.get_with_result(checked_id(job_id))
     if record is None or not visible(record.owner, caller):
-        raise _no_such_job(job_id)
+        raise no_such_job(job_id)
     if record.status is StatusCode.FAILED:
         raise failure_of(record)
     if record.status is StatusCode.DISMISSED:
@@ -320,8 +305,7 @@ async def job_results_json(job_id: str, request: Request) -> Response:
     state = state_of(request)
     record, result = await _finished(state, job_id, request)
     base = base_url(request, state.settings.base_url)
-    return await finished_job_response(jobs_of(state), record, result, record.request, base,
-                                       job_id)
+    return await render_results(record.request, result, base, job_id, state.jobs)
 
 
 async def _results_page(request: Request, state: AppState, record: JobRecord, result: bytes,
@@ -337,7 +321,7 @@ async def _results_page(request: Request, state: AppState, record: JobRecord, re
     ]
     return page(request, "results.html", base=base, title=f"Results of {record.process_id}",
                 outputs=await output_views(decode_results(result), descriptions, job_href,
-                                           first_bytes_of(state.store, record.job_id)),
+                                           first_bytes_of(state.jobs, record.job_id)),
                 job_id=record.job_id, job_href=job_href, process_id=record.process_id,
                 links=links, rel_results=media.REL_RESULTS)
 
@@ -349,11 +333,9 @@ async def job_output(job_id: str, output_id: str, request: Request, state: State
     if output_id not in stored:
         raise NoSuchOutput(f"job {job_id} has no output '{output_id}'")
     if is_apart(stored[output_id]):
-        response = await stream_apart(stored[output_id], job_id, output_id, jobs_of(state))
+        response = await stream_apart(stored[output_id], job_id, output_id, state.jobs)
     else:
         data, media_type = await output_content(stored[output_id], job_id, output_id,
-                                                jobs_of(state))
+                                                state.jobs)
         response = Response(data, media_type=media_type)
     return untrusted(response)
-
-

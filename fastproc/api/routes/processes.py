@@ -34,15 +34,6 @@ def _process_links(base: str, process_id: str) -> list[dict[str, str]]:
     ]
 
 
-async def find_process(state: AppState, process_id: str) -> CataloguedProcess:
-    """The process to execute: 404 if unknown, 503 if no live worker serves it any more
-    (its job would queue for nobody)."""
-    found = await state.catalogue.executable(process_id)
-    if found is None:
-        raise NoSuchProcess(f"no process with id '{process_id}'")
-    return found
-
-
 async def _served_process(state: AppState, process_id: str) -> CataloguedProcess:
     """The process to describe: 404 unless some live worker serves it."""
     found = await state.catalogue.get(process_id)
