@@ -103,10 +103,7 @@ async def negotiate(
 
     `f` is declared so the API definition shows it; its value is read from the request.
     """
-    fmt = preferred_format(request)
-    if fmt is None:
-        raise _not_acceptable(request, "application/json or text/html")
-    return fmt
+    return negotiated(request)
 
 
 #: A route parameter: the negotiated format of a resource offered as JSON and HTML.
@@ -119,6 +116,7 @@ def negotiated(request: Request) -> Format:
     if fmt is None:
         raise _not_acceptable(request, "application/json or text/html")
     return fmt
+
 
 #: The HTML side of such a resource's 200 answer in the API definition (beside its model).
 HTML_TOO: dict[str, Any] = {media.HTML: {"schema": {"type": "string"}}}
