@@ -38,7 +38,9 @@ def _runtime(redis_url: str, key_prefix: str) -> Runtime:
 async def _running_fanout(rt: Runtime, process_id: str, inputs: dict[str, object]) -> str:
     """A job that is running and split, whose part tasks nobody consumes."""
     job_id = uuid.uuid4().hex
-    await rt.jobs.store.create(job_id, process_id, {"inputs": inputs, "response": "document"})
+    # Its own task waits on a queue no worker reads.
+    await rt.jobs.submit(process_id, {"inputs": inputs, "response": "document"},
+                         queue=f"{rt.keys.prefix}:unread", job_id=job_id)
     record = await rt.jobs.begin(job_id)
     assert record is not None and record.status.value == "running"
     proc = rt.registry.get(process_id)

@@ -9,8 +9,7 @@ import pytest
 
 from fastproc.redis import connect
 from fastproc.settings import Settings
-from fastproc.store.job_store import JobStore
-from fastproc.wire.enqueue import enqueue_in
+from fastproc.store.job_store import JobStore, NewTask
 from fastproc.wire.keys import Keys
 from fastproc.worker.launch import create_worker
 
@@ -25,7 +24,7 @@ async def test_a_burst_worker_runs_what_is_queued_then_stops(redis_url: str,
     job_ids = [uuid.uuid4().hex for _ in range(3)]
     for n, job_id in enumerate(job_ids):
         await store.create(job_id, "add", {"inputs": {"a": n, "b": 1}, "response": "raw"},
-                           also=lambda pipe, j=job_id: enqueue_in(pipe, j, settings.queue_name))
+                           tasks=[NewTask(job_id, settings.queue_name)])
     worker = create_worker(settings, handle_signals=False)
     worker.burst = True
     with anyio.fail_after(20):

@@ -3,7 +3,7 @@ on the counter join of fan-out, generalised to a tree.
 
 One job runs the whole tree. Its nodes are stored once (`Keys.flow`: nodes, pending
 children, states, output values; every key with the job's TTL and dropped by any end of
-the job, see `JobStore`), and each node is a task of its own with a fixed id
+the job, see `fastproc.store.flow_state`), and each node is a task of its own with a fixed id
 (`{job}:node:{n}`). The leaves are queued with the job. A node that has run stores the
 value its output gives its parent and counts itself off the parent's pending children in
 one Lua call, only if that value is new, so a re-run changes nothing; whoever sees the
@@ -12,27 +12,21 @@ another. When the root's children are done, the job runs on as an ordinary one w
 root's inputs filled from the stored values (`fastproc.worker.node_tasks`); the values stay in
 the workflow's keys until the job ends and are never copied into the job's record.
 
-    flows = workflow_jobs(jobs)
-    job_id = await flows.submit("add", request, nodes, job_id=new_job_id(), owner=None)
+    job_id = await jobs.flows.submit("add", request, nodes, job_id=new_job_id(), owner=None)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import orjson
-from redis.asyncio.client import Pipeline
 
-from fastproc.jobs.service import JobService
+from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
-from fastproc.store.record import now_iso
-from fastproc.store.scripts import register
-from fastproc.wire.enqueue import enqueue_in, nudge
-from fastproc.wire.keys import FlowKeys
+from fastproc.store.job_store import JobStore, NewTask
 from fastproc.wire.names import NODE_TASK, node_job_id
-from fastproc.workflows.tree import ROOT, Node, Slot
+from fastproc.workflows.tree import Node, Slot
 
 #: A node's states besides a job's: before it starts it is `waiting` (for its children) or
 #: `queued`; once the job failed or was dismissed, a node that did not fail is `stopped`.
@@ -71,50 +65,33 @@ class Stored:
 
 
 class WorkflowJobs:
-    """The workflow intents of the jobs service (see the module doc)."""
+    """The workflow intents of the jobs service (see the module doc): `JobService.flows`."""
 
-    def __init__(self, jobs: JobService) -> None:
-        """Use `workflow_jobs`: one per jobs service (its scripts are registered once)."""
-        self.jobs = jobs
-        self.redis = jobs.store.redis
-        self.keys = jobs.keys
-        self._start = register(self.redis, "flow_start")
-        self._store = register(self.redis, "flow_store")
-        self._root = register(self.redis, "flow_root")
-
-    def _flow(self, job_id: str) -> FlowKeys:
-        return self.keys.flow(job_id)
+    def __init__(self, store: JobStore, cache_ttl: int) -> None:
+        self._store = store
+        self._flow = store.flow
+        self._cache_ttl = cache_ttl
 
     async def submit(self, process_id: str, request: dict[str, Any], nodes: list[Node], *,
                      job_id: str, owner: str | None) -> str:
-        """Create the job of a validated tree and queue its leaves, in one round trip."""
-        ttl = self.jobs.store.active_ttl
-        flow = self._flow(job_id)
-
-        def tasks(pipe: Pipeline) -> None:
-            pipe.hset(flow.nodes, mapping={str(n.id): orjson.dumps(n.dump()) for n in nodes})
-            pipe.hset(flow.pending, mapping={str(n.id): len(n.children)
-                                             for n in nodes if n.children})
-            pipe.expire(flow.nodes, ttl)
-            pipe.expire(flow.pending, ttl)
-            pipe.hset(self.keys.job(job_id),
-                      mapping={"nodes_done": 0, "nodes_total": len(nodes) - 1})
-            leaves = [n for n in nodes if not n.children]
-            for leaf in leaves:
-                enqueue_in(pipe, node_job_id(job_id, leaf.id), _queue(leaf), NODE_TASK)
-            for queue in sorted({_queue(leaf) for leaf in leaves}):
-                nudge(pipe, self.keys.prefix, queue)
-
-        return await self.jobs.submit(process_id, request, queue=_queue(nodes[ROOT]),
-                                      job_id=job_id, owner=owner, tasks=tasks)
+        """Create the job of a validated tree, its nodes and its leaves' tasks, in one
+        round trip; its id. A full queue cap refuses it with `TooManyJobs` (429)."""
+        flow = self._store.keys.flow(job_id)
+        leaves = [NewTask(node_job_id(job_id, n.id), _queue(n), NODE_TASK)
+                  for n in nodes if not n.children]
+        submitted = await self._store.create(
+            job_id, process_id, request, tasks=leaves, owner=owner,
+            fields={"nodes_done": 0, "nodes_total": len(nodes) - 1},
+            hashes={flow.nodes: {str(n.id): orjson.dumps(n.dump()) for n in nodes},
+                    flow.pending: {str(n.id): len(n.children) for n in nodes if n.children}})
+        if submitted.full:
+            raise too_many(process_id, self._store.queue_cap)
+        return job_id
 
     async def start(self, job_id: str, node_id: int, ttl: int) -> NodeToRun:
         """Read a node and its children's outputs; mark it running unless it has run.
         `ttl` extends the workflow's keys to what the running job needs."""
-        flow = self._flow(job_id)
-        reply = await self._start(
-            keys=[self.keys.job(job_id), flow.nodes, flow.states, flow.results, flow.pending],
-            args=[node_id, self.keys.events, job_id, now_iso(), ttl])
+        reply = await self._flow.start(job_id, node_id, ttl)
         status = StatusCode(reply[0].decode()) if reply[0] else None
         owner = reply[1].decode() or None
         if not reply[2]:
@@ -130,56 +107,39 @@ class WorkflowJobs:
         """Store what a node's output gives its parent, `value` as JSON (if new: then
         count it off the parent's pending children and write `cache`, (digest, result
         document))."""
-        flow = self._flow(job_id)
-        cache_key = self.keys.cache(cache[0]) if cache else self.keys.job(job_id)
-        pending, queue = await self._store(
-            keys=[self.keys.job(job_id), flow.nodes, flow.pending, flow.states, flow.results,
-                  cache_key],
-            args=[node.id, value, self.keys.events, job_id, now_iso(),
-                  cache[1] if cache else b"", self.jobs.cache.ttl])
-        return Stored(int(pending), queue.decode() if queue else "")
+        pending, queue = await self._flow.store(job_id, node.id, value, cache, self._cache_ttl)
+        return Stored(pending, queue)
 
     async def queue_node(self, job_id: str, node_id: int, queue: str) -> None:
         """Queue a node whose children are done (a fixed id: queued at most once at a time)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            enqueue_in(pipe, node_job_id(job_id, node_id), queue, NODE_TASK, only_new=True)
-            nudge(pipe, self.keys.prefix, queue)
-            await pipe.execute()
+        await self._flow.queue_node(job_id, node_id, queue)
 
     async def root_ready(self, job_id: str, cache_key: str | None) -> int:
         """The job's own process is about to run on its children's values: give the job
         `cache_key`, the digest of those inputs (its result is cached there). 1 done, 0
         the workflow's keys are gone, -1 the job is not running."""
-        outcome = await self._root(keys=[self.keys.job(job_id), self._flow(job_id).nodes],
-                                   args=[cache_key or ""])
-        return int(outcome)
+        return await self._flow.root_ready(job_id, cache_key)
 
     async def states(self, job_id: str) -> dict[int, str] | None:
         """Each node's state while the workflow's keys exist (None once they are gone)."""
-        flow = self._flow(job_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hkeys(flow.nodes)
-            pipe.hgetall(flow.states)
-            pipe.hgetall(flow.pending)
-            ids, states, pending = await pipe.execute()
+        ids, states, pending = await self._flow.read(job_id)
         if not ids:
             return None
         found: dict[int, str] = {}
         for raw in ids:
-            state = states.get(raw)
-            if state is None:
-                state = WAITING if int(pending.get(raw, 0)) > 0 else QUEUED
-            found[int(raw)] = state.decode() if isinstance(state, bytes) else state
+            stored = states.get(raw)
+            found[int(raw)] = (stored.decode() if stored is not None
+                               else WAITING if int(pending.get(raw, 0)) > 0 else QUEUED)
         return found
-
-
-@cache
-def workflow_jobs(jobs: JobService) -> WorkflowJobs:
-    """The workflow intents over a jobs service (built once per service)."""
-    return WorkflowJobs(jobs)
 
 
 def _queue(node: Node) -> str:
     if node.queue is None:
         raise ValueError(f"node {node.path or 'root'} has no queue")
     return node.queue
+
+
+def too_many(process_id: str, cap: int) -> TooManyJobs:
+    """What a full queue cap answers a submission (429)."""
+    return TooManyJobs(f"process '{process_id}' already has {cap} queued jobs; retry later",
+                       headers={"Retry-After": "5"})

@@ -7,7 +7,7 @@ the record and its indexes, the join state of a fan-out, the result and its cach
 and the arq tasks of the job (its own, its parts', its merge's). Nothing else writes those
 keys; `JobStore`, `JoinState` and `ResultCache` are its Redis commands.
 
-    jobs = JobService(store, cache)
+    jobs = JobService.connect(redis, keys, job_ttl=3600, active_ttl=3600)
     job_id = await jobs.submit("echo", {"inputs": {...}}, queue="arq:queue")
     record = await jobs.begin(job_id)              # in the worker
     await jobs.complete(record, result, cacheable=True)
@@ -15,37 +15,33 @@ keys; `JobStore`, `JoinState` and `ResultCache` are its Redis commands.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
-from fastproc.ogc.exceptions import TooManyJobs
+from fastproc.jobs.flow import WorkflowJobs, too_many
 from fastproc.ogc.models import StatusCode
 from fastproc.store.cache_entries import ResultCache
-from fastproc.store.job_store import JobStore
+from fastproc.store.job_store import JobStore, NewTask
 from fastproc.store.join_state import PartsForMerge, PartToRun
 from fastproc.store.listing import Cursor, JobFilter, JobPage
 from fastproc.store.record import JobRecord, new_job_id
 from fastproc.store.result_document import EncodedResult
-from fastproc.wire.enqueue import abort_tasks, queued_task
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import ClaimStarts, TaskEnd
-from fastproc.wire.names import (
-    RUN_TASK,
-    merge_job_id,
-    node_job_id,
-    part_job_id,
-)
+from fastproc.wire.names import merge_job_id, node_job_id, part_job_id
 
 
 class JobService:
-    """Every change to a job, as one call each; reads go through here too."""
+    """Every change to a job, as one call each; reads go through here too. It owns its
+    store: nothing else holds one (`connect` builds both)."""
 
     def __init__(self, store: JobStore, cache: ResultCache) -> None:
-        self.store = store
-        self.cache = cache
+        self._store = store
+        self._cache = cache
+        #: The workflow intents (Part 3), over the same store.
+        self.flows = WorkflowJobs(store, cache.ttl)
 
     @classmethod
     def connect(cls, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
@@ -53,41 +49,25 @@ class JobService:
         return cls(JobStore(redis, keys, job_ttl=job_ttl, active_ttl=active_ttl,
                             queue_cap=queue_cap), ResultCache(redis, keys, cache_ttl))
 
-    @property
-    def keys(self) -> Keys:
-        return self.store.keys
-
     # -- submission ---------------------------------------------------------------------
 
     @property
     def cache_enabled(self) -> bool:
-        return self.cache.enabled
+        return self._cache.enabled
 
     async def cached(self, digest: str, process_id: str) -> bytes | None:
         """A cached result for this request digest (a hit is counted for /metrics)."""
-        return await self.cache.get(digest, process_id)
+        return await self._cache.get(digest, process_id)
 
     async def submit(self, process_id: str, request: dict[str, Any], *, queue: str,
                      job_id: str | None = None, cache_key: str | None = None,
-                     owner: str | None = None,
-                     tasks: Callable[[Pipeline], None] | None = None) -> str:
+                     owner: str | None = None) -> str:
         """Create the job and queue its task in one round trip; its id. With a queue cap,
         a full queue refuses it with `TooManyJobs` (429). `cache_key` (the request's
-        digest) is where a successful result will be cached. `tasks` queues other tasks
-        than the job's own in that round trip (a workflow's first processes)."""
+        digest) is where a successful result will be cached."""
         job_id = job_id or new_job_id()
-        if tasks is None:
-            await self.submit_unless_cached(process_id, request, queue=queue, job_id=job_id,
-                                            cache_key=cache_key, owner=owner)
-            return job_id
-        await self._admit(process_id)
-        try:
-            await self.store.create(job_id, process_id, request, cache_key=cache_key,
-                                    also=tasks, owner=owner)
-        except BaseException:
-            if self.store.queue_cap:
-                await self.store.release(process_id)  # the place just taken
-            raise
+        await self.submit_unless_cached(process_id, request, queue=queue, job_id=job_id,
+                                        cache_key=cache_key, owner=owner)
         return job_id
 
     async def submit_unless_cached(self, process_id: str, request: dict[str, Any], *,
@@ -99,81 +79,75 @@ class JobService:
         result then, and no job; None once the job is queued. A full queue cap refuses
         the job with `TooManyJobs` (429). `awaited`: the caller waits for the job's end
         event (`EventHub.watch`), which then carries a small result."""
-        submitted = await self.store.submit(
-            job_id, process_id, request, queue=queue, task=queued_task(job_id, RUN_TASK),
-            cache_key=cache_key, lookup=lookup and self.cache.enabled, owner=owner,
-            awaited=awaited)
+        submitted = await self._store.create(
+            job_id, process_id, request, tasks=[NewTask(job_id, queue)], cache_key=cache_key,
+            lookup=lookup and self._cache.enabled, owner=owner, awaited=awaited)
         if submitted.full:
-            raise self._too_many(process_id)
+            raise too_many(process_id, self._store.queue_cap)
         return submitted.hit
 
     async def submit_cached(self, process_id: str, request: dict[str, Any], *,
                             cache_key: str, result: bytes, owner: str | None = None) -> str:
         """A job answered from the cache: created `successful` with the cached result."""
         job_id = new_job_id()
-        await self.store.create(job_id, process_id, request, cache_key=cache_key,
-                                cached_result=result, owner=owner)
+        await self._store.create(job_id, process_id, request, cache_key=cache_key,
+                                 cached_result=result, owner=owner)
         return job_id
 
-    async def _admit(self, process_id: str) -> None:
-        cap = self.store.queue_cap
-        if cap and not await self.store.admit(process_id, cap):
-            raise self._too_many(process_id)
-
-    def _too_many(self, process_id: str) -> TooManyJobs:
-        return TooManyJobs(
-            f"process '{process_id}' already has {self.store.queue_cap} queued jobs; "
-            "retry later", headers={"Retry-After": "5"})
+    async def count_dropped(self, queue: str, reason: str) -> None:
+        """Count a task a worker dropped unrun from `queue`
+        (`fastproc_queue_messages_dropped_total`)."""
+        await self._store.count_dropped(queue, reason)
 
     # -- reading ------------------------------------------------------------------------
 
     async def get(self, job_id: str) -> JobRecord | None:
-        return await self.store.get(job_id)
+        return await self._store.get(job_id)
 
     async def get_status(self, job_id: str) -> tuple[JobRecord, str] | None:
         """The job's status (its record without the request) and a digest of it that
         changes with every change of the record; None if the job is gone."""
-        return await self.store.get_status(job_id)
+        return await self._store.get_status(job_id)
 
     async def get_with_result(self, job_id: str) -> tuple[JobRecord | None, bytes | None]:
-        return await self.store.get_with_result(job_id)
+        return await self._store.get_with_result(job_id)
 
     async def find(self, flt: JobFilter, *, limit: int, offset: int = 0,
                    after: Cursor | None = None, before: Cursor | None = None) -> JobPage:
         """A page of the jobs a filter selects (see `fastproc.store.listing`)."""
-        return await self.store.find(flt, limit=limit, offset=offset, after=after,
+        return await self._store.find(flt, limit=limit, offset=offset, after=after,
                                      before=before)
 
     async def subscriber(self, job_id: str) -> dict[str, Any] | None:
         """The callback URIs the job's execute request gave, if any."""
-        request = await self.store.request_of(job_id)
+        request = await self._store.request_of(job_id)
         found = (request or {}).get("subscriber")
         return found if isinstance(found, dict) else None
 
     async def is_running(self, job_id: str) -> bool:
-        return await self.store.status_of(job_id) is StatusCode.RUNNING
+        return await self._store.status_of(job_id) is StatusCode.RUNNING
 
     async def load_output(self, job_id: str, name: str) -> bytes | None:
-        return await self.store.load_output(job_id, name)
+        return await self._store.load_output(job_id, name)
 
     async def output_size(self, job_id: str, name: str) -> int:
-        return await self.store.output_size(job_id, name)
+        return await self._store.output_size(job_id, name)
 
     def stream_output(self, job_id: str, name: str, size: int,
                       chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        return self.store.stream_output(job_id, name, size, chunk)
+        return self._store.stream_output(job_id, name, size, chunk)
 
     # -- running ------------------------------------------------------------------------
 
     async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
         """accepted|running -> running (a re-run after a crash takes over), and the record;
         None if the job is gone. `ttl` extends the record for long time limits."""
-        return await self.store.begin(job_id, ttl)
+        return await self._store.begin(job_id, ttl)
 
     def claim_starts(self, function: str, max_tries: int, ttl: int = 0) -> ClaimStarts:
         """`begin` made by a worker's claim, for the tasks of `function` it takes: see
         `ClaimStarts`. The task then has its record (`started`) without a round trip."""
-        return self.store.claim_starts(function, max_tries, ttl)
+        return self._store.claim_starts(function, max_tries, ttl)
 
     @staticmethod
     def started(job_id: str, raw: list[Any]) -> JobRecord | None:
@@ -182,7 +156,7 @@ class JobService:
 
     async def report_progress(self, job_id: str, percent: int, message: str | None) -> bool:
         """Progress of a running job; False (nothing written) once it is not running."""
-        return await self.store.set_progress(job_id, percent, message)
+        return await self._store.set_progress(job_id, percent, message)
 
     async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
                        fanned_out: bool = False, end: TaskEnd | None = None) -> bool:
@@ -190,17 +164,17 @@ class JobService:
         key, and mark the job successful (dropping its join state, and a workflow's keys
         with its nested processes' values); False if it had ended.
         `end`: the task that ends with this step, whose arq keys go in the same call."""
-        cache_key = (self.keys.cache(record.cache_key)
-                     if cacheable and record.cache_key and self.cache.enabled else None)
-        return await self.store.mark_successful(
-            record.job_id, result, cache_key=cache_key, cache_ttl=self.cache.ttl,
+        cache_key = (self._store.keys.cache(record.cache_key)
+                     if cacheable and record.cache_key and self._cache.enabled else None)
+        return await self._store.mark_successful(
+            record.job_id, result, cache_key=cache_key, cache_ttl=self._cache.ttl,
             fanned_out=fanned_out or record.nodes is not None, end=end)
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
                    end: TaskEnd | None = None) -> bool:
         """Mark the job failed with this exception document; False if it had ended.
         `end` as for `complete`."""
-        return await self.store.mark_failed(job_id, error, end=end)
+        return await self._store.mark_failed(job_id, error, end=end)
 
     # -- fan-out ------------------------------------------------------------------------
 
@@ -208,7 +182,7 @@ class JobService:
                            end: TaskEnd | None = None) -> bool:
         """After a crash: queue again the parts (and the merge) a split made earlier still
         lacks, one call. False if the job was never split (then `end` is not finished)."""
-        return await self.store.join.split(job_id, (), {}, ttl=0, queue=queue,
+        return await self._store.join.split(job_id, (), {}, ttl=0, queue=queue,
                                            end=end) != "none"
 
     async def split(self, job_id: str, parts: Sequence[tuple[str, Any]],
@@ -219,25 +193,25 @@ class JobService:
         split made before (a re-run) is resumed instead. `needs_inputs`: the parts read
         the job's inputs (`PartToRun.received`). `end`: the splitting task, whose arq keys
         go in the same call."""
-        outcome = await self.store.join.split(job_id, parts, received, ttl=ttl, queue=queue,
+        outcome = await self._store.join.split(job_id, parts, received, ttl=ttl, queue=queue,
                                               needs_inputs=needs_inputs, end=end)
         return outcome != "not running"
 
     async def part_to_run(self, job_id: str, key: str) -> PartToRun:
         """The part's item and whether it must run, and the job's inputs as the split
         stored them if its parts read them (`PartToRun.received`), one round trip."""
-        return await self.store.join.part_to_run(job_id, key)
+        return await self._store.join.part_to_run(job_id, key)
 
     async def store_part(self, job_id: str, key: str, result: bytes, queue: str, *,
                          end: TaskEnd | None = None) -> int:
         """Store one part's result (if new) and queue the merge if it was the last, one
         call; how many parts are still pending (-1: the join is gone, the job ended).
         `end`: the part's task, whose arq keys go in the same call."""
-        return await self.store.join.store_part(job_id, key, result, queue=queue, end=end)
+        return await self._store.join.store_part(job_id, key, result, queue=queue, end=end)
 
     async def for_merge(self, job_id: str) -> tuple[JobRecord | None, PartsForMerge]:
         """The job's record and what its merge needs (parts, inputs), one round trip."""
-        return await self.store.join.for_merge(job_id)
+        return await self._store.join.for_merge(job_id)
 
     # -- dismissal ----------------------------------------------------------------------
 
@@ -245,21 +219,20 @@ class JobService:
         """Dismiss a job whatever its state: stop it if it has not ended, else (or if it
         ended meanwhile) drop its results. False if it was dismissed already (or is gone)."""
         stopped = not record.status.terminal and await self.stop(record)
-        dismissed = stopped or await self.store.dismiss_finished(record.job_id)
+        dismissed = stopped or await self._store.dismiss_finished(record.job_id)
         # Its log goes with it (after the step: a late write of a dismissed job's log is refused).
-        await self.store.redis.delete(self.keys.job_logs(record.job_id),
-                                      self.keys.job_trace(record.job_id))
+        await self._store.drop_logs(record.job_id)
         return dismissed
 
     async def stop(self, record: JobRecord) -> bool:
         """Dismiss a queued or running job and cancel its tasks (its own, its parts' and
         its merge's); False if it had already ended."""
         job_id = record.job_id
-        parts = await self.store.join.part_keys(job_id)
-        if not await self.store.dismiss(job_id, record.process_id):
+        parts = await self._store.join.part_keys(job_id)
+        if not await self._store.dismiss(job_id, record.process_id):
             return False
         nodes = record.nodes.total + 1 if record.nodes else 0  # a workflow's, root included
-        await abort_tasks(self.store.redis, [job_id, merge_job_id(job_id),
-                                             *(part_job_id(job_id, p) for p in parts),
-                                             *(node_job_id(job_id, n) for n in range(nodes))])
+        await self._store.abort_tasks([job_id, merge_job_id(job_id),
+                                       *(part_job_id(job_id, p) for p in parts),
+                                       *(node_job_id(job_id, n) for n in range(nodes))])
         return True

@@ -78,11 +78,6 @@ class EventHub:
         #: Set by `release`: the server is stopping, nobody should wait for a job any more.
         self.released = False
 
-    @property
-    def listening(self) -> bool:
-        """Whether the hub is subscribed (or subscribing) now."""
-        return self._task is not None
-
     async def stop(self) -> None:
         self._cancel_quiet()
         await self._unsubscribe()

@@ -10,26 +10,27 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from fastproc.ogc.models import TERMINAL_STATES, StatusCode
 from fastproc.store.batch import Batcher
 from fastproc.store.event_hub import EVENT_RESULT_BYTES
+from fastproc.store.flow_state import FlowState
 from fastproc.store.join_state import JoinState
 from fastproc.store.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
 from fastproc.store.record import STATUS_FIELDS, JobRecord, UnreadableRecord, now_iso, parse_iso
 from fastproc.store.result_document import EncodedResult, decode_results, is_apart
 from fastproc.store.scripts import register
-from fastproc.wire.enqueue import QueuedTask
+from fastproc.wire.enqueue import QueuedTask, abort_tasks, queued_task
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import ABORT_JOBS_SS, ClaimStarts, TaskEnd
+from fastproc.wire.names import RUN_TASK
 
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
 #: `STATUS_FIELDS` as HMGET takes them.
@@ -55,16 +56,27 @@ class Submitted:
     full: bool = False
 
 
+class NewTask(NamedTuple):
+    """An arq task queued with a new job: its id, its queue, the task function."""
+
+    task_id: str
+    queue: str
+    function: str = RUN_TASK
+
+
 @dataclass(frozen=True, slots=True)
 class _Submission:
     """One job for `submit.lua`."""
 
     job_id: str
     process_id: str
-    pairs: list[str | bytes]
+    status: StatusCode
+    ttl: int
+    pairs: list[str | bytes | int]
     cache_key: str | None
-    queue: str
-    task: QueuedTask
+    result: bytes
+    tasks: list[tuple[str, str, QueuedTask]]
+    hashes: dict[str, list[str | bytes | int]]
     indexes: list[str]
     now: str
 
@@ -103,7 +115,8 @@ class _Move:
 
 class JobStore:
     """The Redis commands of job records, their indexes and outputs (and, in `join`, of the
-    fan-out join state). Only `JobService` changes a job through it."""
+    fan-out join state; in `flow`, of a workflow's). `JobService` owns it, and no other code
+    holds one: every change to a job is an intent of the service."""
 
     def __init__(self, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
                  queue_cap: int = 0) -> None:
@@ -112,7 +125,6 @@ class JobStore:
         self.job_ttl = job_ttl
         self.active_ttl = active_ttl
         self.queue_cap = queue_cap
-        self._admit = register(redis, "admit")
         self._release = register(redis, "release")
         self._transition = register(redis, "transition")
         self._progress = register(redis, "progress")
@@ -127,24 +139,9 @@ class JobStore:
         #: When this process last renewed each job index's TTL (monotonic seconds).
         self._indexes_renewed: dict[str, float] = {}
         self.join = JoinState(redis, keys)
+        self.flow = FlowState(redis, keys)
 
     # -- creation ---------------------------------------------------------------------------
-
-    def _record_fields(
-        self, job_id: str, process_id: str, request: dict[str, Any], status: StatusCode,
-        cache_key: str | None, now: str, owner: str | None,
-    ) -> dict[str, str | bytes]:
-        fields: dict[str, str | bytes] = {
-            "processID": process_id, "status": status.value, "created": now, "updated": now,
-            "request": orjson.dumps(request),
-        }
-        if cache_key:
-            fields["cache_key"] = cache_key
-        if owner:
-            fields["owner"] = owner
-        if status is StatusCode.SUCCESSFUL:
-            fields.update(started=now, finished=now, progress="100", message="result from cache")
-        return fields
 
     async def create(
         self,
@@ -152,55 +149,43 @@ class JobStore:
         process_id: str,
         request: dict[str, Any],
         *,
+        tasks: Sequence[NewTask] = (),
         cache_key: str | None = None,
-        cached_result: bytes | None = None,
-        also: Callable[[Pipeline], None] | None = None,
+        lookup: bool = False,
         owner: str | None = None,
-    ) -> None:
-        """Write a new record (already `successful` when answered from the cache).
+        awaited: bool = False,
+        cached_result: bytes | None = None,
+        fields: dict[str, str | int] | None = None,
+        hashes: dict[str, dict[str, str | bytes | int]] | None = None,
+    ) -> Submitted:
+        """Create the job and queue its `tasks` in one Lua call (shared with the creations
+        asked for meanwhile), unless `lookup` finds the request's result cached under
+        `cache_key` (then nothing is created), or the process's queue cap is reached.
 
-        `also` adds commands to the same round trip (the enqueue of the job's task).
-        """
+        `cached_result`: the job is created `successful` with this result (answered from
+        the cache: not counted as submitted, not held to the cap). `fields` go into the
+        record too, and `hashes` are written with it, with its TTL (a workflow's nodes).
+        `awaited`: a request waits for the job, so its end event carries a small result
+        (`EVENT_RESULT_BYTES`)."""
         now = now_iso()
-        status = StatusCode.SUCCESSFUL if cached_result is not None else StatusCode.ACCEPTED
-        ttl = self.job_ttl if cached_result is not None else self.active_ttl
-        key = self.keys.job(job_id)
-        # One round trip, no MULTI: nobody can watch a job before its id is returned.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping=self._record_fields(
-                job_id, process_id, request, status, cache_key, now, owner))
-            pipe.expire(key, ttl)
-            if cached_result is not None:
-                pipe.set(self.keys.result(job_id), cached_result, ex=ttl)
-            for index in self.keys.job_indexes(owner, process_id):
-                pipe.zadd(index, {job_id: _score(now)})
-                pipe.expire(index, self.active_ttl)
-            if cached_result is None:  # cache hits are counted by the lookup
-                pipe.hincrby(self.keys.stats, f"submitted|{process_id}", 1)
-                pipe.expire(self.keys.stats, STATS_TTL)  # this may have created the hash
-            if also is not None:
-                also(pipe)
-            await pipe.execute()
-
-    async def submit(self, job_id: str, process_id: str, request: dict[str, Any], *,
-                     queue: str, task: QueuedTask, cache_key: str | None = None,
-                     lookup: bool = False, owner: str | None = None,
-                     awaited: bool = False) -> Submitted:
-        """Create the job and queue its task (`task`, on `queue`) in one Lua call (shared
-        with the submissions asked for meanwhile), unless `lookup` finds the request's
-        result cached under `cache_key` (then nothing is created), or the process's queue
-        cap is reached. `awaited`: a request waits for the job, so its end event carries a
-        small result (`EVENT_RESULT_BYTES`)."""
-        now = now_iso()
-        fields = self._record_fields(job_id, process_id, request, StatusCode.ACCEPTED,
-                                     cache_key, now, owner)
-        for name in ("processID", "status", "created", "updated"):
-            del fields[name]  # the script writes these
+        record: dict[str, str | bytes | int] = {"request": orjson.dumps(request)}
+        if cache_key:
+            record["cache_key"] = cache_key
+        if owner:
+            record["owner"] = owner
         if awaited:
-            fields["awaited"] = "1"
+            record["awaited"] = "1"
+        status, ttl = StatusCode.ACCEPTED, self.active_ttl
+        if cached_result is not None:
+            status, ttl = StatusCode.SUCCESSFUL, self.job_ttl
+            record.update(started=now, finished=now, progress="100",
+                          message="result from cache")
+        record.update(fields or {})
         outcome = await self._submissions(_Submission(
-            job_id, process_id, [x for kv in fields.items() for x in kv],
-            cache_key if lookup else None, queue, task,
+            job_id, process_id, status, ttl, _pairs(record),
+            cache_key if lookup else None, cached_result or b"",
+            [(t.task_id, t.queue, queued_task(t.task_id, t.function)) for t in tasks],
+            {key: _pairs(pairs) for key, pairs in (hashes or {}).items() if pairs},
             self.keys.job_indexes(owner, process_id), now))
         kind = outcome[0]
         if kind == b"hit":
@@ -212,15 +197,24 @@ class JobStore:
         args: list[Any] = [STATS_TTL, len(batch)]
         for one in batch:
             job_key = self.keys.job(one.job_id)
+            capped = self.queue_cap and not one.result
             keys += [job_key, self.keys.cache(one.cache_key) if one.cache_key else job_key,
-                     self.keys.queued(one.process_id) if self.queue_cap else job_key,
-                     one.task.key, one.queue, *one.indexes]
+                     self.keys.queued(one.process_id) if capped else job_key,
+                     self.keys.result(one.job_id)]
+            for _, queue, task in one.tasks:
+                keys += [task.key, queue]
+            keys += [*one.indexes, *one.hashes]
             args += [one.job_id, one.process_id,
-                     f"cachehit|{one.process_id}" if one.cache_key else "", self.queue_cap,
-                     self.active_ttl, one.now, _score(one.now),
-                     self._index_ttl_due(one.indexes), one.task.message, one.task.ttl_ms,
-                     one.task.score, self.keys.wake(one.queue), len(one.indexes),
-                     len(one.pairs) // 2, *one.pairs]
+                     f"cachehit|{one.process_id}" if one.cache_key else "",
+                     self.queue_cap if capped else 0, one.ttl, one.now, _score(one.now),
+                     self._index_ttl_due(one.indexes), one.status.value, one.result,
+                     len(one.tasks), len(one.indexes), len(one.hashes), len(one.pairs) // 2]
+            for task_id, queue, task in one.tasks:
+                args += [task_id, task.message, task.ttl_ms, task.score, self.keys.wake(queue)]
+            args += [len(pairs) // 2 for pairs in one.hashes.values()]
+            args += one.pairs
+            for pairs in one.hashes.values():
+                args += pairs
         outcomes: list[Any] = await self._submit(keys=keys, args=args)
         return outcomes
 
@@ -414,11 +408,6 @@ class JobStore:
             pipe.expire(self.keys.stats, STATS_TTL)  # this may have created the hash
             await pipe.execute()
 
-    async def admit(self, process_id: str, cap: int) -> bool:
-        """Take a place in the process's queue (released when a worker begins the job)."""
-        return bool(await self._admit(keys=[self.keys.queued(process_id)],
-                                      args=[cap, self.active_ttl]))
-
     async def release(self, process_id: str) -> None:
         """Give back the place of a job that never started (dismissed, or never created)."""
         await self._release(keys=[self.keys.queued(process_id)])
@@ -528,9 +517,21 @@ class JobStore:
         )
         return bool(outcome == b"OK")
 
+    async def drop_logs(self, job_id: str) -> None:
+        """Delete what a job's process logged and its trace (with the job's dismissal)."""
+        await self.redis.delete(self.keys.job_logs(job_id), self.keys.job_trace(job_id))
+
+    async def abort_tasks(self, task_ids: Sequence[str]) -> None:
+        """Cancel these arq tasks (see `fastproc.wire.enqueue.abort_tasks`)."""
+        await abort_tasks(self.redis, task_ids)
+
     def _join_keys(self, job_id: str) -> list[str]:
         """What a job's end drops: a fan-out's join state and a workflow's."""
         return [*self.join.all_keys(job_id), *self.keys.flow(job_id)]
+
+
+def _pairs(mapping: dict[str, Any]) -> list[Any]:
+    return [x for kv in mapping.items() for x in kv]
 
 
 def _now_ms() -> int:

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from fastproc.authoring.process import BaseProcess, no_progress
 from fastproc.cache_key import cache_digest, is_cacheable
-from fastproc.jobs.flow import NodeToRun, WorkflowJobs, workflow_jobs
+from fastproc.jobs.flow import NodeToRun, WorkflowJobs
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.inputs import references
 from fastproc.ogc.models import ResponseMode, StatusCode
@@ -58,7 +58,7 @@ REMOTE_SLOTS = "fastproc.remote_slots"
 async def run_node_task(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx[CTX_KEY]
     job_id, node_id = node_of(ctx["job_id"])
-    flows = workflow_jobs(rt.jobs)
+    flows = rt.jobs.flows
     with logger.contextualize(job_id=job_id):
         if node_id != ROOT:
             await guarded(rt, job_id, f"node {node_id}", _run_nested(

@@ -89,7 +89,7 @@ class Runtime:
         """Count a task the worker dropped unrun (`TASK_DROPPED`) and fail its job, if its
         id names one: no task will ever end that job, which would otherwise wait for ever
         (`accepted`, or `running` if the claim started it)."""
-        await self.jobs.store.count_dropped(task.queue, task.reason)
+        await self.jobs.count_dropped(task.queue, task.reason)
         job_id = job_of(task.task_id)
         if task.end is None or not is_job_id(job_id):
             return

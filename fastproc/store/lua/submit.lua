@@ -1,22 +1,27 @@
--- Submit jobs, one or many at once (a batch: `fastproc.store.batch`). Each is answered from
--- the result cache if asked (counting the hit), or takes its place in its process's queue
--- cap (if any), gets its record, joins the job indexes, is counted, and has its arq task
--- queued. What the jobs share — index and queue entries, counters, the nudge to the idle
--- workers — is written once per call.
+-- Create jobs, one or many at once (a batch: `fastproc.store.batch`): the one way a job is
+-- created. Each is answered from the result cache if asked (counting the hit), or takes its
+-- place in its process's queue cap (if any), gets its record (and the hashes that go with
+-- it, a workflow's nodes), joins the job indexes, is counted, and has its arq tasks queued
+-- (its own, or a workflow's leaves; none for a job created with a cached result). What the
+-- jobs share — index and queue entries, counters, the nudge to the idle workers — is
+-- written once per call.
 --
 -- KEYS[1]  the stats hash behind /metrics
 -- then, for each step: the job record, the cache entry to look up (or the record again
 --   when not looking), the process's counter of queued jobs (or the record again without
---   a cap), the task's arq message key, the arq queue, then the job indexes it joins
+--   a cap), the result key, then for each task its arq message key and its arq queue, then
+--   the job indexes it joins, then the hashes written with the record
 -- ARGV[1]  the stats hash's TTL, s: given to it when this call creates it
 -- ARGV[2]  how many steps follow
--- then, for each step: the job id (the task's arq id), the process id, the stats field of
---   the process's cache hits ('' when not looking), the queue cap (0: none), the record's
---   TTL (and the cap counter's), s, now (ISO 8601), the index score (creation time, s), the
---   indexes' TTL to set (s; 0: not this time, the caller renews them now and then), the
---   task's arq message, its TTL (ms), its queue score (enqueue time, ms), the workers' wake
---   channel, how many indexes, how many field pairs follow, then more field, value pairs
---   of the record (request, cache key, owner...)
+-- then, for each step: the job id, the process id, the stats field of the process's cache
+--   hits ('' when not looking), the queue cap (0: none), the TTL of the record (and of its
+--   hashes, result and cap counter), s, now (ISO 8601), the index score (creation time, s),
+--   the indexes' TTL to set (s; 0: not this time, the caller renews them now and then), the
+--   record's status, its result ('': none; a job created with a result is not counted as
+--   submitted), how many tasks, indexes and hashes, how many record field pairs; then for
+--   each task its id, arq message, TTL (ms), queue score (enqueue time, ms) and the wake
+--   channel of its queue; then each hash's number of field pairs; then the record's field,
+--   value pairs (request, cache key, owner...); then each hash's pairs
 -- Returns, per step, {'hit', cached result}, {'full'} when the queue cap refuses the job,
 -- or {'ok'}.
 --
@@ -31,16 +36,21 @@ local function push(t, key, score, member)
 end
 local k, a = 2, 3
 for s = 1, tonumber(ARGV[2]) do
-  local record, cache, counter, task_key, queue = KEYS[k], KEYS[k + 1], KEYS[k + 2],
-    KEYS[k + 3], KEYS[k + 4]
+  local record, cache, counter, result_key = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   local job_id, process_id, hit_field = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local cap, ttl, now = tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5]
-  local score, index_ttl, message, message_ttl = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8],
-    ARGV[a + 9]
-  local task_score, wake = ARGV[a + 10], ARGV[a + 11]
-  local first_index, last_index = k + 5, k + 4 + tonumber(ARGV[a + 12])
-  local first_pair, last_pair = a + 14, a + 13 + 2 * tonumber(ARGV[a + 13])
-  k, a = last_index + 1, last_pair + 1
+  local score, index_ttl, status, result = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  local n_tasks, n_indexes = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
+  local n_hashes, n_pairs = tonumber(ARGV[a + 12]), tonumber(ARGV[a + 13])
+  local first_task_key, first_task = k + 4, a + 14
+  local first_index = first_task_key + 2 * n_tasks
+  local first_hash = first_index + n_indexes
+  local hash_sizes = first_task + 5 * n_tasks
+  local first_pair = hash_sizes + n_hashes
+  local last_pair = first_pair + 2 * n_pairs - 1
+  local hash_pairs = 0
+  for h = 0, n_hashes - 1 do hash_pairs = hash_pairs + tonumber(ARGV[hash_sizes + h]) end
+  k, a = first_hash + n_hashes, last_pair + 1 + 2 * hash_pairs
   local hit = hit_field ~= '' and redis.call('GET', cache)
   if hit then
     counts[hit_field] = (counts[hit_field] or 0) + 1
@@ -52,18 +62,33 @@ for s = 1, tonumber(ARGV[2]) do
       redis.call('INCR', counter)
       redis.call('EXPIRE', counter, ttl)
     end
-    redis.call('HSET', record, 'processID', process_id, 'status', STATUS.ACCEPTED,
+    redis.call('HSET', record, 'processID', process_id, 'status', status,
                'created', now, 'updated', now, unpack(ARGV, first_pair, last_pair))
     redis.call('EXPIRE', record, ttl)
-    for i = first_index, last_index do
+    local p = last_pair + 1
+    for h = 0, n_hashes - 1 do
+      local size = 2 * tonumber(ARGV[hash_sizes + h])
+      redis.call('HSET', KEYS[first_hash + h], unpack(ARGV, p, p + size - 1))
+      redis.call('EXPIRE', KEYS[first_hash + h], ttl)
+      p = p + size
+    end
+    if result ~= '' then
+      redis.call('SET', result_key, result, 'EX', ttl)
+    else  -- a job created with its result (from the cache) was counted by the lookup
+      local submitted = 'submitted|' .. process_id
+      counts[submitted] = (counts[submitted] or 0) + 1
+    end
+    for i = first_index, first_hash - 1 do
       push(indexes, KEYS[i], score, job_id)
       if index_ttl ~= '0' then index_ttls[KEYS[i]] = index_ttl end
     end
-    local submitted = 'submitted|' .. process_id
-    counts[submitted] = (counts[submitted] or 0) + 1
-    redis.call('SET', task_key, message, 'PX', message_ttl)
-    push(queues, queue, task_score, job_id)
-    wakes[wake] = true
+    for t = 0, n_tasks - 1 do
+      local arg = first_task + 5 * t
+      local queue = KEYS[first_task_key + 2 * t + 1]
+      redis.call('SET', KEYS[first_task_key + 2 * t], ARGV[arg + 1], 'PX', ARGV[arg + 2])
+      push(queues, queue, ARGV[arg + 3], ARGV[arg])
+      wakes[ARGV[arg + 4]] = true
+    end
     out[s] = {'ok'}
   end
 end
