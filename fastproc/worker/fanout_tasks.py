@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from arq import Retry
 
 from fastproc.authoring.fanout import FanOutProcess, to_jsonable
 from fastproc.authoring.process import no_progress
@@ -71,10 +70,10 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
                 return
             inputs = decode_inputs(part.received)
         context = f"part {key} of process '{proc.id}'"
-        allowed = rt.settings.max_tries + proc.max_retries
-        if job_try > allowed:
+        if rt.retries.gave_up(proc, job_try):
             await rt.fail(job_id, ProcessError(
-                f"{context} gave up after {allowed} tries").to_dict(), end=end)
+                f"{context} gave up after {rt.retries.tries_allowed(proc)} tries").to_dict(),
+                end=end)
             return
         try:
             result = await run_with_limits(
@@ -82,8 +81,9 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
                 rt.soft_limit(proc), rt.settings.hard_timeout_grace)
             blob = orjson.dumps(to_jsonable(result))
         except Exception as exc:
-            if job_try <= proc.max_retries:
-                raise Retry(defer=min(2 ** job_try, 60)) from exc
+            rerun = rt.retries.rerun(proc, job_try)
+            if rerun is not None:
+                raise rerun from exc
             await rt.fail(job_id, error_of(exc, context), end=end)
             return
     else:

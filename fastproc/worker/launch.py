@@ -34,9 +34,9 @@ from fastproc.worker.arq_loop import (
 )
 from fastproc.worker.node_tasks import REMOTE_SLOTS, run_node_task
 from fastproc.worker.remote import RemoteSlots
-from fastproc.worker.runtime import CTX_KEY, Runtime
+from fastproc.worker.runtime import CTX_KEY, Runtime, observed
 from fastproc.worker.tasks import ARQ_MAX_TRIES, run_job, run_merge_task, run_part_task
-from fastproc.worker.telemetry import WorkerInsights, stop_insights, tracked
+from fastproc.worker.telemetry import WorkerInsights
 
 #: The longest poll delay of arq's own loop under `arq fastproc.WorkerSettings`: no nudge
 #: wakes it, so this is how long a job may wait in an idle queue (arq's default is 0.5 s).
@@ -44,6 +44,8 @@ ARQ_CLI_POLL_DELAY = 0.1
 
 #: Where a worker keeps its catalogue registration in arq's context.
 _REGISTRATION = "fastproc.store.catalogue"
+#: Where a worker keeps its `WorkerInsights` in arq's context, to stop them at shutdown.
+_INSIGHTS = "fastproc.insights"
 
 
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
@@ -52,7 +54,7 @@ def _functions(settings: Settings, registry: Registry) -> list[Any]:
     # the job `running` — must never come first.
     backstop = settings.task_budget(registry.longest_timeout(settings.job_timeout)) + 30
     return [
-        func(tracked(task, name), name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop,
+        func(observed(task, name), name=name, max_tries=ARQ_MAX_TRIES, timeout=backstop,
              keep_result=0)
         for name, task in ((RUN_TASK, run_job), (PART_TASK, run_part_task),
                            (MERGE_TASK, run_merge_task), (NODE_TASK, run_node_task))
@@ -97,13 +99,16 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
         # fastproc's loop starts each job in the claim of its task, and ends the job of a task
         # it drops unrun (arq's own loop ignores both).
         ctx[CLAIM_STARTS] = rt.jobs.claim_starts(RUN_TASK, ARQ_MAX_TRIES, rt.record_ttl)
-        ctx[TASK_DROPPED] = rt.dropped
+        ctx[TASK_DROPPED] = rt.fail_dropped
         registration = Registration(rt.redis, rt.keys, rt.catalogue_entries(),
                                     ttl=settings.catalogue_ttl,
                                     retention=settings.active_job_ttl)
         await registration.start()
         ctx[_REGISTRATION] = registration
-        await WorkerInsights.start(ctx, rt, registration.worker_id)  # dashboard, job logs
+        # The dashboard's figures and the job logs, told of every task by the runtime.
+        served = [p.id for p in procs if rt.queue_of(p) == settings.queue_name]
+        rt.observer = ctx[_INSIGHTS] = await WorkerInsights.start(
+            settings, rt.redis, rt.keys, worker_id=registration.worker_id, processes=served)
         # The counters behind /metrics live on; every worker start (and every scrape)
         # pushes their expiry back.
         await rt.redis.expire(rt.keys.stats, STATS_TTL)
@@ -112,7 +117,9 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
         settle_heap()  # start-up is over: no full collection walks its objects again
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await stop_insights(ctx)
+        insights: WorkerInsights | None = ctx.get(_INSIGHTS)
+        if insights is not None:
+            await insights.stop()
         registration: Registration | None = ctx.get(_REGISTRATION)
         if registration is not None:
             await registration.stop()

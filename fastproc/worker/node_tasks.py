@@ -118,9 +118,9 @@ async def _run_local(rt: Runtime, node: Node, inputs: dict[str, Any], owner: str
                      job_try: int) -> tuple[Any, tuple[str, bytes] | None]:
     """The value of the node's output, and the (digest, result) to cache when it ran."""
     proc = _process(rt, node)
-    allowed = rt.settings.max_tries + proc.max_retries
-    if job_try > allowed:
-        raise ProcessError(f"process '{proc.id}' gave up after {allowed} tries "
+    if rt.retries.gave_up(proc, job_try):
+        raise ProcessError(f"process '{proc.id}' gave up after "
+                           f"{rt.retries.tries_allowed(proc)} tries "
                            "(its worker died or it failed each time)")
     received = await _received(rt, proc, inputs)
     digest = None
@@ -134,9 +134,10 @@ async def _run_local(rt: Runtime, node: Node, inputs: dict[str, Any], owner: str
         outputs = await run_with_limits(proc.run(decode_inputs(received), no_progress),
                                         rt.soft_limit(proc), rt.settings.hard_timeout_grace)
     except Exception as exc:
-        if job_try <= proc.max_retries:
+        rerun = rt.retries.rerun(proc, job_try)
+        if rerun is not None:
             logger.warning("node {} raised {!r}; retrying (try {})", node.path, exc, job_try)
-            raise Retry(defer=min(2 ** job_try, 60)) from exc
+            raise rerun from exc
         raise
     # Everything inline: the value goes to the parent, not to a client.
     blob = encode_results(outputs, proc.description.outputs).document

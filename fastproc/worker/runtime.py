@@ -1,22 +1,20 @@
-"""What every task of a worker shares: settings, processes, the jobs service, the connection."""
+"""What every task of a worker shares: settings, processes, the jobs service, the
+connection, the retry policy, and the observer its tasks report to.
+
+Each task runs with a view of the worker's runtime (`observed`) whose observer is the
+task's own: where the runtime ends a job it reports to it (`fastproc.worker.observer`),
+so the figures and logs kept of a task need no state hidden in the task's context.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from arq.connections import ArqRedis
-from loguru import logger
-from redis.exceptions import RedisError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_delay,
-)
 
 from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess
@@ -35,14 +33,14 @@ from fastproc.store.result_document import (
 )
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import DroppedTask, TaskEnd
-from fastproc.wire.names import job_of
+from fastproc.wire.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, job_of
 from fastproc.worker.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
-from fastproc.worker.telemetry import job_ending, job_failed, job_succeeded
+from fastproc.worker.observer import NO_OBSERVER, TaskObserver, WorkerObserver
+from fastproc.worker.retries import RetryPolicy
 
 CTX_KEY = "fastproc"
-#: Seconds `Runtime.persist` waits after a first failed write (then 0.2, 0.4 ... 5).
-_FIRST_BACKOFF = 0.1
-_LAST_BACKOFF = 5.0
+#: What each task function is called in the reports to the observer.
+_KINDS = {RUN_TASK: "job", PART_TASK: "part", MERGE_TASK: "merge", NODE_TASK: "node"}
 
 T = TypeVar("T")
 
@@ -60,10 +58,16 @@ class Runtime:
     record_ttl: int
     #: The longest one try of any task of this worker may take (see `Settings.task_budget`).
     task_budget: float
+    retries: RetryPolicy
+    #: Told of every task this worker runs (set at its start-up: the dashboard's figures).
+    observer: WorkerObserver = NO_OBSERVER
+    #: Told of the jobs the task this view runs ends (`observed`); none in the worker's own.
+    task_observer: TaskObserver = NO_OBSERVER
     _validators: dict[str, InputValidator] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, registry: Registry, redis: ArqRedis) -> Runtime:
+    def build(cls, settings: Settings, registry: Registry, redis: ArqRedis,
+              observer: WorkerObserver = NO_OBSERVER) -> Runtime:
         keys = Keys(settings.key_prefix)
         jobs = JobService.connect(redis, keys, job_ttl=settings.job_ttl,
                                   active_ttl=settings.active_job_ttl,
@@ -71,7 +75,12 @@ class Runtime:
                                   cache_ttl=settings.cache_ttl)
         longest = registry.longest_timeout(settings.job_timeout)
         return cls(settings, registry, redis, keys, jobs, Notifier(settings),
-                   settings.active_ttl_for(longest), settings.task_budget(longest))
+                   settings.active_ttl_for(longest), settings.task_budget(longest),
+                   RetryPolicy.of(settings), observer)
+
+    def for_task(self, observer: TaskObserver) -> Runtime:
+        """This runtime, reporting the jobs it ends to `observer` (one task's)."""
+        return dataclasses.replace(self, task_observer=observer)
 
     def validator(self, proc: BaseProcess) -> InputValidator:
         """Compiled once per process, for inputs fetched by reference."""
@@ -80,12 +89,13 @@ class Runtime:
             found = self._validators[proc.id] = InputValidator(proc.description)
         return found
 
-    def started(self, record: JobRecord, job_try: int) -> None:
+    def notify_started(self, record: JobRecord, job_try: int) -> None:
+        """Tell the job's subscriber it runs (its first try only)."""
         subscriber = record.request.get("subscriber")
         if job_try == 1 and subscriber:  # the document only for a job that asked for it
             self.notifier.notify(subscriber, IN_PROGRESS, record.status_document())
 
-    async def dropped(self, task: DroppedTask) -> None:
+    async def fail_dropped(self, task: DroppedTask) -> None:
         """Count a task the worker dropped unrun (`TASK_DROPPED`) and fail its job, if its
         id names one: no task will ever end that job, which would otherwise wait for ever
         (`accepted`, or `running` if the claim started it)."""
@@ -102,11 +112,11 @@ class Runtime:
                    end: TaskEnd | None = None) -> bool:
         """Mark a job failed and tell its subscriber (read from the record if not given).
         `end`: the task that ends with this step (see `JobService.complete`)."""
-        await job_ending()  # its log first, complete once the job has ended
+        await self.task_observer.job_ending()  # its log first, complete once it has ended
         if not await self.persist(lambda: self.jobs.fail(job_id, error, end=end),
                                   f"the failure of job {job_id}"):
             return False
-        job_failed()  # the worker's figures on the dashboard
+        self.task_observer.job_failed()
         if subscriber is None:
             subscriber = await self.persist(lambda: self.jobs.subscriber(job_id),
                                             f"the subscriber of job {job_id}")
@@ -114,48 +124,9 @@ class Runtime:
         return True
 
     async def persist(self, step: Callable[[], Awaitable[T]], what: str) -> T:
-        """Run a write of a job's outcome, retrying with backoff while Redis is away.
-
-        A finished job keeps its outcome in the worker for up to `store_retry` seconds
-        rather than being re-run in full once Redis is back; past that the error goes up
-        and the task is handed back (a re-run). The first try is a plain call: the retry
-        machinery is built only once a try has failed.
-        """
-        try:
-            return await step()
-        except (RedisError, OSError) as exc:
-            return await self._persist_after(exc, time.monotonic(), step, what)
-
-    async def _persist_after(self, error: BaseException, failed_at: float,
-                             step: Callable[[], Awaitable[T]], what: str) -> T:
-        """`persist` once its first try failed at `failed_at`: back off, then try again
-        until the budget, counted from the first try, is spent."""
-        budget = self.settings.store_retry
-        first = min(_FIRST_BACKOFF, budget)
-        if budget <= 0:
-            raise error
-        logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, error, first)
-        await asyncio.sleep(first)
-        left = budget - (time.monotonic() - failed_at)
-
-        def wait(state: RetryCallState) -> float:
-            """The backoff (its first step already waited), cut to the budget left: the
-            last try comes at its end."""
-            backoff: float = min(_LAST_BACKOFF, _FIRST_BACKOFF * 2.0 ** state.attempt_number)
-            return max(0.0, min(backoff, left - (state.seconds_since_start or 0.0)))
-
-        def log(state: RetryCallState) -> None:
-            failure = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            logger.warning("cannot store {} ({}); retrying in {:.1f}s", what, failure, delay)
-
-        async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type((RedisError, OSError)),
-                stop=stop_after_delay(max(0.0, left)), wait=wait, before_sleep=log,
-                reraise=True):
-            with attempt:
-                return await step()
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        """Write a job's outcome (`what`) as the retry policy has it: retried while Redis
+        is away, for `FASTPROC_STORE_RETRY` seconds (`RetryPolicy.persist`)."""
+        return await self.retries.persist(step, what)
 
     def queue_of(self, proc: BaseProcess) -> str:
         return proc.queue or self.settings.queue_name
@@ -176,13 +147,13 @@ class Runtime:
                 f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
                 f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
                 subscriber, end=end)
-        await job_ending()  # its log first, complete once the job has ended
+        await self.task_observer.job_ending()  # its log first, complete once it has ended
         done = await self.persist(lambda: self.jobs.complete(
             record, result, cacheable=proc.deterministic,
             fanned_out=isinstance(proc, FanOutProcess), end=end),
             f"the result of job {record.job_id}")
         if done:
-            job_succeeded()  # the worker's figures on the dashboard
+            self.task_observer.job_succeeded()
         if done and subscriber:
             document = results_document(result.document)
             for name, data in result.apart.items():
@@ -197,3 +168,29 @@ class Runtime:
                            uncached_inputs=sorted(p.uncached_inputs))
             for p in self.registry
         ]
+
+
+class TaskFunction(Protocol):
+    """An arq task function (the shape of arq's `WorkerCoroutine`)."""
+
+    __qualname__: str
+
+    async def __call__(self, ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any: ...
+
+
+@functools.cache
+def observed(task: TaskFunction, name: str) -> TaskFunction:
+    """`task` (an arq task function registered as `name`) watched by the worker's observer:
+    it runs with a view of the runtime whose `task_observer` is the one its observer gives
+    it. One wrapper per task, so every worker built in a process runs the same functions."""
+    kind = _KINDS.get(name, name.rpartition(".")[2])
+
+    @functools.wraps(task)
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        rt: Runtime | None = ctx.get(CTX_KEY)
+        if rt is None:
+            return await task(ctx, *args, **kwargs)
+        async with rt.observer.task(ctx["job_id"], kind, int(ctx.get("job_try") or 1)) as seen:
+            return await task({**ctx, CTX_KEY: rt.for_task(seen)}, *args, **kwargs)
+
+    return run

@@ -120,14 +120,13 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
             f"process '{record.process_id}' is not loaded by the worker that took the job"
         ).to_dict(), end=end)
         return
-    allowed = rt.settings.max_tries + proc.max_retries
-    if job_try > allowed:
+    if rt.retries.gave_up(proc, job_try):
         await rt.fail(job_id, ProcessError(
-            f"job of '{proc.id}' gave up after {allowed} tries "
+            f"job of '{proc.id}' gave up after {rt.retries.tries_allowed(proc)} tries "
             "(its worker died or it failed each time)"
         ).to_dict(), end=end)
         return
-    rt.started(record, job_try)
+    rt.notify_started(record, job_try)
     try:
         inputs = await _inputs_of(rt, record, proc, given)
     except TimeoutError:
@@ -154,9 +153,10 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
         )
         result = rt.encode(proc, outputs)
     except Exception as exc:
-        if job_try <= proc.max_retries:
+        rerun = rt.retries.rerun(proc, job_try)
+        if rerun is not None:
             logger.warning("{} raised {!r}; retrying (try {})", context, exc, job_try)
-            raise Retry(defer=min(2 ** job_try, 60)) from exc
+            raise rerun from exc
         await progress.drain()
         await rt.fail(job_id, error_of(exc, context), end=end)
         return

@@ -2,62 +2,47 @@
 log and task run times.
 
 At start-up (`start`, from the worker's `on_startup`) a worker installs the job log capture
-(`fastproc.worker.capture`) and starts a heartbeat that writes its figures to
+(`fastproc.worker.capture`), gives its `WorkerInsights` to its runtime as the observer of
+its tasks (`fastproc.worker.observer`), and starts a heartbeat that writes its figures to
 `{p}:worker:{id}` every `BEAT_SECONDS` (the id is its catalogue registration's, so the
 dashboard lists the workers the catalogue counts as live): its queue, the processes it
 serves there, host and pid, and the tasks it runs now, and the jobs it completed, failed
 and handed back for a retry since it started.
 
-Every task function is wrapped by `tracked` (`fastproc.worker.launch`), which counts the
-task, marks the log lines of a fan-out part or merge with its name and records when such a
-task ran. Where a job ends, the worker's runtime calls `job_ending` just before it stores
-the outcome (the job's log is written first) and `job_succeeded` or `job_failed` after it,
-which count the outcome for the task that is running.
+Around every task (`WorkerInsights.task`, from `fastproc.worker.runtime.observed`) the
+insights count the task, mark the log lines of a fan-out part or merge with its name and
+record when such a task ran. Where a task ends its job, the runtime tells the task's
+`TaskInsights`: `job_ending` just before it stores the outcome (the job's log is written
+first), `job_succeeded` or `job_failed` after it, which count the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import socket
 import time
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from fastproc.ogc.models import StatusCode
+from fastproc.settings import Settings
 from fastproc.store.logbook import JobLogs, TaskTime
 from fastproc.store.record import now_iso
 from fastproc.wire.keys import Keys
-from fastproc.wire.names import MERGE_TASK, PART_TASK, RUN_TASK, job_of, part_of
+from fastproc.wire.names import job_of, part_of
 from fastproc.worker.arq_loop import Retry
 from fastproc.worker.capture import LogCapture
 
-if TYPE_CHECKING:
-    from fastproc.worker.runtime import Runtime
-
-#: Where a worker keeps its insights in arq's context.
-INSIGHTS = "fastproc.insights"
 #: Seconds between a worker's reports of its figures; a report lives three of them.
 BEAT_SECONDS = 2.0
-#: What each task function is called in the figures and log lines.
-_KINDS = {RUN_TASK: "job", PART_TASK: "part", MERGE_TASK: "merge"}
 #: Tasks whose run times are recorded (a plain job's are its record's started/finished).
 _TIMED = frozenset({"part", "merge"})
-
-class TaskFunction(Protocol):
-    """An arq task function (the shape of arq's `WorkerCoroutine`)."""
-
-    __qualname__: str
-
-    async def __call__(self, ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -71,8 +56,8 @@ class Tally:
 
 
 @dataclass(slots=True)
-class _Running:
-    """The task running in this context (see `job_ending`, `job_succeeded`)."""
+class TaskInsights:
+    """One running task, as the runtime reports its job's end (a `TaskObserver`)."""
 
     insights: WorkerInsights
     job_id: str
@@ -87,8 +72,14 @@ class _Running:
         self.timed = True
         return TaskTime(self.kind, self.key, self.started_ms, _now_ms(), self.tries)
 
+    async def job_ending(self) -> None:
+        await self.insights.ending(self)
 
-_current: ContextVar[_Running | None] = ContextVar("fastproc_running_task", default=None)
+    def job_succeeded(self) -> None:
+        self.insights.count(StatusCode.SUCCESSFUL)
+
+    def job_failed(self) -> None:
+        self.insights.count(StatusCode.FAILED)
 
 
 def _now_ms() -> int:
@@ -96,6 +87,8 @@ def _now_ms() -> int:
 
 
 class WorkerInsights:
+    """A worker's figures and its tasks' logs: the `WorkerObserver` of its runtime."""
+
     def __init__(self, redis: Redis, keys: Keys, *, worker_id: str, queue: str,
                  processes: list[str], capture: LogCapture | None) -> None:
         self.redis = redis
@@ -109,21 +102,19 @@ class WorkerInsights:
         self._beat: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, ctx: dict[str, Any], rt: Runtime, worker_id: str) -> WorkerInsights:
-        """Install the log capture and start reporting; kept in `ctx` for `tracked`."""
-        settings = rt.settings
+    async def start(cls, settings: Settings, redis: Redis, keys: Keys, *, worker_id: str,
+                    processes: list[str]) -> WorkerInsights:
+        """Install the log capture and start reporting the figures of a worker serving
+        `processes` on the queue of `settings`."""
         capture = None
         if settings.job_log_lines and settings.job_log_bytes:
-            capture = LogCapture(JobLogs(rt.redis, rt.keys, max_lines=settings.job_log_lines,
+            capture = LogCapture(JobLogs(redis, keys, max_lines=settings.job_log_lines,
                                          max_bytes=settings.job_log_bytes),
                                  ending_ttl=settings.job_ttl, level=settings.log_level)
             capture.install()
-        queue = settings.queue_name
-        served = [p.id for p in rt.registry if rt.queue_of(p) == queue]
-        insights = cls(rt.redis, rt.keys, worker_id=worker_id, queue=queue,
-                       processes=served, capture=capture)
+        insights = cls(redis, keys, worker_id=worker_id, queue=settings.queue_name,
+                       processes=processes, capture=capture)
         insights._beat = asyncio.create_task(insights._beat_forever(), name="fastproc-insights")
-        ctx[INSIGHTS] = insights
         return insights
 
     async def stop(self) -> None:
@@ -143,32 +134,30 @@ class WorkerInsights:
             self.tally.failed += 1
 
     @contextlib.asynccontextmanager
-    async def task(self, task_id: str, kind: str, tries: int) -> AsyncIterator[None]:
+    async def task(self, task_id: str, kind: str, tries: int) -> AsyncIterator[TaskInsights]:
         """Around one task: counted while it runs, its log lines marked with its part,
         its run time recorded, the job's log flushed at its end."""
         job_id = job_of(task_id)
         key = part_of(task_id)[1] if kind == "part" else ""
-        running = _Running(self, job_id, kind, key, _now_ms(), tries)
-        token = _current.set(running)
+        running = TaskInsights(self, job_id, kind, key, _now_ms(), tries)
         self.tally.running += 1
         if self.capture is not None:
             self.capture.task_started(job_id)
         label = {"part": f"part {key}" if kind == "part" else kind} if kind in _TIMED else {}
         try:
             with logger.contextualize(**label):
-                yield
+                yield running
         except Retry:
             self.tally.retried += 1
             raise
         finally:
             self.tally.running -= 1
-            _current.reset(token)
             if self.capture is not None:
                 if kind in _TIMED and not running.timed:
                     self.capture.add_time(job_id, running.time())
                 self.capture.task_ended(job_id)
 
-    async def ending(self, running: _Running) -> None:
+    async def ending(self, running: TaskInsights) -> None:
         if self.capture is not None:
             if running.kind in _TIMED:
                 self.capture.add_time(running.job_id, running.time())
@@ -190,51 +179,3 @@ class WorkerInsights:
             except (RedisError, OSError) as exc:  # Redis away: report again at the next beat
                 logger.warning("cannot report this worker's figures ({})", exc)
             await asyncio.sleep(BEAT_SECONDS)
-
-
-async def stop_insights(ctx: dict[str, Any]) -> None:
-    """The worker's shutdown: stop reporting, write what the capture still holds."""
-    insights: WorkerInsights | None = ctx.get(INSIGHTS)
-    if insights is not None:
-        await insights.stop()
-
-
-@functools.cache
-def tracked(task: TaskFunction, name: str) -> TaskFunction:
-    """`task` (an arq task function registered as `name`) under `WorkerInsights.task`;
-    one wrapper per task, so every worker built in a process runs the same functions."""
-    kind = _KINDS.get(name, name.rpartition(".")[2])
-
-    @functools.wraps(task)
-    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        insights: WorkerInsights | None = ctx.get(INSIGHTS)
-        if insights is None:
-            return await task(ctx, *args, **kwargs)
-        async with insights.task(ctx["job_id"], kind, int(ctx.get("job_try") or 1)):
-            return await task(ctx, *args, **kwargs)
-
-    return run
-
-
-async def job_ending() -> None:
-    """Just before the task running here stores its job's end: its log goes first, so it is
-    complete once the job has ended (a no-op outside a task)."""
-    running = _current.get()
-    if running is not None:
-        await running.insights.ending(running)
-
-
-def job_succeeded() -> None:
-    """Count a job completed by the task running here (a no-op outside a task)."""
-    _count(StatusCode.SUCCESSFUL)
-
-
-def job_failed() -> None:
-    """Count a job failed by the task running here (a no-op outside a task)."""
-    _count(StatusCode.FAILED)
-
-
-def _count(status: StatusCode) -> None:
-    running = _current.get()
-    if running is not None:
-        running.insights.count(status)
