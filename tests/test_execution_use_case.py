@@ -3,12 +3,15 @@ ends each request in the outcome a route renders, or raises the request's OGC ex
 
 from __future__ import annotations
 
+import ast
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import fastproc
 from fastproc.execution import Asked, Created, Executor, Failed, Finished, StillRunning
 from fastproc.jobs.service import JobService
 from fastproc.ogc.exceptions import InvalidParameterValue, InvalidRequest
@@ -21,9 +24,8 @@ from fastproc.store.event_hub import EventHub
 from fastproc.store.result_document import decode_results, document_value
 from fastproc.wire.keys import Keys
 
-pytestmark = pytest.mark.anyio
-
 ASKED = Asked(base="http://testserver")
+PACKAGE = Path(fastproc.__file__).parent
 
 
 @pytest.fixture
@@ -58,6 +60,7 @@ def _value(result: bytes, name: str = "value") -> Any:
     return document_value(decode_results(result)[name])
 
 
+@pytest.mark.anyio
 async def test_async_execution_is_created_and_its_job_exists(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     outcome = await executor.execute(
@@ -69,6 +72,7 @@ async def test_async_execution_is_created_and_its_job_exists(executor: Executor)
     assert record is not None and record.process_id == "echo"
 
 
+@pytest.mark.anyio
 async def test_sync_execution_finishes_with_the_result_of_its_job(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     value = uuid.uuid4().hex
@@ -78,6 +82,7 @@ async def test_sync_execution_finishes_with_the_result_of_its_job(executor: Exec
     assert _value(outcome.result) == value
 
 
+@pytest.mark.anyio
 async def test_a_cache_hit_finishes_without_a_job(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     request = {"inputs": {"value": uuid.uuid4().hex}}
@@ -88,6 +93,7 @@ async def test_a_cache_hit_finishes_without_a_job(executor: Executor) -> None:
     assert again.result == first.result
 
 
+@pytest.mark.anyio
 async def test_an_async_cache_hit_creates_a_successful_job(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     request = {"inputs": {"value": uuid.uuid4().hex}}
@@ -96,6 +102,7 @@ async def test_an_async_cache_hit_creates_a_successful_job(executor: Executor) -
     assert isinstance(outcome, Created) and outcome.status is StatusCode.SUCCESSFUL
 
 
+@pytest.mark.anyio
 async def test_a_failing_process_ends_failed_with_its_error(executor: Executor) -> None:
     fail = await _process(executor, "fail")
     outcome = await executor.execute(fail, {"inputs": {"message": "no luck"}}, ASKED)
@@ -104,6 +111,7 @@ async def test_a_failing_process_ends_failed_with_its_error(executor: Executor) 
     assert "no luck" in str((outcome.record.error or {}).get("detail"))
 
 
+@pytest.mark.anyio
 async def test_a_sync_wait_that_runs_out_leaves_the_job_running(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     executor.settings = executor.settings.model_copy(update={"sync_wait": 0.2})
@@ -112,13 +120,40 @@ async def test_a_sync_wait_that_runs_out_leaves_the_job_running(executor: Execut
     assert not outcome.record.status.terminal
 
 
+@pytest.mark.anyio
 async def test_a_body_that_is_no_execute_request_is_invalid(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     with pytest.raises(InvalidRequest):
         await executor.execute(echo, {"inputs": 3}, ASKED)
 
 
+@pytest.mark.anyio
 async def test_an_unknown_output_is_an_invalid_parameter(executor: Executor) -> None:
     echo = await _process(executor, "echo")
     with pytest.raises(InvalidParameterValue, match="unknown output 'nope'"):
         await executor.execute(echo, {"inputs": {"value": "x"}, "outputs": {"nope": {}}}, ASKED)
+
+
+def _imports(path: Path) -> set[str]:
+    """The modules a source file imports, at any depth of its code."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_the_use_case_has_no_http_in_it() -> None:
+    for path in (PACKAGE / "execution").glob("*.py"):
+        web = {m for m in _imports(path)
+               if m.split(".")[0] in ("fastapi", "starlette") or m.startswith("fastproc.api")}
+        assert not web, f"{path.name} imports {sorted(web)}"
+
+
+def test_no_route_imports_another_route() -> None:
+    for path in (PACKAGE / "api" / "routes").glob("*.py"):
+        routes = {m for m in _imports(path) if m.startswith("fastproc.api.routes")}
+        assert not routes, f"{path.name} imports {sorted(routes)}"
