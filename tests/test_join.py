@@ -40,7 +40,7 @@ async def _running_fanout(rt: Runtime, process_id: str, inputs: dict[str, object
     job_id = uuid.uuid4().hex
     # Its own task waits on a queue no worker reads.
     await rt.jobs.submit(process_id, {"inputs": inputs, "response": "document"},
-                         queue=f"{rt.keys.prefix}:unread", job_id=job_id)
+                         queue=f"{rt.keys.prefix}:unread:queue", job_id=job_id)
     record = await rt.jobs.begin(job_id)
     assert record is not None and record.status.value == "running"
     proc = rt.registry.get(process_id)

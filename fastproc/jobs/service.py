@@ -4,8 +4,10 @@ Routes, HTML forms and tasks say what happens to a job — it is submitted (or a
 the cache), begins, reports progress, is split into parts whose results are stored and
 merged once the last one lands, completes, fails, is dismissed — and this service does it:
 the record and its indexes, the join state of a fan-out, the result and its cache entry,
-and the arq tasks of the job (its own, its parts', its merge's). Nothing else writes those
-keys; `JobStore`, `JoinState` and `ResultCache` are its Redis commands.
+the arq tasks of the job (its own, its parts', its merge's), and through `flows` a
+workflow's nodes (`fastproc.jobs.flow`). Nothing else writes those keys, and nothing else
+holds the service's store: `JobStore` (with `JoinState` and `FlowState`) and `ResultCache`
+are its private Redis commands, each store step named for the intent it serves.
 
     jobs = JobService.connect(redis, keys, job_ttl=3600, active_ttl=3600)
     job_id = await jobs.submit("echo", {"inputs": {...}}, queue="arq:queue")
@@ -156,7 +158,7 @@ class JobService:
 
     async def report_progress(self, job_id: str, percent: int, message: str | None) -> bool:
         """Progress of a running job; False (nothing written) once it is not running."""
-        return await self._store.set_progress(job_id, percent, message)
+        return await self._store.report_progress(job_id, percent, message)
 
     async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
                        fanned_out: bool = False, end: TaskEnd | None = None) -> bool:
@@ -166,7 +168,7 @@ class JobService:
         `end`: the task that ends with this step, whose arq keys go in the same call."""
         cache_key = (self._store.keys.cache(record.cache_key)
                      if cacheable and record.cache_key and self._cache.enabled else None)
-        return await self._store.mark_successful(
+        return await self._store.complete(
             record.job_id, result, cache_key=cache_key, cache_ttl=self._cache.ttl,
             fanned_out=fanned_out or record.nodes is not None, end=end)
 
@@ -174,7 +176,7 @@ class JobService:
                    end: TaskEnd | None = None) -> bool:
         """Mark the job failed with this exception document; False if it had ended.
         `end` as for `complete`."""
-        return await self._store.mark_failed(job_id, error, end=end)
+        return await self._store.fail(job_id, error, end=end)
 
     # -- fan-out ------------------------------------------------------------------------
 
@@ -229,7 +231,7 @@ class JobService:
         its merge's); False if it had already ended."""
         job_id = record.job_id
         parts = await self._store.join.part_keys(job_id)
-        if not await self._store.dismiss(job_id, record.process_id):
+        if not await self._store.stop(job_id, record.process_id):
             return False
         nodes = record.nodes.total + 1 if record.nodes else 0  # a workflow's, root included
         await self._store.abort_tasks([job_id, merge_job_id(job_id),

@@ -412,7 +412,7 @@ class JobStore:
         """Give back the place of a job that never started (dismissed, or never created)."""
         await self._release(keys=[self.keys.queued(process_id)])
 
-    async def mark_successful(
+    async def complete(
         self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
         cache_ttl: int = 0, fanned_out: bool = False, end: TaskEnd | None = None,
     ) -> bool:
@@ -487,7 +487,7 @@ class JobStore:
         stored = decode_results(blob) if blob else {}
         return [self.keys.output(job_id, name) for name, out in stored.items() if is_apart(out)]
 
-    async def mark_failed(self, job_id: str, error: dict[str, Any], *,
+    async def fail(self, job_id: str, error: dict[str, Any], *,
                           end: TaskEnd | None = None) -> bool:
         before = await self._move(
             job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
@@ -497,7 +497,7 @@ class JobStore:
         )
         return before is not None
 
-    async def dismiss(self, job_id: str, process_id: str) -> bool:
+    async def stop(self, job_id: str, process_id: str) -> bool:
         """accepted|running -> dismissed, dropping results and join state in the same step.
         A job dismissed while still accepted gives its queue place back (a worker's begin
         does that for started jobs, so a place is never given back twice)."""
@@ -510,7 +510,7 @@ class JobStore:
             await self.release(process_id)
         return before is not None
 
-    async def set_progress(self, job_id: str, percent: int, message: str | None) -> bool:
+    async def report_progress(self, job_id: str, percent: int, message: str | None) -> bool:
         outcome = await self._progress(
             keys=[self.keys.job(job_id)],
             args=[percent, message or "", now_iso(), self.keys.events, job_id],
