@@ -21,7 +21,7 @@ from fastproc.execution.request import (
     parse_body,
     wants_async,
 )
-from fastproc.execution.workflow import validated_tree
+from fastproc.execution.workflow_check import validated_tree
 from fastproc.jobs.service import JobService
 from fastproc.ogc.exceptions import JobDismissed
 from fastproc.ogc.limits import Limits

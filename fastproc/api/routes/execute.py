@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fastproc.api.access import find_process
+from fastproc.api.answers import render_outcome
 from fastproc.api.auth import authenticate
-from fastproc.api.outcomes import render_outcome
 from fastproc.api.responses import base_url, state_of
 from fastproc.execution import Asked
 from fastproc.ogc import media

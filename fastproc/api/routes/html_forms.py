@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from fastproc.api.access import find_process, visible_record
+from fastproc.api.answers import render_outcome
 from fastproc.api.auth import authenticate
 from fastproc.api.html.forms import fields_of, inputs_from_form
 from fastproc.api.html.render import DISMISS_FORM_PATH, RUN_FORM_PATH
 from fastproc.api.negotiation import Format, with_format
 from fastproc.api.origin import refuse_cross_site
-from fastproc.api.outcomes import render_outcome
 from fastproc.api.responses import base_url
 from fastproc.api.state import AppState, get_state
 from fastproc.execution import Asked

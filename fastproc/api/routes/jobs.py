@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fastproc.api.access import checked_id, no_such_job, visible_record
+from fastproc.api.answers import failure_of
 from fastproc.api.auth import authenticate, visible
 from fastproc.api.html import page
 from fastproc.api.html.render import DISMISS_FORM_PATH
@@ -27,7 +28,6 @@ from fastproc.api.negotiation import (
     negotiated,
     preferred_format,
 )
-from fastproc.api.outcomes import failure_of
 from fastproc.api.responses import JSONResponse, base_url, link, state_of
 from fastproc.api.result_responses import (
     output_content,
