@@ -27,6 +27,8 @@
 --
 -- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.store.scripts).
 local stats = KEYS[1]
+-- Values HSET takes at a time (an even number: field, value pairs).
+local HSET_CHUNK = 2000
 local out, counts, indexes, index_ttls, queues, wakes = {}, {}, {}, {}, {}, {}
 local function push(t, key, score, member)
   local list = t[key]
@@ -67,10 +69,12 @@ for s = 1, tonumber(ARGV[2]) do
     redis.call('EXPIRE', record, ttl)
     local p = last_pair + 1
     for h = 0, n_hashes - 1 do
-      local size = 2 * tonumber(ARGV[hash_sizes + h])
-      redis.call('HSET', KEYS[first_hash + h], unpack(ARGV, p, p + size - 1))
+      local last = p + 2 * tonumber(ARGV[hash_sizes + h]) - 1
+      for from = p, last, HSET_CHUNK do  -- unpack's stack is bounded: a big workflow in steps
+        redis.call('HSET', KEYS[first_hash + h], unpack(ARGV, from, math.min(from + HSET_CHUNK - 1, last)))
+      end
       redis.call('EXPIRE', KEYS[first_hash + h], ttl)
-      p = p + size
+      p = last + 1
     end
     if result ~= '' then
       redis.call('SET', result_key, result, 'EX', ttl)
