@@ -136,7 +136,10 @@ def test_pending_counts_distinct_parts_whatever_the_order_and_repeats(
                     first_merge = queued
                 assert queued == first_merge  # queued once, never overwritten
             assert first_merge is not None
-            await rt.redis.delete(merge_key, *rt.keys.all_of_job(job_id))
+            keys = rt.keys
+            await rt.redis.delete(merge_key, keys.job(job_id), keys.result(job_id),
+                                  keys.join(job_id), keys.join_items(job_id),
+                                  keys.join_parts(job_id))
             async for part in rt.redis.scan_iter(match=f"{job_key_prefix}{job_id}*"):
                 await rt.redis.delete(part)
         finally:

@@ -131,14 +131,3 @@ class Keys:
         base = f"{self.prefix}:flow:{job_id}"
         return FlowKeys(f"{base}:nodes", f"{base}:pending", f"{base}:states",
                         f"{base}:results")
-
-    def all_of_job(self, job_id: str) -> list[str]:
-        """Every key a job may own, for dismissal and cleanup."""
-        return [
-            self.job(job_id),
-            self.result(job_id),
-            self.join(job_id),
-            self.join_items(job_id),
-            self.join_parts(job_id),
-            *self.flow(job_id),
-        ]
