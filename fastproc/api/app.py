@@ -36,6 +36,7 @@ from fastproc.api.routes import (
 )
 from fastproc.api.state import AppState
 from fastproc.execution import Executor
+from fastproc.heap import settle_heap
 from fastproc.jobs.service import JobService
 from fastproc.ogc.limits import Limits
 from fastproc.redis import connect
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             execution=Executor(settings, limits, catalogue, events, jobs),
             operations=Operations(redis, health_redis, keys),
         )
-        from fastproc.heap import settle_heap  # (hook of the jobs engineer: see fastproc.heap)
+        # What start-up built lives as long as the process: out of the cycle collector's way.
         settle_heap()
         try:
             yield
