@@ -1,4 +1,7 @@
-"""loguru set-up from settings: levels, optional rotated file, JSON lines, job context."""
+"""loguru set-up from settings: levels, optional rotated file, JSON lines, job context.
+
+Standard `logging` (uvicorn, arq) is routed through loguru by `fastproc._loguru`'s bridge,
+so every line looks the same."""
 
 from __future__ import annotations
 
@@ -7,23 +10,13 @@ import sys
 
 from loguru import logger
 
+from fastproc._loguru import StdToLoguru
 from fastproc.settings import Settings
 
 _FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | "
     "{extra[job_id]} {extra[process_id]} | {name}:{line} - <level>{message}</level>"
 )
-
-
-class _Intercept(logging.Handler):
-    """Route stdlib logging (uvicorn, arq) through loguru, so every line looks the same."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            level: str | int = logger.level(record.levelname).name
-        except ValueError:
-            level = record.levelno
-        logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
 def configure_logging(settings: Settings) -> None:
@@ -37,8 +30,8 @@ def configure_logging(settings: Settings) -> None:
         logger.add(settings.log_file, level=settings.log_level, format=_FORMAT,
                    rotation=settings.log_rotation, serialize=settings.log_json,
                    backtrace=False, diagnose=False, enqueue=True, errors="backslashreplace")
-    logging.basicConfig(handlers=[_Intercept()], level=settings.log_level, force=True)
+    logging.basicConfig(handlers=[StdToLoguru()], level=settings.log_level, force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq", "arq.worker"):
-        logging.getLogger(name).handlers = [_Intercept()]
+        logging.getLogger(name).handlers = [StdToLoguru()]
         logging.getLogger(name).propagate = False
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -16,7 +16,8 @@ or callback client goes through it: references, each redirect hop, and callbacks
 
 The socket itself is opened by a lower-level network backend, httpcore's AnyIO one unless
 another is given (`network`): tests must observe which vetted address a connection goes to
-without reaching it when that address is not on loopback.
+without reaching it when that address is not on loopback. httpx's transport takes no
+backend: `fastproc._httpx` gives it one (the only place touching httpx's internals).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import anyio
 import httpcore
 import httpx
 
+from fastproc._httpx import BackendTransport
 from fastproc.settings import Settings
 
 #: Answers the addresses (IP strings, preferred first) a host name has for a TCP port.
@@ -179,25 +181,6 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._network.sleep(seconds)
 
 
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport over a `PinnedBackend`.
-
-    httpx takes no network backend, and its transport keeps all its state in one attribute,
-    `_pool`: the pool is built here instead of by `super().__init__` (the pinning tests fail
-    if a new httpx moves it). Proxies from the environment are not used (`pinned_client`):
-    a proxy would resolve the name itself, past the check.
-    """
-
-    def __init__(self, settings: Settings, resolver: Resolver = system_resolver,
-                 verify: ssl.SSLContext | bool = True,
-                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._pool = httpcore.AsyncConnectionPool(  # the limits are httpx's defaults
-            ssl_context=httpx.create_ssl_context(verify=verify),  # honours SSL_CERT_FILE
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
-            network_backend=PinnedBackend(settings, resolver, network),
-        )
-
-
 def pinned_client(settings: Settings, timeout: float, resolver: Resolver = system_resolver,
                   verify: ssl.SSLContext | bool = True,
                   network: httpcore.AsyncNetworkBackend | None = None) -> httpx.AsyncClient:
@@ -206,5 +189,6 @@ def pinned_client(settings: Settings, timeout: float, resolver: Resolver = syste
     It never follows redirects itself: the caller checks each hop's scheme first.
     `network` opens the sockets to vetted addresses (`PinnedBackend`; tests only).
     """
-    return httpx.AsyncClient(transport=PinnedTransport(settings, resolver, verify, network),
+    transport = BackendTransport(PinnedBackend(settings, resolver, network), verify)
+    return httpx.AsyncClient(transport=transport,
                              timeout=timeout, follow_redirects=False, trust_env=False)

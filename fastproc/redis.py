@@ -2,23 +2,22 @@
 
 These are plain redis.asyncio clients: the API enqueues through `fastproc.wire.enqueue`
 and never loads arq. The worker's own connection (an `ArqRedis`) is built by the arq
-adapter from the same options (`fastproc.worker.arq_loop.connect_worker`).
+adapter from the same options (`fastproc.worker.arq_loop.connect_worker`). Both go through
+`with_fast_paths`: redis-py's internals are touched in `fastproc._redis` only.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from redis._parsers.hiredis import NOT_ENOUGH_DATA
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from fastproc._redis import packing_in_c
 from fastproc.settings import Settings
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -64,55 +63,11 @@ def connect(settings: Settings, *, socket_timeout: float | None = -1.0) -> Redis
     """A redis.asyncio client for these settings (see `connection_options`)."""
     client: Redis = Redis.from_url(
         redis_url(settings), **connection_options(settings, socket_timeout=socket_timeout))
-    return packing_in_c(client)
+    return with_fast_paths(client, settings)
 
 
-class _HiredisPacking:
-    """Commands packed by hiredis, in C. redis-py's synchronous connections do that when
-    hiredis is installed; its asyncio ones pack in Python, argument by argument, which was
-    7 % of the worker's CPU and of the API's on the job paths (Lua calls carry dozens of
-    arguments). The bytes sent are the same (a test compares them)."""
-
-    _packer = HiredisRespSerializer()
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        packed: list[bytes] = self._packer.pack(*args)
-        return packed
-
-
-class _QuietCheck:
-    """The pool's check, before it lends a connection, that no reply is left unread on it
-    (which would answer the next command), made without a pass of the event loop when
-    nothing is buffered. redis-py reads the socket under a zero timeout: every command
-    waited one pass of the loop and paid a timer, a future and a cancellation, about 5 % of
-    a worker's CPU. Bytes that reached the socket are in the stream's buffer by the time
-    the loop runs anything else; when some are, or the stream ended or failed, or the
-    parser is not hiredis's (or the stream has no such buffer: a test pins it), redis-py's
-    own check runs (and reconnects)."""
-
-    _parser: Any
-
-    async def can_read_destructive(self) -> bool:
-        parser = self._parser
-        stream = getattr(parser, "_stream", None)
-        reader = getattr(parser, "_reader", None)
-        if (not getattr(parser, "_connected", False) or stream is None or reader is None
-                or getattr(stream, "_buffer", True) or stream.at_eof()
-                or stream.exception() is not None):
-            checked: bool = await super().can_read_destructive()  # type: ignore[misc]
-            return checked
-        return reader.gets() is not NOT_ENOUGH_DATA  # a whole reply already parsed
-
-
-_PACKED_IN_C: dict[type, type] = {
-    cls: type(cls.__name__, (_HiredisPacking, _QuietCheck, cls), {"__module__": __name__})
-    for cls in (Connection, SSLConnection, UnixDomainSocketConnection)
-}
-
-
-def packing_in_c(client: R) -> R:
-    """`client`, its connections (none is open yet) packing commands with hiredis and
-    checked before each command without a pass of the event loop (`_QuietCheck`)."""
-    pool = client.connection_pool
-    pool.connection_class = _PACKED_IN_C.get(pool.connection_class, pool.connection_class)
-    return client
+def with_fast_paths(client: R, settings: Settings) -> R:
+    """`client` with the speed hooks of `fastproc._redis` (hiredis packing, the quiet check
+    before each loan) unless `FASTPROC_FAST_PATHS` is off; its connections are not open
+    yet. Every connection fastproc builds from settings goes through here."""
+    return packing_in_c(client) if settings.fast_paths else client

@@ -153,6 +153,13 @@ class Settings(BaseSettings):
                     "once an OpenTelemetry SDK is configured. Off: FastAPI would ask "
                     "OpenTelemetry whether one is configured on every request.",
     )
+    fast_paths: bool = Field(
+        True,
+        description="Speed hooks into redis-py's internals (commands packed by hiredis, "
+                    "the pool's check for an unread reply without a pass of the event "
+                    "loop). Off: redis-py's public path, the same behaviour, slower. Safety "
+                    "hooks (request head limits and timeouts, address pinning) stay on.",
+    )
     header_timeout: float = Field(
         10.0, gt=0, description="Seconds a client has to send a request line and headers."
     )

@@ -9,32 +9,21 @@ and lets open requests finish within the same grace. A second signal stops at on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-from collections.abc import Iterator
 
 import uvicorn
 from arq.worker import Worker
 from fastapi import FastAPI
 from loguru import logger
 from redis.exceptions import RedisError
-from sse_starlette.sse import AppStatus
 
+from fastproc._sse import allow_streams, end_streams
 from fastproc.authoring.registry import Registry
 from fastproc.settings import Settings
 from fastproc.worker.launch import create_worker
 
 #: Ctrl-C, a stop request, the terminal closing.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class _DevServer(uvicorn.Server):
-    """uvicorn without its own signal handling: alone, it would stop the API only, then
-    re-raise the signal and kill the process before the worker finished its jobs."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class _Shutdown:
@@ -81,7 +70,7 @@ class _Shutdown:
         state = getattr(self._app.state, "fastproc", None)
         if state is not None:
             state.events.release()
-        AppStatus.should_exit = True  # sse-starlette's streams (it cannot see our handlers)
+        end_streams()  # sse-starlette's streams (it cannot see our handlers)
 
 
 async def _serve(server: uvicorn.Server) -> int:
@@ -101,7 +90,7 @@ async def _serve(server: uvicorn.Server) -> int:
 async def run_dev(settings: Settings, registry: Registry) -> int:
     """API and an in-loop worker until Ctrl-C / SIGTERM; returns the exit code."""
     from fastproc.api.app import create_app
-    from fastproc.api.server import http_protocol
+    from fastproc.api.server import QuietServer, http_protocol
 
     # arq installs its signal handlers on this loop; `_Shutdown` replaces them right away
     # (no await in between), so that one signal stops API and worker together.
@@ -111,7 +100,8 @@ async def run_dev(settings: Settings, registry: Registry) -> int:
                             log_config=None, lifespan="on", loop="none",
                             http=http_protocol(settings),
                             timeout_graceful_shutdown=settings.shutdown_grace)
-    server = _DevServer(config)
+    server = QuietServer(config)  # one signal stops API and worker (`_Shutdown`)
+    allow_streams()  # a dev server stopped before in this process ended them all
     shutdown = _Shutdown(worker, server, app, settings.shutdown_grace)
     shutdown.install()
     worker_task = asyncio.create_task(worker.async_run(), name="fastproc-worker")

@@ -77,7 +77,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from fastproc.redis import connection_options, packing_in_c, redis_url
+from fastproc.redis import connection_options, redis_url, with_fast_paths
 from fastproc.settings import Settings
 from fastproc.store.pubsub import listen_forever
 from fastproc.store.record import now_iso
@@ -234,7 +234,7 @@ def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -
         redis_url(settings), **connection_options(settings, socket_timeout=socket_timeout))
     client.job_serializer = dump_job
     client.job_deserializer = load_job
-    return packing_in_c(client)
+    return with_fast_paths(client, settings)
 
 
 def keep_leases(lease: float, *, shorten_first: bool) -> JobHook:

@@ -3,9 +3,10 @@
 Every task runs under `logger.contextualize(job_id=...)` (`fastproc.worker.tasks`), so a
 loguru sink added at the worker's start-up sees which job each record belongs to, whether
 the process logged it with loguru or with the standard `logging` (bridged into loguru with
-the same context; `fastproc.logging_setup` does that under `fastproc worker`, this module does it
-when nothing else does). Records of fastproc's own modules are kept too, marked as such;
-a record with an exception keeps the frames of the process's code only (`process_frames`).
+the same context by `fastproc._loguru`'s bridge, which `fastproc.logging_setup` installs
+under `fastproc worker` and this module when nothing else did). Records of fastproc's own
+modules are kept too, marked as such; a record with an exception keeps the frames of the
+process's code only (`process_frames`).
 
 Lines are buffered per job and written in batches, one Lua call per job and flush
 (`fastproc.store.logbook`): every `FLUSH_SECONDS` while the job runs, and just before a task
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from redis.exceptions import RedisError
 
+from fastproc._loguru import StdToLoguru, routes_to_loguru
 from fastproc.store.logbook import JobLogs, LogLine, Source, TaskTime
 
 if TYPE_CHECKING:
@@ -130,25 +132,6 @@ def _in_a_job(record: Record) -> bool:
     return _job_of(record) is not None
 
 
-class StdToLoguru(logging.Handler):
-    """Standard `logging` records into loguru, in the context they were logged in (so a
-    job's context reaches the capture sink), under the standard logger's name."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            level: str | int = logger.level(record.levelname).name
-        except ValueError:
-            level = record.levelno
-        logger.bind(logger=record.name).opt(exception=record.exc_info).log(
-            level, record.getMessage())
-
-
-def _routes_to_loguru(handler: logging.Handler) -> bool:
-    """A root handler that already forwards standard records into loguru (fastproc's own,
-    set up by `fastproc.logging_setup.configure_logging`, or ours)."""
-    return isinstance(handler, StdToLoguru) or type(handler).__module__ == "fastproc.logging_setup"
-
-
 @dataclass
 class _Pending:
     """What waits to be written for one job, and how many of its tasks run here."""
@@ -184,7 +167,7 @@ class LogCapture:
         self._sink_id = logger.add(self._sink, level=self.level, filter=_in_a_job,
                                    format="{message}", catch=True)
         root = logging.getLogger()
-        if not any(_routes_to_loguru(h) for h in root.handlers):
+        if not any(routes_to_loguru(h) for h in root.handlers):
             self._bridge = StdToLoguru()
             root.addHandler(self._bridge)
         self._flusher = asyncio.create_task(self._flush_forever(), name="fastproc-job-logs")

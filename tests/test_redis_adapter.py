@@ -1,7 +1,8 @@
-"""fastproc's Redis connections pack commands with hiredis (`fastproc.redis.packing_in_c`):
-the same bytes as redis-py's own packer, for any arguments it takes, and real round trips.
-They are checked for unread replies before each loan without a pass of the event loop, and
-a reply left unread on one still never answers another command."""
+"""The contract of `fastproc._redis` with redis-py: fastproc's Redis connections pack
+commands with hiredis, the same bytes as redis-py's own packer for any arguments it takes,
+and real round trips. They are checked for unread replies before each loan without a pass
+of the event loop, and a reply left unread on one still never answers another command,
+with the speed hooks on and off (`FASTPROC_FAST_PATHS`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from redis.asyncio.connection import Connection
 from fastproc.redis import connect
 from fastproc.settings import Settings
 
+#: Both ways of building connections: the speed hooks on, and redis-py's public path.
+both_paths = pytest.mark.parametrize("fast_paths", [True, False],
+                                     ids=["fast-paths", "public-paths"])
+
 _ARGUMENT = st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False))
 
 
@@ -23,7 +28,7 @@ _ARGUMENT = st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan
        args=st.lists(_ARGUMENT, max_size=40))
 def test_commands_are_packed_to_the_bytes_redis_py_sends(
         name: str | bytes, args: list[str | bytes | int | float]) -> None:
-    ours = connect(Settings(redis_url="redis://127.0.0.1:1/0")).connection_pool
+    ours = connect(Settings(redis_url="redis://127.0.0.1:1/0", fast_paths=True)).connection_pool
     mine = ours.connection_class(**ours.connection_kwargs)
     plain = Connection(**ours.connection_kwargs)
     assert type(mine) is not Connection
@@ -33,9 +38,16 @@ def test_commands_are_packed_to_the_bytes_redis_py_sends(
     assert b"".join(mine.pack_commands(commands)) == b"".join(plain.pack_commands(commands))
 
 
+def test_without_fast_paths_connections_are_redis_pys_own() -> None:
+    pool = connect(Settings(redis_url="redis://127.0.0.1:1/0", fast_paths=False)).connection_pool
+    assert pool.connection_class is Connection
+
+
+@both_paths
 @pytest.mark.anyio
-async def test_values_of_every_kind_go_to_redis_and_back(redis_url: str, key_prefix: str) -> None:
-    client = connect(Settings(redis_url=redis_url))
+async def test_values_of_every_kind_go_to_redis_and_back(redis_url: str, key_prefix: str,
+                                                         fast_paths: bool) -> None:
+    client = connect(Settings(redis_url=redis_url, fast_paths=fast_paths))
     key = f"{key_prefix}:packing:{uuid.uuid4().hex}"
     try:
         values = {"text": "ünïcödé ✓", "bytes": b"\x00\xff\r\n", "int": 12345678901234567890,
@@ -59,7 +71,7 @@ async def _buffered(stream: asyncio.StreamReader) -> None:
 
 @pytest.mark.anyio
 async def test_a_quiet_connection_is_checked_without_a_pass_of_the_loop(redis_url: str) -> None:
-    client = connect(Settings(redis_url=redis_url))
+    client = connect(Settings(redis_url=redis_url, fast_paths=True))
     try:
         assert await client.ping()
         conn = await client.connection_pool.get_connection()
@@ -74,10 +86,11 @@ async def test_a_quiet_connection_is_checked_without_a_pass_of_the_loop(redis_ur
         await client.aclose()
 
 
+@both_paths
 @pytest.mark.anyio
-async def test_a_reply_left_unread_never_answers_the_next_command(redis_url: str,
-                                                                   key_prefix: str) -> None:
-    client = connect(Settings(redis_url=redis_url))
+async def test_a_reply_left_unread_never_answers_the_next_command(
+        redis_url: str, key_prefix: str, fast_paths: bool) -> None:
+    client = connect(Settings(redis_url=redis_url, fast_paths=fast_paths))
     key = f"{key_prefix}:unread:{uuid.uuid4().hex}"
     try:
         await client.set(key, b"the value", ex=60)
