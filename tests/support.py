@@ -240,3 +240,21 @@ def assert_no_orphaned_running(r: redis.Redis, prefix: str, queue: str) -> None:
         if not tasks and not live:
             orphans.append((job_id, status.decode()))
     assert not orphans, f"records left without a task to end them: {orphans}"
+
+
+def read_until_closed(sock: socket.socket, timeout: float = 60) -> bytes:
+    """Everything a server sends until it closes the connection (a reset counts as closed);
+    fails if it never does within `timeout`."""
+    sock.settimeout(timeout)
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"the server kept the connection open for {timeout}s "
+                                 f"(got {received[:200]!r})") from None
+        except ConnectionResetError:
+            return received
+        if not chunk:
+            return received
+        received += chunk

@@ -15,7 +15,15 @@ import httpx
 import pytest
 
 from tests.e2e import assert_exception
-from tests.support import Processes, free_port, job_status, submit_async, wait_for, wait_job
+from tests.support import (
+    Processes,
+    free_port,
+    job_status,
+    read_until_closed,
+    submit_async,
+    wait_for,
+    wait_job,
+)
 
 EVIL = "https://evil.example"
 
@@ -190,25 +198,10 @@ def test_outputs_and_other_members_are_bounded_like_inputs(client: httpx.Client)
 # -- C. slow and vanishing clients -----------------------------------------------------------
 
 
-def _read_until_closed(sock: socket.socket, timeout: float) -> bytes:
-    """Everything the server sends until it closes the connection; fails if it never does."""
-    sock.settimeout(timeout)
-    received = b""
-    while True:
-        try:
-            chunk = sock.recv(4096)
-        except TimeoutError:
-            raise AssertionError(f"the server kept the connection open for {timeout}s "
-                                 f"(got {received!r})") from None
-        if not chunk:
-            return received
-        received += chunk
-
-
 def test_a_half_sent_request_line_is_closed_after_the_header_timeout(edge: EdgeApi) -> None:
     with socket.create_connection(("127.0.0.1", edge.port)) as sock:
         sock.sendall(b"GET /heal")
-        answer = _read_until_closed(sock, timeout=30)
+        answer = read_until_closed(sock, timeout=30)
     assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer
 
 
@@ -216,7 +209,7 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
     edge: EdgeApi,
 ) -> None:
     with socket.create_connection(("127.0.0.1", edge.port)) as sock:
-        _read_until_closed(sock, timeout=30)
+        read_until_closed(sock, timeout=30)
 
 
 def test_a_body_that_stops_coming_is_closed_after_the_body_timeout(edge: EdgeApi) -> None:
@@ -224,7 +217,7 @@ def test_a_body_that_stops_coming_is_closed_after_the_body_timeout(edge: EdgeApi
             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", edge.port)) as sock:
         sock.sendall(head + b'{"inputs": ')
-        _read_until_closed(sock, timeout=30)
+        read_until_closed(sock, timeout=30)
 
 
 def test_a_client_that_hangs_up_mid_request_is_one_info_line_without_traceback(
