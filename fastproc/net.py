@@ -122,24 +122,6 @@ def vet_addresses(host: str, addresses: Sequence[str], settings: Settings) -> li
     return list(addresses)
 
 
-async def check_url(url: str, settings: Settings,
-                    resolver: Resolver = system_resolver) -> None:
-    """Syntax checks, then every address the host resolves to must be public.
-
-    A check ahead of a request only; the client of `pinned_client` repeats it on the very
-    addresses it connects to.
-    """
-    host = check_url_syntax(url, settings)
-    if settings.allow_private_addresses:
-        return
-    try:
-        parts = urlsplit(url)
-        addresses = await resolver(host, parts.port or (80 if parts.scheme == "http" else 443))
-    except OSError as exc:
-        raise AddressNotAllowed(f"host '{host}' does not resolve: {exc}") from exc
-    vet_addresses(host, addresses, settings)
-
-
 class PinnedBackend(httpcore.AsyncNetworkBackend):
     """Opens every TCP connection of a client to an address that passed `vet_addresses`."""
 

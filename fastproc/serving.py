@@ -14,11 +14,6 @@ try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
     uvloop = None  # type: ignore[assignment]
-try:
-    import httptools  # noqa: F401
-    HTTP = "httptools"
-except ImportError:  # pragma: no cover
-    HTTP = "h11"
 LOOP = "uvloop" if uvloop is not None else "asyncio"
 
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 import redis
 
-from fastproc.net import AddressNotAllowed, check_url
+from fastproc.net import AddressNotAllowed, pinned_client
 from fastproc.settings import Settings
 from tests.localhttp import LocalHTTP
 from tests.support import Processes, submit_async, wait_job
@@ -126,7 +126,8 @@ def test_hosts_resolving_to_private_addresses_are_refused_at_fetch_time() -> Non
 
     async def check() -> None:
         with pytest.raises(AddressNotAllowed):
-            await check_url(f"http://{host}/", Settings())
+            async with pinned_client(Settings(), timeout=5) as http:
+                await http.get(f"http://{host}/")
 
     anyio.run(check)
 

@@ -29,7 +29,6 @@ from loguru import logger
 import fastproc.worker.callbacks
 from fastproc.net import (
     AddressNotAllowed,
-    check_url,
     check_url_syntax,
     is_public_address,
     pinned_client,
@@ -270,6 +269,7 @@ def test_a_name_resolving_to_a_mapped_loopback_is_refused() -> None:
 
     async def run() -> None:
         with pytest.raises(AddressNotAllowed, match=re.escape("::ffff:127.0.0.1")):
-            await check_url("http://mapped.example/", STRICT, resolver=dns)
+            async with pinned_client(STRICT, timeout=5, resolver=dns) as http:
+                await http.get("http://mapped.example/")
 
     anyio.run(run)
