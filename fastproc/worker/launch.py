@@ -17,7 +17,7 @@ from loguru import logger
 from fastproc.authoring.registry import Registry
 from fastproc.heap import settle_heap
 from fastproc.logging_setup import configure_logging
-from fastproc.redis import connect, redis_url
+from fastproc.redis import connect
 from fastproc.settings import Settings
 from fastproc.store.catalogue import Registration
 from fastproc.store.job_store import STATS_TTL
@@ -26,8 +26,8 @@ from fastproc.wire.message import CLAIM_STARTS, TASK_DROPPED, dump_job, load_job
 from fastproc.wire.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, wake_channel
 from fastproc.worker.arq_loop import (
     NudgedWorker,
-    RedisSettings,
     Worker,
+    arq_redis_settings,
     connect_worker,
     func,
     keep_leases,
@@ -69,7 +69,7 @@ def worker_settings(settings: Settings, registry: Registry | None = None) -> dic
         "on_job_start": keep_leases(settings.worker_lease, shorten_first=True),
         "poll_delay": min(settings.poll_delay, ARQ_CLI_POLL_DELAY),
         # What `arq --check` reads; the worker itself uses `redis_pool`.
-        "redis_settings": RedisSettings.from_dsn(redis_url(settings)),
+        "redis_settings": arq_redis_settings(settings),
     }
 
 
