@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from loguru import logger
@@ -148,6 +149,31 @@ class SentinelGroup:
         raise EmbeddedValkeyError("no Sentinel of the group answers")
 
 
+def _wait_until_replicated(group: SentinelGroup, replicas: int) -> None:
+    """Until the primary's replicas are in sync and every Sentinel knows them (a failover
+    needs a replica a Sentinel knows; a WAIT, one in sync)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    primary = redis.Redis(host="127.0.0.1", port=group.data[0].port, socket_timeout=1)
+    sentinels = [redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=1)
+                 for s in group.sentinels]
+    try:
+        while True:
+            info: dict[str, Any] = primary.info("replication")  # type: ignore[assignment]
+            online = sum(key.startswith("slave") and isinstance(value, dict)
+                         and value.get("state") == "online" for key, value in info.items())
+            known = all(len(s.execute_command(  # type: ignore[no-untyped-call]
+                "SENTINEL", "REPLICAS", group.service)) >= replicas for s in sentinels)
+            if online >= replicas and known:
+                return
+            if time.monotonic() > deadline:
+                raise EmbeddedValkeyError(f"{online} of {replicas} replicas in sync within "
+                                          f"{START_TIMEOUT:g}s")
+            time.sleep(0.05)
+    finally:
+        for client in (primary, *sentinels):
+            client.close()
+
+
 @contextlib.contextmanager
 def embedded_sentinel_group(*, replicas: int = 1, sentinels: int = 3,
                             service: str = "mymaster",
@@ -177,7 +203,9 @@ def embedded_sentinel_group(*, replicas: int = 1, sentinels: int = 3,
         ], sentinel=True) for i in range(sentinels)]
         for each in [*data, *watchers]:
             each.start()
-        yield SentinelGroup(service, data, watchers)
+        group = SentinelGroup(service, data, watchers)
+        _wait_until_replicated(group, replicas)
+        yield group
 
 
 

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds before an API's Redis call times out (the request "
                                "gets 503 with Retry-After).",
     )
+    redis_min_replicas: int = Field(
+        0, ge=0, le=16,
+        description="Replicas that must confirm a write (WAIT) before the API acknowledges "
+                    "an execution and after a worker stores an outcome; 503 with Retry-After "
+                    "when fewer confirm within a second. 0: acknowledged once the primary "
+                    "has it (a failover may lose it).",
+    )
     health_timeout: float = Field(
         1.0, gt=0, description="Seconds `/health` waits for Redis before it answers 503.",
     )
@@ -101,14 +108,6 @@ class Settings(BaseSettings):
         False, description="Allow references and callbacks to loopback/private addresses."
     )
     callback_retries: int = Field(3, ge=0, description="Retries of a failed callback POST.")
-    created_job_ttl: int = Field(
-        86_400, ge=1,
-        description="Seconds a job created by POST /jobs (Part 4) lives unless started.",
-    )
-    max_created_per_caller: int = Field(
-        100, ge=0,
-        description="Created, unstarted jobs (POST /jobs) one caller may hold (0: no limit).",
-    )
     max_queued_per_process: int = Field(
         0, ge=0, description="Queued jobs a process may have before 429 (0: no cap)."
     )

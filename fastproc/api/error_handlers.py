@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from loguru import logger
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,6 +22,11 @@ from fastproc.ogc.exceptions import (
     ServiceUnavailable,
 )
 from fastproc.ogc.models import first_error
+from fastproc.store.replication import NotReplicated
+
+#: Error replies of a Redis in the middle of a failover (a primary demoted under a call, a
+#: replica loading, a primary down): the next try goes to the new primary.
+_FAILOVER_REPLIES = ("READONLY", "UNBLOCKED", "LOADING", "MASTERDOWN", "TRYAGAIN")
 
 
 def problem(exc: OGCException, request: Request) -> Response:
@@ -69,6 +75,21 @@ async def _redis_down(request: Request, exc: Exception) -> Response:
                                       headers={"Retry-After": "2"}), request)
 
 
+async def _not_replicated(request: Request, exc: Exception) -> Response:
+    logger.warning("write not replicated while serving {}: {}", request.url.path, exc)
+    return problem(ServiceUnavailable(
+        "the job store could not confirm the write on enough replicas; it may or may not "
+        "have been kept: retry shortly", headers={"Retry-After": "2"}), request)
+
+
+async def _redis_reply(request: Request, exc: Exception) -> Response:
+    """A failover's error replies are a Redis that is away for a moment; any other reply
+    is a bug of ours."""
+    if str(exc).upper().startswith(_FAILOVER_REPLIES) or isinstance(exc, ReadOnlyError):
+        return await _redis_down(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     body = OGCException("the server failed to handle this request; it has been logged")
@@ -82,4 +103,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RedisConnectionError, _redis_down)
     app.add_exception_handler(RedisTimeoutError, _redis_down)
     app.add_exception_handler(ConnectionRefusedError, _redis_down)
+    app.add_exception_handler(NotReplicated, _not_replicated)
+    app.add_exception_handler(ResponseError, _redis_reply)
     app.add_exception_handler(Exception, _unexpected)

@@ -22,8 +22,6 @@ class _Doc(BaseModel):
 
 
 class StatusCode(StrEnum):
-    #: Part 4 (job management): defined by `POST /jobs`, not started yet (no task queued).
-    CREATED = "created"
     ACCEPTED = "accepted"
     RUNNING = "running"
     SUCCESSFUL = "successful"

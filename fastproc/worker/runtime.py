@@ -72,7 +72,8 @@ class Runtime:
         jobs = JobService.connect(redis, keys, job_ttl=settings.job_ttl,
                                   active_ttl=settings.active_job_ttl,
                                   queue_cap=settings.max_queued_per_process,
-                                  cache_ttl=settings.cache_ttl)
+                                  cache_ttl=settings.cache_ttl,
+                                  min_replicas=settings.redis_min_replicas)
         longest = registry.longest_timeout(settings.job_timeout)
         return cls(settings, registry, redis, keys, jobs, Notifier(settings),
                    settings.active_ttl_for(longest), settings.task_budget(longest),
