@@ -66,7 +66,8 @@ def test_the_test_environment_installs_every_extra() -> None:
 def test_a_plain_install_carries_no_package_of_an_extra() -> None:
     core = {_distribution(r) for r in PYPROJECT["project"]["dependencies"]}
     assert core.isdisjoint(EVERY_OPTIONAL_MODULE)
-    assert "redis[hiredis]>=5.0" in PYPROJECT["project"]["dependencies"]
+    # The C parser and packer are no extra: a worker without them is several times slower.
+    assert any(r.startswith("redis[hiredis]") for r in PYPROJECT["project"]["dependencies"])
 
 
 @pytest.mark.parametrize(("name", "module"),
