@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         False, description="Allow references and callbacks to loopback/private addresses."
     )
     callback_retries: int = Field(3, ge=0, description="Retries of a failed callback POST.")
+    created_job_ttl: int = Field(
+        86_400, ge=1,
+        description="Seconds a job created by POST /jobs (Part 4) lives unless started.",
+    )
+    max_created_per_caller: int = Field(
+        100, ge=0,
+        description="Created, unstarted jobs (POST /jobs) one caller may hold (0: no limit).",
+    )
     max_queued_per_process: int = Field(
         0, ge=0, description="Queued jobs a process may have before 429 (0: no cap)."
     )

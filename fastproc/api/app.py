@@ -28,6 +28,7 @@ from fastproc.api.routes import (
     html_forms,
     job_events,
     job_logs,
+    job_management,
     jobs,
     landing,
     nodes,
@@ -109,8 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DirectRoutes)  # inside the body limit and the host check
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, patterns=trusted_hosts(settings))  # outermost: first
-    for module in (landing, processes, execute, jobs, job_events, nodes, html_forms, ops,
-                   dashboard, job_logs):
+    for module in (landing, processes, execute, job_management, jobs, job_events, nodes,
+                   html_forms, ops, dashboard, job_logs):
         app.include_router(module.router)
     # Swagger UI's assets first: its mount lies inside the one of the pages' own assets.
     app.mount(SWAGGER_UI_PATH, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")

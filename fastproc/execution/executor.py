@@ -9,7 +9,7 @@ service (every job write)."""
 from __future__ import annotations
 
 import asyncio
-import functools
+from dataclasses import dataclass
 from typing import Any
 
 from fastproc.cache_key import cache_digest, is_cacheable
@@ -30,7 +30,23 @@ from fastproc.settings import Settings
 from fastproc.store.catalogue import Catalogue, CataloguedProcess
 from fastproc.store.event_hub import EventHub, JobEnd
 from fastproc.store.record import JobRecord, new_job_id
-from fastproc.workflows.tree import has_nested
+from fastproc.workflows.tree import Node, has_nested
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An execution checked and ready to submit (`Executor.prepare`)."""
+
+    proc: CataloguedProcess
+    #: What the job's record keeps of the execute request.
+    job_request: dict[str, Any]
+    #: The workflow's nodes (Part 3), root first; None for a single process.
+    nodes: list[Node] | None
+    #: The cache digest, when the result may be cached.
+    digest: str | None
+    #: Whether the cache may answer.
+    lookup: bool
+    is_async: bool
 
 
 class Executor:
@@ -51,31 +67,59 @@ class Executor:
         Raises the OGC exception of a request that cannot run (`InvalidRequest`,
         `InvalidParameterValue`, `TooManyJobs`…) and `JobDismissed` for a job dismissed
         while a synchronous request waited for it."""
+        return await self.run(await self.prepare(proc, request, asked), asked)
+
+    async def prepare(self, proc: CataloguedProcess,
+                      request: dict[str, Any] | ExecuteRequest, asked: Asked) -> Prepared:
+        """Everything an execution checks before anything is stored: the request parsed
+        within the limits, its inputs (or its whole workflow tree) validated, its outputs
+        and addresses checked, and its cache digest. A created job (Part 4) is checked by
+        this same step at its creation, at each update and at its start."""
         body = (request if isinstance(request, ExecuteRequest)
                 else parse_body(request, self.limits, proc))
+        nodes = None
         if has_nested(body.inputs):  # Part 3 nested processes: a workflow
-            return await self.execute_workflow(proc, body, asked)
-        proc.validator.validate(body.inputs)
+            nodes = await validated_tree(self.settings, self.catalogue, proc, body, asked.base)
+        else:
+            proc.validator.validate(body.inputs)
         check_outputs(body, proc)
         check_addresses(body, self.settings)
-        is_async = wants_async(body, proc, asked.prefers_async)
         job_request = job_request_of(body)
-        process_id = proc.description.id
         digest = None
         lookup = False
-        if self._cacheable(proc, body.inputs):
+        if nodes is not None:
+            job_request["workflow"] = [node.outline() for node in nodes]
+        elif self._cacheable(proc, body.inputs):
             # Scoped to the caller: another caller's hit would reveal what they submitted.
-            digest = cache_digest(process_id, proc.description.version, body.inputs,
+            digest = cache_digest(proc.description.id, proc.description.version, body.inputs,
                                   job_request["outputs"], body.response.value,
                                   owner=asked.owner)
             # A subscriber must hear from a worker, so it always gets a computed job.
             lookup = not (asked.no_cache or body.subscriber)
-        job_id = new_job_id()
-        # The cache lookup and the submission are one round trip: a hit creates no job.
-        submit = functools.partial(
-            self.jobs.submit_unless_cached, process_id, job_request, queue=proc.entry.queue,
-            job_id=job_id, cache_key=digest, lookup=lookup, owner=asked.owner)
-        if is_async:
+        return Prepared(proc, job_request, nodes, digest, lookup,
+                        wants_async(body, proc, asked.prefers_async))
+
+    async def run(self, prepared: Prepared, asked: Asked, *, job_id: str | None = None,
+                  guard: int | None = None) -> Outcome:
+        """Submit a prepared execution (or answer it from the cache) and wait for it if
+        it is synchronous. `job_id` and `guard`: start the created job of that id (Part 4)
+        at that revision (`DraftMoved` if it moved meanwhile)."""
+        proc, job_request = prepared.proc, prepared.job_request
+        process_id = proc.description.id
+        job_id = job_id or new_job_id()
+        nodes, digest = prepared.nodes, prepared.digest
+        async def submit(awaited: bool = False) -> bytes | None:
+            if nodes is not None:
+                await self.jobs.flows.submit(process_id, job_request, nodes, job_id=job_id,
+                                             owner=asked.owner, guard=guard)
+                return None
+            # The cache lookup and the submission are one round trip: a hit creates no job.
+            return await self.jobs.submit_unless_cached(
+                process_id, job_request, queue=proc.entry.queue, job_id=job_id,
+                cache_key=digest, lookup=prepared.lookup, owner=asked.owner,
+                awaited=awaited, guard=guard)
+
+        if prepared.is_async:
             hit = await submit()
             if hit is None:
                 return Created(job_id, process_id)
@@ -85,29 +129,10 @@ class Executor:
                 if hit is None:
                     return await self._wait(job_id, job_request, ended)
         assert digest is not None  # only a lookup finds a hit
-        return await self._from_cache(process_id, job_request, digest, hit, is_async,
-                                      asked.owner)
-
-    async def execute_workflow(self, proc: CataloguedProcess, body: ExecuteRequest,
-                               asked: Asked) -> Outcome:
-        """A request whose inputs nest execution requests: its whole tree is validated
-        before ONE job runs it, synchronously or not as for any execution."""
-        nodes = await validated_tree(self.settings, self.catalogue, proc, body, asked.base)
-        check_outputs(body, proc)
-        check_addresses(body, self.settings)
-        is_async = wants_async(body, proc, asked.prefers_async)
-        job_request = job_request_of(body)
-        job_request["workflow"] = [node.outline() for node in nodes]
-        process_id = proc.description.id
-        job_id = new_job_id()
-        if is_async:
-            await self.jobs.flows.submit(process_id, job_request, nodes, job_id=job_id,
-                                    owner=asked.owner)
-            return Created(job_id, process_id)
-        async with self.events.watch(job_id) as ended:
-            await self.jobs.flows.submit(process_id, job_request, nodes, job_id=job_id,
-                                    owner=asked.owner)
-            return await self._wait(job_id, job_request, ended)
+        return await self._from_cache(process_id, job_request, digest, hit,
+                                      prepared.is_async, asked.owner,
+                                      job_id=job_id if guard is not None else None,
+                                      guard=guard)
 
     def _cacheable(self, proc: CataloguedProcess, inputs: dict[str, Any]) -> bool:
         """Whether a request may be answered from (and its result written to) the cache:
@@ -117,17 +142,19 @@ class Executor:
             proc.entry.deterministic, proc.entry.uncached_inputs, inputs)
 
     async def _from_cache(self, process_id: str, job_request: dict[str, Any], digest: str,
-                          hit: bytes, is_async: bool, owner: str | None) -> Outcome:
+                          hit: bytes, is_async: bool, owner: str | None, *,
+                          job_id: str | None = None, guard: int | None = None) -> Outcome:
         """A cached result: bare results for a sync request by value; otherwise a job
         created successful with it, since outputs by reference and a status need one."""
         by_reference = any(
             (spec or {}).get("transmissionMode") == "reference"
             for spec in (job_request["outputs"] or {}).values()
         )
-        if not is_async and not by_reference:
+        if not is_async and not by_reference and guard is None:
             return Finished(None, job_request, hit)
         job_id = await self.jobs.submit_cached(process_id, job_request, cache_key=digest,
-                                               result=hit, owner=owner)
+                                               result=hit, owner=owner, job_id=job_id,
+                                               guard=guard)
         if is_async:
             return Created(job_id, process_id, StatusCode.SUCCESSFUL)
         return Finished(job_id, job_request, hit)

@@ -73,9 +73,10 @@ class WorkflowJobs:
         self._cache_ttl = cache_ttl
 
     async def submit(self, process_id: str, request: dict[str, Any], nodes: list[Node], *,
-                     job_id: str, owner: str | None) -> str:
+                     job_id: str, owner: str | None, guard: int | None = None) -> str:
         """Create the job of a validated tree, its nodes and its leaves' tasks, in one
-        round trip; its id. A full queue cap refuses it with `TooManyJobs` (429)."""
+        round trip; its id. A full queue cap refuses it with `TooManyJobs` (429).
+        `guard`: this starts a created job (Part 4), see `JobService.submit_unless_cached`."""
         flow = self._store.keys.flow(job_id)
         leaves = [NewTask(node_job_id(job_id, n.id), _queue(n), NODE_TASK)
                   for n in nodes if not n.children]
@@ -83,7 +84,10 @@ class WorkflowJobs:
             job_id, process_id, request, tasks=leaves, owner=owner,
             fields={"nodes_done": 0, "nodes_total": len(nodes) - 1},
             hashes={flow.nodes: {str(n.id): orjson.dumps(n.dump()) for n in nodes},
-                    flow.pending: {str(n.id): len(n.children) for n in nodes if n.children}})
+                    flow.pending: {str(n.id): len(n.children) for n in nodes if n.children}},
+            guard=guard)
+        if submitted.moved is not None:
+            raise DraftMoved(StatusCode(submitted.moved) if submitted.moved else None)
         if submitted.full:
             raise too_many(process_id, self._store.queue_cap)
         return job_id
@@ -137,6 +141,15 @@ def _queue(node: Node) -> str:
     if node.queue is None:
         raise ValueError(f"node {node.path or 'root'} has no queue")
     return node.queue
+
+
+class DraftMoved(Exception):
+    """A created job (Part 4) was not as its start read it: updated meanwhile (read it
+    again), or started, dismissed or gone (`status`, None when gone)."""
+
+    def __init__(self, status: StatusCode | None) -> None:
+        super().__init__(f"the created job is {status.value if status else 'gone'}")
+        self.status = status
 
 
 def too_many(process_id: str, cap: int) -> TooManyJobs:

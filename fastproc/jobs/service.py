@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 
-from fastproc.jobs.flow import WorkflowJobs, too_many
+from fastproc.jobs.flow import DraftMoved, WorkflowJobs, too_many
 from fastproc.ogc.models import StatusCode
 from fastproc.store.cache_entries import ResultCache
-from fastproc.store.job_store import JobStore, NewTask
+from fastproc.store.job_store import Drafted, JobStore, NewTask, Submitted
 from fastproc.store.join_state import PartsForMerge, PartToRun
 from fastproc.store.listing import Cursor, JobFilter, JobPage
 from fastproc.store.record import JobRecord, new_job_id
@@ -33,6 +34,12 @@ from fastproc.store.result_document import EncodedResult
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import ClaimStarts, TaskEnd
 from fastproc.wire.names import merge_job_id, node_job_id, part_job_id
+
+
+def check_moved(submitted: Submitted) -> None:
+    """Raise `DraftMoved` for a guarded submission the guard refused."""
+    if submitted.moved is not None:
+        raise DraftMoved(StatusCode(submitted.moved) if submitted.moved else None)
 
 
 class JobService:
@@ -76,26 +83,53 @@ class JobService:
     async def submit_unless_cached(self, process_id: str, request: dict[str, Any], *,
                                    queue: str, job_id: str, cache_key: str | None = None,
                                    lookup: bool = False, owner: str | None = None,
-                                   awaited: bool = False) -> bytes | None:
+                                   awaited: bool = False,
+                                   guard: int | None = None) -> bytes | None:
         """Submit the job (its record, indexes, counters and task, one round trip), unless
         `lookup` finds the request's result in the cache under `cache_key`: the cached
         result then, and no job; None once the job is queued. A full queue cap refuses
         the job with `TooManyJobs` (429). `awaited`: the caller waits for the job's end
-        event (`EventHub.watch`), which then carries a small result."""
+        event (`EventHub.watch`), which then carries a small result. `guard`: this starts
+        the created job `job_id` (Part 4) if it is still at that revision, else
+        `DraftMoved`."""
         submitted = await self._store.create(
             job_id, process_id, request, tasks=[NewTask(job_id, queue)], cache_key=cache_key,
-            lookup=lookup and self._cache.enabled, owner=owner, awaited=awaited)
+            lookup=lookup and self._cache.enabled, owner=owner, awaited=awaited, guard=guard)
+        check_moved(submitted)
         if submitted.full:
             raise too_many(process_id, self._store.queue_cap)
         return submitted.hit
 
     async def submit_cached(self, process_id: str, request: dict[str, Any], *,
-                            cache_key: str, result: bytes, owner: str | None = None) -> str:
-        """A job answered from the cache: created `successful` with the cached result."""
-        job_id = new_job_id()
-        await self._store.create(job_id, process_id, request, cache_key=cache_key,
-                                 cached_result=result, owner=owner)
+                            cache_key: str, result: bytes, owner: str | None = None,
+                            job_id: str | None = None, guard: int | None = None) -> str:
+        """A job answered from the cache: created `successful` with the cached result
+        (`guard` as for `submit_unless_cached`)."""
+        job_id = job_id or new_job_id()
+        check_moved(await self._store.create(job_id, process_id, request, cache_key=cache_key,
+                                             cached_result=result, owner=owner, guard=guard))
         return job_id
+
+    # -- job management (Part 4) ----------------------------------------------------------
+
+    async def create_draft(self, job_id: str, process_id: str, definition: dict[str, Any],
+                           request: dict[str, Any], *, owner: str | None, ttl: int,
+                           limit: int) -> Drafted:
+        """A job `created` (defined, not started, no task): its definition as the client
+        sent it and the request it will run with; it lives `ttl` seconds unless started.
+        `limit`: how many created jobs the owner may hold (0: any number)."""
+        return await self._store.draft(job_id, process_id, _draft_fields(
+            definition, request, owner), owner=owner, ttl=ttl, limit=limit, update=False)
+
+    async def update_draft(self, job_id: str, process_id: str, definition: dict[str, Any],
+                           request: dict[str, Any], *, owner: str | None,
+                           ttl: int) -> Drafted:
+        """Replace a created job's definition (and its TTL starts again), only while it is
+        still created; a start that read the older one is refused (`DraftMoved`)."""
+        fields = _draft_fields(definition, request, None)
+        fields["processID"] = process_id
+        return await self._store.draft(job_id, process_id, fields, owner=owner, ttl=ttl,
+                                       limit=0, update=True)
 
     async def count_dropped(self, queue: str, reason: str) -> None:
         """Count a task a worker dropped unrun from `queue`
@@ -228,14 +262,25 @@ class JobService:
         return dismissed
 
     async def stop(self, record: JobRecord) -> bool:
-        """Dismiss a queued or running job and cancel its tasks (its own, its parts' and
-        its merge's); False if it had already ended."""
+        """Dismiss a created, queued or running job and cancel its tasks (its own, its
+        parts' and its merge's); False if it had already ended."""
         job_id = record.job_id
         parts = await self._store.join.part_keys(job_id)
         if not await self._store.stop(job_id, record.process_id):
             return False
+        if record.status is StatusCode.CREATED:  # never started: no task to cancel
+            return True
         nodes = record.nodes.total + 1 if record.nodes else 0  # a workflow's, root included
         await self._store.abort_tasks([job_id, merge_job_id(job_id),
                                        *(part_job_id(job_id, p) for p in parts),
                                        *(node_job_id(job_id, n) for n in range(nodes))])
         return True
+
+
+def _draft_fields(definition: dict[str, Any], request: dict[str, Any],
+                  owner: str | None) -> dict[str, str | bytes]:
+    fields: dict[str, str | bytes] = {"definition": orjson.dumps(definition),
+                                      "request": orjson.dumps(request)}
+    if owner:
+        fields["owner"] = owner
+    return fields

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 _OGC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0"
+#: Part 4 (job management, draft 24-051) exception types.
+_PART4 = "http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0"
 
 
 class OGCException(Exception):
@@ -162,3 +164,45 @@ class ProcessError(OGCException):
     type_uri = f"{_OGC}/process-error"
     title = "Process error"
     status = 500
+
+
+class UnsupportedJobMediaType(UnsupportedMediaType):
+    """A job definition (`POST /jobs`, `PATCH /jobs/{id}`) in a media type not read
+    (/req/job-management/create-unsupported-media-type)."""
+
+    type_uri = f"{_PART4}/unsupported-media-type"
+
+
+class UnsupportedSchema(OGCException):
+    """A `Content-Schema` the server does not know
+    (/req/job-management/create-unsupported-schema)."""
+
+    type_uri = f"{_PART4}/unsupported-schema"
+    title = "Unsupported schema"
+    status = 422
+
+
+class Locked(OGCException):
+    """A job that is queued or running cannot be changed or started again
+    (/req/job-management/update-response-locked)."""
+
+    type_uri = f"{_PART4}/locked"
+    title = "Locked"
+    status = 423
+
+
+class JobFinished(OGCException):
+    """A job that ended keeps the definition it ran with: its record and provenance stay true.
+    Re-run it instead (`POST /jobs/{id}/rerun`)."""
+
+    type_uri = f"{_PART4}/locked"
+    title = "Job finished"
+    status = 409
+
+
+class TooManyCreatedJobs(OGCException):
+    """A caller holds `FASTPROC_MAX_CREATED_PER_CALLER` created, unstarted jobs already."""
+
+    type_uri = f"{_OGC}/too-many-jobs"
+    title = "Too many created jobs"
+    status = 429

@@ -22,6 +22,8 @@ class _Doc(BaseModel):
 
 
 class StatusCode(StrEnum):
+    #: Part 4 (job management): defined by `POST /jobs`, not started yet (no task queued).
+    CREATED = "created"
     ACCEPTED = "accepted"
     RUNNING = "running"
     SUCCESSFUL = "successful"

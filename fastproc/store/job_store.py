@@ -55,6 +55,9 @@ class Submitted:
 
     hit: bytes | None = None
     full: bool = False
+    #: The status of a created job a guarded start did not find as it read it (Part 4):
+    #: updated, started or dismissed meanwhile ('' when it is gone).
+    moved: str | None = None
 
 
 class NewTask(NamedTuple):
@@ -80,6 +83,18 @@ class _Submission:
     hashes: dict[str, list[str | bytes | int]]
     indexes: list[str]
     now: str
+    guard: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    """What writing a created job's definition came to: its revision, or refused because
+    the caller holds too many created jobs (`full`) or the job is no longer created
+    (`status`, None when it is gone)."""
+
+    revision: int = 0
+    full: bool = False
+    status: StatusCode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +148,7 @@ class JobStore:
         self._progress = register(redis, "progress")
         self._begin = register(redis, "begin")
         self._submit = register(redis, "submit")
+        self._draft = register(redis, "draft")
         # Submissions, starts and steps asked for together share one call (group commit).
         self._submissions = Batcher(self._send_submissions)
         self._starts = Batcher(self._send_starts)
@@ -160,6 +176,7 @@ class JobStore:
         cached_result: bytes | None = None,
         fields: dict[str, str | int] | None = None,
         hashes: dict[str, dict[str, str | bytes | int]] | None = None,
+        guard: int | None = None,
     ) -> Submitted:
         """Create the job and queue its `tasks` in one Lua call (shared with the creations
         asked for meanwhile), unless `lookup` finds the request's result cached under
@@ -169,7 +186,8 @@ class JobStore:
         the cache: not counted as submitted, not held to the cap). `fields` go into the
         record too, and `hashes` are written with it, with its TTL (a workflow's nodes).
         `awaited`: a request waits for the job, so its end event carries a small result
-        (`EVENT_RESULT_BYTES`)."""
+        (`EVENT_RESULT_BYTES`). `guard`: the job exists, created (Part 4), and this starts
+        it only if it still is at this revision (else `Submitted.moved`)."""
         now = now_iso()
         record: dict[str, str | bytes | int] = {"request": orjson.dumps(request)}
         if cache_key:
@@ -189,10 +207,13 @@ class JobStore:
             cache_key if lookup else None, cached_result or b"",
             [(t.task_id, t.queue, queued_task(t.task_id, t.function)) for t in tasks],
             {key: _pairs(pairs) for key, pairs in (hashes or {}).items() if pairs},
-            self.keys.job_indexes(owner, process_id), now))
+            [] if guard is not None else self.keys.job_indexes(owner, process_id), now,
+            "" if guard is None else str(guard)))
         kind = outcome[0]
         if kind == b"hit":
             return Submitted(hit=outcome[1])
+        if kind == b"moved":
+            return Submitted(moved=outcome[1].decode())
         return Submitted(full=kind == b"full")
 
     async def _send_submissions(self, batch: Sequence[_Submission]) -> list[Any]:
@@ -218,6 +239,7 @@ class JobStore:
             args += one.pairs
             for pairs in one.hashes.values():
                 args += pairs
+            args.append(one.guard)
         outcomes: list[Any] = await run_replicated(self.redis, self._submit, keys, args,
                                                    self.min_replicas)
         return outcomes
@@ -232,6 +254,23 @@ class JobStore:
         for index in indexes:
             self._indexes_renewed[index] = now
         return self.active_ttl + INDEX_RENEWAL
+
+    async def draft(self, job_id: str, process_id: str, fields: dict[str, str | bytes], *,
+                    owner: str | None, ttl: int, limit: int, update: bool) -> Drafted:
+        """Create a job `created` (Part 4) with these record fields, or (`update`) replace
+        them while it is still created; one Lua call (`draft.lua`)."""
+        now = now_iso()
+        indexes = [] if update else self.keys.job_indexes(owner, process_id)
+        reply = await self._draft(
+            keys=[self.keys.job(job_id), self.keys.drafts(owner), *indexes],
+            args=["update" if update else "create", job_id, now, _score(now), ttl, limit,
+                  self.keys.job(""), max(self.active_ttl, ttl) + INDEX_RENEWAL,
+                  process_id, *_pairs(fields)])
+        if reply[0] == b"ok":
+            return Drafted(revision=int(reply[1]))
+        if reply[0] == b"full":
+            return Drafted(full=True)
+        return Drafted(status=StatusCode(reply[1].decode()) if reply[1] else None)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -507,7 +546,7 @@ class JobStore:
         A job dismissed while still accepted gives its queue place back (a worker's begin
         does that for started jobs, so a place is never given back twice)."""
         before = await self._move(
-            job_id, _ACTIVE, StatusCode.DISMISSED, ttl=self.job_ttl,
+            job_id, (StatusCode.CREATED, *_ACTIVE), StatusCode.DISMISSED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": "dismissed"},
             delete=[self.keys.result(job_id), *self._join_keys(job_id)],
         )

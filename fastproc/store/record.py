@@ -201,6 +201,10 @@ class JobRecord:
     parts: PartsDone | None = None
     #: A workflow job's nested processes done (None for a job without any).
     nodes: PartsDone | None = None
+    #: The body a job was created or last updated with (Part 4, `POST /jobs`), if it was.
+    definition: dict[str, Any] | None = None
+    #: How many times that definition was written (a start is guarded by it).
+    revision: int = 0
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> JobRecord:
@@ -239,6 +243,8 @@ class JobRecord:
             owner=data.get("owner") or None,
             parts=parts,
             nodes=nodes,
+            definition=_request(job_id, data.get("definition")) or None,
+            revision=int(data["revision"]) if data.get("revision", "").isdigit() else 0,
         )
 
     def status_document(self) -> dict[str, Any]:

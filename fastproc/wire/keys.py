@@ -53,6 +53,11 @@ class Keys:
         scope = f"{self.prefix}:jobs" if owner is None else f"{self.prefix}:jobs:owner:{owner}"
         return scope if process_id is None else f"{scope}:process:{process_id}"
 
+    def drafts(self, owner: str | None) -> str:
+        """A caller's created, unstarted jobs (Part 4), scored by when each expires: what
+        `FASTPROC_MAX_CREATED_PER_CALLER` counts."""
+        return f"{self.prefix}:drafts" if owner is None else f"{self.prefix}:drafts:owner:{owner}"
+
     def job_indexes(self, owner: str | None, process_id: str) -> list[str]:
         """The indexes a new job is added to."""
         return [self.job_index(owner), self.job_index(owner, process_id)]

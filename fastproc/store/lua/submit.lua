@@ -21,9 +21,12 @@
 --   submitted), how many tasks, indexes and hashes, how many record field pairs; then for
 --   each task its id, arq message, TTL (ms), queue score (enqueue time, ms) and the wake
 --   channel of its queue; then each hash's number of field pairs; then the record's field,
---   value pairs (request, cache key, owner...); then each hash's pairs
+--   value pairs (request, cache key, owner...); then each hash's pairs; last the guard: ''
+--   for a new job, or the revision of the created job (Part 4) this step starts, which must
+--   still be `created` at that revision (its creation time is kept)
 -- Returns, per step, {'hit', cached result}, {'full'} when the queue cap refuses the job,
--- or {'ok'}.
+-- {'moved', status} when the guard does not hold (the job was updated, started or is
+-- gone), or {'ok'}.
 --
 -- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.store.scripts).
 local stats = KEYS[1]
@@ -52,9 +55,17 @@ for s = 1, tonumber(ARGV[2]) do
   local last_pair = first_pair + 2 * n_pairs - 1
   local hash_pairs = 0
   for h = 0, n_hashes - 1 do hash_pairs = hash_pairs + tonumber(ARGV[hash_sizes + h]) end
-  k, a = first_hash + n_hashes, last_pair + 1 + 2 * hash_pairs
-  local hit = hit_field ~= '' and redis.call('GET', cache)
-  if hit then
+  local guard = ARGV[last_pair + 1 + 2 * hash_pairs]
+  k, a = first_hash + n_hashes, last_pair + 2 + 2 * hash_pairs
+  local moved = false
+  if guard ~= '' then
+    local cur = redis.call('HMGET', record, 'status', 'revision')
+    if cur[1] ~= STATUS.CREATED or cur[2] ~= guard then moved = cur[1] or '' end
+  end
+  local hit = not moved and hit_field ~= '' and redis.call('GET', cache)
+  if moved then
+    out[s] = {'moved', moved}
+  elseif hit then
     counts[hit_field] = (counts[hit_field] or 0) + 1
     out[s] = {'hit', hit}
   elseif cap > 0 and tonumber(redis.call('GET', counter) or '0') >= cap then
@@ -64,8 +75,13 @@ for s = 1, tonumber(ARGV[2]) do
       redis.call('INCR', counter)
       redis.call('EXPIRE', counter, ttl)
     end
-    redis.call('HSET', record, 'processID', process_id, 'status', status,
-               'created', now, 'updated', now, unpack(ARGV, first_pair, last_pair))
+    if guard ~= '' then  -- a created job keeps its creation time
+      redis.call('HSET', record, 'status', status, 'updated', now,
+                 unpack(ARGV, first_pair, last_pair))
+    else
+      redis.call('HSET', record, 'processID', process_id, 'status', status,
+                 'created', now, 'updated', now, unpack(ARGV, first_pair, last_pair))
+    end
     redis.call('EXPIRE', record, ttl)
     local p = last_pair + 1
     for h = 0, n_hashes - 1 do
@@ -82,7 +98,7 @@ for s = 1, tonumber(ARGV[2]) do
       local submitted = 'submitted|' .. process_id
       counts[submitted] = (counts[submitted] or 0) + 1
     end
-    for i = first_index, first_hash - 1 do
+    for i = first_index, first_hash - 1 do  -- a created job is indexed already: none given
       push(indexes, KEYS[i], score, job_id)
       if index_ttl ~= '0' then index_ttls[KEYS[i]] = index_ttl end
     end
