@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,6 +90,20 @@ class Settings(BaseSettings):
     inline_output_bytes: int = Field(
         1024 * 1024, ge=0,
         description="Binary outputs larger than this are stored apart and streamed raw.",
+    )
+    output_store: str | None = Field(
+        None, description="URL of the object store for outputs above "
+                          "`FASTPROC_INLINE_OUTPUT_BYTES` (`file:///dir`, `s3://bucket/prefix`, "
+                          "`gs://…`, `az://…`, `memory://`); unset keeps every output in Redis.",
+    )
+    output_sweep_interval: float = Field(
+        30.0, gt=0, description="Seconds between a worker's sweeps of the output store for "
+                                "objects whose job has expired.",
+    )
+    output_links: Literal["api", "presigned"] = Field(
+        "api", description="`reference` links of outputs in the store: to the API "
+                           "(`api`), or presigned URLs of the store (`presigned`, S3-like "
+                           "stores; never outliving the job).",
     )
     fetch_timeout: float = Field(30.0, gt=0, description="Seconds to fetch an input by reference.")
     fetch_max_bytes: int = Field(

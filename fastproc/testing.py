@@ -39,6 +39,7 @@ from fastproc.ogc.exceptions import InvalidParameterValue, InvalidRequest, Proce
 from fastproc.ogc.inputs import InputValidator, references
 from fastproc.ogc.limits import Limits
 from fastproc.ogc.models import ExecuteRequest, first_error
+from fastproc.outputs.placement import is_stream, read_whole
 from fastproc.settings import Settings
 from fastproc.store.catalogue import CataloguedProcess, CatalogueEntry
 from fastproc.store.result_document import encode_results, results_document
@@ -169,7 +170,8 @@ async def run_process(
     else:
         produced = await limits.run(f"process '{proc.id}'",
                                     proc.run(decode_inputs(received), progress))
-    return _finish(proc, request, produced, settings, progress, parts)
+    return _finish(proc, request, await _read_streams(produced, settings), settings,
+                   progress, parts)
 
 
 def _execute_request(inputs: Mapping[str, Any],
@@ -254,6 +256,15 @@ async def _run_fanout(proc: FanOutProcess, received: dict[str, Any], progress: P
     parts = [(key, task.result()) for (key, _), task in zip(items, tasks, strict=True)]
     merged = await limits.run(f"merge of process '{proc.id}'", proc.merge(parts, inputs))
     return merged, parts
+
+
+async def _read_streams(produced: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """Outputs returned as a file (`Path`) or an async iterator of bytes, read as the
+    worker reads them without an output store: into bytes, up to the result limit, so a
+    test sees the bytes a client would download (and an iterator that yields something
+    else fails as it would in the worker)."""
+    return {name: await read_whole(value, name, settings.max_result_bytes)
+            if is_stream(value) else value for name, value in produced.items()}
 
 
 def _finish(proc: BaseProcess, request: ExecuteRequest, produced: Mapping[str, Any],

@@ -40,6 +40,7 @@ from fastproc.execution import Executor
 from fastproc.heap import settle_heap
 from fastproc.jobs.service import JobService
 from fastproc.ogc.limits import Limits
+from fastproc.outputs.objects import OutputStore
 from fastproc.redis import connect
 from fastproc.settings import Settings
 from fastproc.store.catalogue import Catalogue
@@ -69,7 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   active_ttl=settings.active_job_ttl,
                                   queue_cap=settings.max_queued_per_process,
                                   cache_ttl=settings.cache_ttl,
-                                  min_replicas=settings.redis_min_replicas)
+                                  min_replicas=settings.redis_min_replicas,
+                                  outputs=(OutputStore.from_url(
+                                      settings.output_store,
+                                      presign=settings.output_links == "presigned")
+                                           if settings.output_store else None))
         app.state.fastproc = AppState(
             settings=settings,
             redis=redis,

@@ -1,6 +1,10 @@
 """Rendering a stored result document as the execute request asked for it (OGC 1.0 7.11):
 `document` (JSON), `raw` (the bytes of one output, multipart for several) and outputs by
-`value` or by `reference` (links to `/jobs/{id}/results/{output}`).
+`value` or by `reference` (links to `/jobs/{id}/results/{output}`, or presigned URLs of the
+output store with `FASTPROC_OUTPUT_LINKS=presigned`, never outliving the job).
+
+Outputs stored apart (in Redis or in the output store) are streamed: raw, one by one, or
+in a multipart answer; the API never holds one whole but for a `document` by value.
 
 Every answer that carries an output's bytes goes through `untrusted`: an output is a
 process's data, possibly HTML or SVG with script in it, and a browser that opens it must
@@ -9,6 +13,7 @@ run none of it with the API's origin, whichever route sent it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
@@ -23,6 +28,7 @@ from fastproc.store.result_document import (
     decode_results,
     document_value,
     is_apart,
+    object_key,
     output_bytes,
     qualified_binary,
 )
@@ -39,11 +45,24 @@ def untrusted(response: Response) -> Response:
     return response
 
 
-def _reference(base: str, job_id: str, name: str, stored: StoredOutput) -> dict[str, str]:
+async def _reference(base: str, job_id: str, name: str, stored: StoredOutput,
+                     jobs: JobService) -> dict[str, str]:
     media_type = stored.get("mediaType") or (
         "text/plain" if isinstance(stored.get("value"), str) else media.JSON)
-    return {"href": f"{base}/jobs/{job_id}/results/{name}", "rel": media.REL_RESULTS,
+    return {"href": await _href(base, job_id, name, stored, jobs), "rel": media.REL_RESULTS,
             "type": media_type, "title": name}
+
+
+async def _href(base: str, job_id: str, name: str, stored: StoredOutput,
+                jobs: JobService) -> str:
+    """Where an output is fetched: the API (which checks the caller), or a presigned URL
+    of the output store that expires no later than the job."""
+    key = object_key(stored)
+    if key is not None and jobs.outputs is not None and jobs.outputs.presign:
+        lifetime = await jobs.output_lifetime(stored)
+        if lifetime is not None and lifetime >= 1:
+            return await jobs.outputs.signed_url(key, lifetime)
+    return f"{base}/jobs/{job_id}/results/{name}"
 
 
 def _requested(request: dict[str, Any], stored: dict[str, StoredOutput]) -> dict[str, str]:
@@ -60,10 +79,26 @@ async def output_content(stored: StoredOutput, job_id: str, name: str, jobs: Job
     """The raw bytes of one output and their media type, wherever they are stored."""
     if not is_apart(stored):
         return output_bytes(stored)
-    data = await jobs.load_output(job_id, name)
-    if data is None:
-        raise NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
+    await _check_present(stored, job_id, name, jobs)
+    try:
+        data = b"".join([chunk async for chunk in jobs.output_stream(job_id, name, stored)])
+    except LookupError as exc:
+        raise _gone(job_id, name) from exc
     return data, str(stored.get("mediaType") or "application/octet-stream")
+
+
+def _gone(job_id: str, name: str) -> NoSuchJob:
+    return NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
+
+
+async def _check_present(stored: StoredOutput, job_id: str, name: str, jobs: JobService
+                         ) -> None:
+    try:
+        present = await jobs.output_present(job_id, name, stored)
+    except LookupError:
+        present = False
+    if not present:
+        raise _gone(job_id, name)
 
 
 async def render_results(request: dict[str, Any], blob: bytes, base: str, job_id: str,
@@ -80,7 +115,7 @@ async def _rendered(request: dict[str, Any], blob: bytes, base: str, job_id: str
         doc: dict[str, Any] = {}
         for name, mode in wanted.items():
             if mode == "reference":
-                doc[name] = _reference(base, job_id, name, stored[name])
+                doc[name] = await _reference(base, job_id, name, stored[name], jobs)
             elif is_apart(stored[name]):
                 data, media_type = await output_content(stored[name], job_id, name, jobs)
                 doc[name] = qualified_binary(data, media_type)
@@ -88,7 +123,8 @@ async def _rendered(request: dict[str, Any], blob: bytes, base: str, job_id: str
                 doc[name] = document_value(stored[name])
         return JSONResponse(doc)
     if all(mode == "reference" for mode in wanted.values()):
-        links = [_link_header(_reference(base, job_id, n, stored[n])) for n in wanted]
+        links = [_link_header(await _reference(base, job_id, n, stored[n], jobs))
+                 for n in wanted]
         return Response(status_code=204, headers={"Link": ", ".join(links)})
     if len(wanted) == 1:
         name = next(iter(wanted))
@@ -101,15 +137,13 @@ async def _rendered(request: dict[str, Any], blob: bytes, base: str, job_id: str
 
 async def stream_apart(stored: StoredOutput, job_id: str, name: str, jobs: JobService
                        ) -> Response:
-    """A large output sent in chunks straight from Redis, with its length announced. Its
+    """A large output sent in chunks from Redis or the output store, its length announced. Its
     presence is checked first: after the headers, a failure could only cut the body short."""
-    size = int(stored.get("size", 0))
-    if await jobs.output_size(job_id, name) < size:
-        raise NoSuchJob(f"output '{name}' of job {job_id} is gone (expired or removed)")
+    await _check_present(stored, job_id, name, jobs)
     return StreamingResponse(
-        jobs.stream_output(job_id, name, size),
+        jobs.output_stream(job_id, name, stored),
         media_type=str(stored.get("mediaType") or "application/octet-stream"),
-        headers={"Content-Length": str(size)})
+        headers={"Content-Length": str(stored.get("size", 0))})
 
 
 def _link_header(ref: dict[str, str]) -> str:
@@ -118,18 +152,34 @@ def _link_header(ref: dict[str, str]) -> str:
 
 async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], base: str,
                      job_id: str, jobs: JobService) -> Response:
+    """Several outputs as multipart/related, each part streamed: one stored apart is read
+    in chunks as it is sent. Each is checked present first, since a failure once the
+    body has started could only cut it short."""
     boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
+    heads: list[tuple[str, str, bool]] = []
     for name, mode in wanted.items():
         if mode == "reference":
-            ref = _reference(base, job_id, name, stored[name])
-            head = f"Content-ID: <{name}>\r\nContent-Type: {ref['type']}\r\n" \
-                   f"Content-Location: {ref['href']}\r\n"
-            data = b""
+            ref = await _reference(base, job_id, name, stored[name], jobs)
+            heads.append((name, f"Content-ID: <{name}>\r\nContent-Type: {ref['type']}\r\n"
+                                f"Content-Location: {ref['href']}\r\n", False))
+            continue
+        if is_apart(stored[name]):
+            await _check_present(stored[name], job_id, name, jobs)
+            media_type = str(stored[name].get("mediaType") or "application/octet-stream")
         else:
-            data, media_type = await output_content(stored[name], job_id, name, jobs)
-            head = f"Content-ID: <{name}>\r\nContent-Type: {media_type}\r\n"
-        chunks.append(f"--{boundary}\r\n{head}\r\n".encode() + data + b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return Response(b"".join(chunks),
-                    media_type=f'{media.MULTIPART_RELATED}; boundary="{boundary}"')
+            media_type = output_bytes(stored[name])[1]
+        heads.append((name, f"Content-ID: <{name}>\r\nContent-Type: {media_type}\r\n", True))
+
+    async def body() -> AsyncIterator[bytes]:
+        for name, head, with_content in heads:
+            yield f"--{boundary}\r\n{head}\r\n".encode()
+            if with_content and is_apart(stored[name]):
+                async for chunk in jobs.output_stream(job_id, name, stored[name]):
+                    yield chunk
+            elif with_content:
+                yield output_bytes(stored[name])[0]
+            yield b"\r\n"
+        yield f"--{boundary}--\r\n".encode()
+
+    return StreamingResponse(
+        body(), media_type=f'{media.MULTIPART_RELATED}; boundary="{boundary}"')

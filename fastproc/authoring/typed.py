@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Mapping,
+    Sequence,
+)
+from pathlib import PurePath
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter, create_model
@@ -29,11 +37,20 @@ def _schema_of(hint: Any) -> dict[str, Any]:
     if _base(hint) is BBox:
         return dict(BBOX_SCHEMA)
     media = _media_type(hint)
-    if media is not None or _base(hint) in (bytes, Binary):
+    if media is not None or _is_binary(_base(hint)):
         return {"type": "string", "format": "binary",
                 "contentMediaType": media or "application/octet-stream"}
     schema: dict[str, Any] = to_oas30(TypeAdapter(hint).json_schema())
     return schema
+
+
+def _is_binary(base: Any) -> bool:
+    """Bytes in any form an output may take: held (`bytes`, `Binary`), a file the process
+    wrote (`Path`), or a stream (an async iterator of bytes); the last two are uploaded
+    to the output store in parts, never held whole."""
+    if base in (bytes, Binary) or (inspect.isclass(base) and issubclass(base, PurePath)):
+        return True
+    return get_origin(base) in (AsyncIterator, AsyncIterable, AsyncGenerator)
 
 
 def _base(hint: Any) -> Any:

@@ -39,6 +39,9 @@ class DevOptions:
 def dev(settings: Settings, options: DevOptions) -> int:
     """Run until Ctrl-C / SIGTERM; returns the exit code."""
     _interrupt_on_sigterm()
+    if not settings.output_store and options.data_dir is not None:
+        # Large outputs go to files beside the dev data, not into the embedded Valkey.
+        settings.output_store = (options.data_dir / "outputs").resolve().as_uri()
     if options.supervisor is not None:  # it owns Valkey: stop when it is gone
         signal_on_parent_death(signal.SIGTERM, options.supervisor)
     if options.reload:

@@ -17,6 +17,7 @@ are its private Redis commands, each store step named for the intent it serves.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -25,12 +26,19 @@ from redis.asyncio import Redis
 
 from fastproc.jobs.flow import DraftMoved, WorkflowJobs, too_many
 from fastproc.ogc.models import StatusCode
+from fastproc.outputs.objects import OutputStore
 from fastproc.store.cache_entries import ResultCache
 from fastproc.store.job_store import Drafted, JobStore, NewTask, Submitted
 from fastproc.store.join_state import PartsForMerge, PartToRun
 from fastproc.store.listing import Cursor, JobFilter, JobPage
+from fastproc.store.output_index import OutputIndex
 from fastproc.store.record import JobRecord, new_job_id
-from fastproc.store.result_document import EncodedResult
+from fastproc.store.result_document import (
+    EncodedResult,
+    StoredOutput,
+    object_key,
+    object_keys,
+)
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import ClaimStarts, TaskEnd
 from fastproc.wire.names import merge_job_id, node_job_id, part_job_id
@@ -46,18 +54,24 @@ class JobService:
     """Every change to a job, as one call each; reads go through here too. It owns its
     store: nothing else holds one (`connect` builds both)."""
 
-    def __init__(self, store: JobStore, cache: ResultCache) -> None:
+    def __init__(self, store: JobStore, cache: ResultCache,
+                 outputs: OutputStore | None = None) -> None:
         self._store = store
         self._cache = cache
+        #: The output store of large outputs (None: every output in Redis), and the index
+        #: of when its objects are deleted.
+        self.outputs = outputs
+        self.output_index = OutputIndex(store.redis, store.keys)
         #: The workflow intents (Part 3), over the same store.
         self.flows = WorkflowJobs(store, cache.ttl)
 
     @classmethod
     def connect(cls, redis: Redis, keys: Keys, *, job_ttl: int, active_ttl: int,
-                queue_cap: int = 0, cache_ttl: int = 0, min_replicas: int = 0) -> JobService:
+                queue_cap: int = 0, cache_ttl: int = 0,
+                outputs: OutputStore | None = None, min_replicas: int = 0) -> JobService:
         return cls(JobStore(redis, keys, job_ttl=job_ttl, active_ttl=active_ttl,
                             queue_cap=queue_cap, min_replicas=min_replicas),
-                   ResultCache(redis, keys, cache_ttl))
+                   ResultCache(redis, keys, cache_ttl), outputs)
 
     # -- submission ---------------------------------------------------------------------
 
@@ -174,6 +188,54 @@ class JobService:
                       chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
         return self._store.stream_output(job_id, name, size, chunk)
 
+    # Outputs stored apart live in Redis (`output`) or, with an output store, as objects
+    # (`object_key` of their stored form): these reads take either.
+
+    def _objects_of(self, stored: StoredOutput) -> tuple[OutputStore, str] | None:
+        key = object_key(stored)
+        if key is None:
+            return None
+        if self.outputs is None:
+            raise LookupError("this output is in an output store this service has not "
+                              "been given (FASTPROC_OUTPUT_STORE)")
+        return self.outputs, key
+
+    async def output_present(self, job_id: str, name: str, stored: StoredOutput) -> bool:
+        """Whether all of an output stored apart is still there."""
+        size = int(stored.get("size", 0))
+        found = self._objects_of(stored)
+        if found is None:
+            return await self._store.output_size(job_id, name) >= size
+        held = await found[0].size_of(found[1])
+        return held is not None and held >= size
+
+    def output_stream(self, job_id: str, name: str, stored: StoredOutput
+                      ) -> AsyncIterator[bytes]:
+        """An output stored apart, in chunks: nobody holds all of it."""
+        found = self._objects_of(stored)
+        if found is None:
+            return self._store.stream_output(job_id, name, int(stored.get("size", 0)))
+        return found[0].stream(found[1])
+
+    async def output_head(self, job_id: str, name: str, stored: StoredOutput,
+                          n: int) -> bytes | None:
+        """The first `n` bytes of an output stored apart; None once it is gone."""
+        found = self._objects_of(stored)
+        if found is not None:
+            return await found[0].head_bytes(found[1], n)
+        try:
+            return b"".join([part async for part in self._store.stream_output(
+                job_id, name, n, n)])
+        except LookupError:
+            return None
+
+    async def output_lifetime(self, stored: StoredOutput) -> float | None:
+        """Seconds an output in the output store has left (as its job); None for one in
+        Redis or an object no longer indexed."""
+        key = object_key(stored)
+        until = None if key is None else await self.output_index.until(key)
+        return None if until is None else until / 1000 - time.time()
+
     # -- running ------------------------------------------------------------------------
 
     async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
@@ -202,10 +264,24 @@ class JobService:
         with its nested processes' values); False if it had ended.
         `end`: the task that ends with this step, whose arq keys go in the same call."""
         cache_key = (self._store.keys.cache(record.cache_key)
-                     if cacheable and record.cache_key and self._cache.enabled else None)
-        return await self._store.complete(
+                     if cacheable and record.cache_key and self._cache.enabled
+                     and not result.objects else None)
+        # The objects live as long as the job will (pushed back before the job holds them:
+        # a sweep never deletes an object of a live job).
+        await self.output_index.schedule(result.objects,
+                                         int((time.time() + self._store.job_ttl) * 1000))
+        done = await self._store.complete(
             record.job_id, result, cache_key=cache_key, cache_ttl=self._cache.ttl,
             fanned_out=fanned_out or record.nodes is not None, end=end)
+        if not done:  # ended (dismissed) meanwhile: nothing will ever point at them
+            await self.drop_objects(result.objects)
+        return done
+
+    async def drop_objects(self, objects: list[str]) -> None:
+        """Delete objects of the output store and take them out of its expiry index."""
+        if objects and self.outputs is not None:
+            await self.outputs.delete(objects)
+            await self.output_index.forget(objects)
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
                    end: TaskEnd | None = None) -> bool:
@@ -256,7 +332,12 @@ class JobService:
         """Dismiss a job whatever its state: stop it if it has not ended, else (or if it
         ended meanwhile) drop its results. False if it was dismissed already (or is gone)."""
         stopped = not record.status.terminal and await self.stop(record)
+        objects = []
+        if not stopped and self.outputs is not None:
+            objects = object_keys((await self._store.get_with_result(record.job_id))[1])
         dismissed = stopped or await self._store.dismiss_finished(record.job_id)
+        if dismissed:
+            await self.drop_objects(objects)
         # Its log goes with it (after the step: a late write of a dismissed job's log is refused).
         await self._store.drop_logs(record.job_id)
         return dismissed

@@ -8,6 +8,11 @@ Binary outputs larger than `inline_output_bytes` are stored apart, as raw bytes 
 key (`{"mediaType": ..., "size": n, "apart": true}` in the document): a 50 MB image is then
 never base64-encoded, parsed or copied on its way to a client asking for it raw or by
 reference.
+
+With an output store (`fastproc.outputs`), such outputs go to the store instead: the
+document then holds `{"mediaType", "size", "apart": true, "object": key, "sha256": hex}`,
+and Redis never holds their bytes. The worker uploads them before encoding and hands them
+in as `ObjectRef`s.
 """
 
 from __future__ import annotations
@@ -25,6 +30,18 @@ from fastproc.ogc.models import OutputDescription
 
 StoredOutput = dict[str, Any]
 APART = "apart"
+OBJECT = "object"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """An output already uploaded to the output store under `key` (random, never built
+    from anything a caller sent)."""
+
+    key: str
+    size: int
+    media_type: str
+    sha256: str
 
 
 @dataclass(slots=True)
@@ -33,6 +50,9 @@ class EncodedResult:
 
     document: bytes
     apart: dict[str, bytes] = field(default_factory=dict)
+    #: Object keys of the outputs in the output store (not counted in `size`: they are
+    #: not in Redis).
+    objects: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -41,6 +61,18 @@ class EncodedResult:
 
 def is_apart(stored: StoredOutput) -> bool:
     return bool(stored.get(APART))
+
+
+def object_key(stored: StoredOutput) -> str | None:
+    """The key of an output held by the output store; None for one in Redis."""
+    key = stored.get(OBJECT)
+    return key if isinstance(key, str) else None
+
+
+def object_keys(blob: bytes | None) -> list[str]:
+    """Every object key a result document points at."""
+    stored = decode_results(blob) if blob else {}
+    return [key for out in stored.values() if (key := object_key(out)) is not None]
 
 
 def _declared_media_type(description: OutputDescription | None) -> str | None:
@@ -83,7 +115,13 @@ def encode_results(
     process that returned it is known, rather than every fetch of its result."""
     doc: dict[str, StoredOutput] = {}
     apart: dict[str, bytes] = {}
+    objects: list[str] = []
     for name, value in outputs.items():
+        if isinstance(value, ObjectRef):
+            objects.append(value.key)
+            doc[name] = {"mediaType": value.media_type, "size": value.size, APART: True,
+                         OBJECT: value.key, "sha256": value.sha256}
+            continue
         data, media_type = _binary(value, descriptions.get(name))
         if media_type is not None and (data is not None or isinstance(value, str)) and \
                 not is_media_type(media_type):
@@ -94,7 +132,7 @@ def encode_results(
             doc[name] = {"mediaType": media_type, "size": len(data), APART: True}
         else:
             doc[name] = encode_output(value, descriptions.get(name))
-    return EncodedResult(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY), apart)
+    return EncodedResult(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY), apart, objects)
 
 
 def qualified_binary(data: bytes, media_type: str) -> StoredOutput:

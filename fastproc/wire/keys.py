@@ -120,6 +120,12 @@ class Keys:
         """An output stored apart (raw bytes), see `fastproc.store.result_document`."""
         return f"{self.prefix}:job:{job_id}:output:{name}"
 
+    @property
+    def output_expiry(self) -> str:
+        """Object keys of outputs in the output store by when they expire (ms): what the
+        workers' sweep deletes, since Redis tells nothing reliable when a job expires."""
+        return f"{self.prefix}:outputs:expiry"
+
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
 

@@ -134,7 +134,7 @@ async def finish_merge(rt: Runtime, record: JobRecord, proc: FanOutProcess,
     try:
         outputs = await run_with_limits(proc.merge(results, inputs), rt.soft_limit(proc),
                                         rt.settings.hard_timeout_grace)
-        result = rt.encode(proc, outputs)
+        result = await rt.encode(proc, outputs)
     except Exception as exc:
         await rt.fail(record.job_id, error_of(exc, f"merge of process '{proc.id}'"), end=end)
         return

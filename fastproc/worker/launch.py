@@ -17,6 +17,8 @@ from loguru import logger
 from fastproc.authoring.registry import Registry
 from fastproc.heap import settle_heap
 from fastproc.logging_setup import configure_logging
+from fastproc.outputs.objects import OutputStore, OutputStoreError
+from fastproc.outputs.sweep import Sweeper
 from fastproc.redis import connect
 from fastproc.settings import Settings
 from fastproc.store.catalogue import Registration
@@ -46,6 +48,8 @@ ARQ_CLI_POLL_DELAY = 0.1
 _REGISTRATION = "fastproc.store.catalogue"
 #: Where a worker keeps its `WorkerInsights` in arq's context, to stop them at shutdown.
 _INSIGHTS = "fastproc.insights"
+#: The context member holding the worker's sweep of expired outputs.
+_SWEEPER = "fastproc.outputs.sweep"
 
 
 def _functions(settings: Settings, registry: Registry) -> list[Any]:
@@ -91,8 +95,13 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
     procs = registry if registry is not None else Registry.from_modules(settings.processes)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        rt = Runtime.build(settings, procs, ctx["redis"])
+        outputs = await _output_store(settings)
+        rt = Runtime.build(settings, procs, ctx["redis"], outputs=outputs)
         ctx[CTX_KEY] = rt
+        if outputs is not None:
+            sweeper = ctx[_SWEEPER] = Sweeper(outputs, rt.jobs.output_index,
+                                               settings.output_sweep_interval)
+            sweeper.start()
         # The worker's slots its workflows' remote calls may wait in (each task's context
         # is a copy of this one: the count is the worker's, shared by its tasks).
         ctx[REMOTE_SLOTS] = RemoteSlots.of(settings)
@@ -117,6 +126,9 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
         settle_heap()  # start-up is over: no full collection walks its objects again
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        sweeper: Sweeper | None = ctx.get(_SWEEPER)
+        if sweeper is not None:
+            await sweeper.stop()
         insights: WorkerInsights | None = ctx.get(_INSIGHTS)
         if insights is not None:
             await insights.stop()
@@ -144,6 +156,19 @@ def _shared_settings(settings: Settings, registry: Registry | None) -> dict[str,
         # /health reads this key: it expires a second after a worker stops reporting.
         "health_check_interval": 10,
     }
+
+
+async def _output_store(settings: Settings) -> OutputStore | None:
+    """The output store the settings name, checked by a write: a wrong URL or wrong
+    credentials stop the worker at start with one line saying so, not a job later."""
+    if not settings.output_store:
+        return None
+    try:
+        store = OutputStore.from_url(settings.output_store)
+        await store.check()
+    except OutputStoreError as exc:
+        raise SystemExit(f"fastproc worker cannot start: {exc}") from None
+    return store
 
 
 def create_worker(

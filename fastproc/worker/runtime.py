@@ -22,6 +22,8 @@ from fastproc.authoring.registry import Registry
 from fastproc.jobs.service import JobService
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
+from fastproc.outputs.objects import OutputStore
+from fastproc.outputs.placement import Placement, is_stream, read_whole
 from fastproc.settings import Settings
 from fastproc.store.catalogue import CatalogueEntry
 from fastproc.store.record import JobRecord, is_job_id
@@ -67,12 +69,13 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, registry: Registry, redis: ArqRedis,
-              observer: WorkerObserver = NO_OBSERVER) -> Runtime:
+              observer: WorkerObserver = NO_OBSERVER,
+              outputs: OutputStore | None = None) -> Runtime:
         keys = Keys(settings.key_prefix)
         jobs = JobService.connect(redis, keys, job_ttl=settings.job_ttl,
                                   active_ttl=settings.active_job_ttl,
                                   queue_cap=settings.max_queued_per_process,
-                                  cache_ttl=settings.cache_ttl,
+                                  cache_ttl=settings.cache_ttl, outputs=outputs,
                                   min_replicas=settings.redis_min_replicas)
         longest = registry.longest_timeout(settings.job_timeout)
         return cls(settings, registry, redis, keys, jobs, Notifier(settings),
@@ -135,15 +138,27 @@ class Runtime:
     def soft_limit(self, proc: BaseProcess) -> float:
         return proc.timeout or self.settings.job_timeout
 
-    def encode(self, proc: BaseProcess, outputs: Mapping[str, Any]) -> EncodedResult:
-        return encode_results(outputs, proc.description.outputs,
-                              self.settings.inline_output_bytes)
+    async def encode(self, proc: BaseProcess, outputs: Mapping[str, Any]) -> EncodedResult:
+        """The result of these outputs: with an output store, each binary output above
+        the inline limit is uploaded (streamed, if the process returned a file or an
+        async iterator) and only its key, size, media type and digest go to Redis."""
+        descriptions = proc.description.outputs
+        store = self.jobs.outputs
+        if store is not None:
+            placement = Placement(store, self.jobs.output_index,
+                                  self.settings.inline_output_bytes)
+            outputs = await placement.place(outputs, descriptions, self.record_ttl)
+        else:
+            outputs = {name: await read_whole(value, name, self.settings.max_result_bytes)
+                       if is_stream(value) else value for name, value in outputs.items()}
+        return encode_results(outputs, descriptions, self.settings.inline_output_bytes)
 
     async def complete(self, record: JobRecord, proc: BaseProcess, result: EncodedResult,
                        *, end: TaskEnd | None = None) -> bool:
         """Mark a job successful with its results, caching them if the process allows."""
         subscriber = record.request.get("subscriber")
         if result.size > self.settings.max_result_bytes:
+            await self.jobs.drop_objects(result.objects)
             return await self.fail(record.job_id, ProcessError(
                 f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
                 f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),

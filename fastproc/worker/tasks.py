@@ -151,7 +151,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
             proc.run(decode_inputs(inputs), progress),
             rt.soft_limit(proc), rt.settings.hard_timeout_grace,
         )
-        result = rt.encode(proc, outputs)
+        result = await rt.encode(proc, outputs)
     except Exception as exc:
         rerun = rt.retries.rerun(proc, job_try)
         if rerun is not None:

@@ -6,7 +6,7 @@ GETRANGE: a page never loads a large output whole.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,10 +26,11 @@ OutputHead = Callable[[str, int], Awaitable[bytes | None]]
 
 
 class OutputReader(Protocol):
-    """What reads outputs stored apart in chunks (the jobs service, or its store)."""
+    """What reads the head of outputs stored apart, in Redis or the output store (the jobs
+    service)."""
 
-    def stream_output(self, job_id: str, name: str, size: int,
-                      chunk: int = ...) -> AsyncIterator[bytes]: ...
+    async def output_head(self, job_id: str, name: str, stored: StoredOutput,
+                          n: int) -> bytes | None: ...
 
 
 @dataclass(slots=True)
@@ -42,11 +43,13 @@ class OutputView:
     size: int | None = None
 
 
-def first_bytes_of(reader: OutputReader, job_id: str) -> OutputHead:
-    """Reads the head of a job's outputs stored apart, in one chunk (one GETRANGE)."""
+def first_bytes_of(reader: OutputReader, job_id: str,
+                   stored: Mapping[str, StoredOutput]) -> OutputHead:
+    """Reads the head of a job's outputs stored apart, in one read (a GETRANGE, or a
+    ranged GET of the object)."""
     async def head(name: str, n: int) -> bytes | None:
         try:
-            return b"".join([part async for part in reader.stream_output(job_id, name, n, n)])
+            return await reader.output_head(job_id, name, stored[name], n)
         except LookupError:
             return None
     return head

@@ -319,9 +319,10 @@ async def _results_page(request: Request, state: AppState, record: JobRecord, re
         link(f"{base}/processes/{record.process_id}", media.REL_PROCESS_DESC, media.HTML,
              "process"),
     ]
+    stored = decode_results(result)
     return page(request, "results.html", base=base, title=f"Results of {record.process_id}",
-                outputs=await output_views(decode_results(result), descriptions, job_href,
-                                           first_bytes_of(state.jobs, record.job_id)),
+                outputs=await output_views(stored, descriptions, job_href,
+                                           first_bytes_of(state.jobs, record.job_id, stored)),
                 job_id=record.job_id, job_href=job_href, process_id=record.process_id,
                 links=links, rel_results=media.REL_RESULTS)
 
