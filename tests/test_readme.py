@@ -185,6 +185,20 @@ def _job_created(out: str, shell: Shell) -> bool:
 
 
 #: What each curl example of the README must print; a new example needs a line here.
+def _draft_created(out: str, shell: Shell) -> bool:
+    location = re.search(r"^location: (\S+)", out, re.MULTILINE | re.IGNORECASE)
+    assert out.startswith("HTTP/1.1 201") and location, out
+    shell.replacements["DRAFT_ID"] = location.group(1).rsplit("/", 1)[1]
+    return '"status":"created"' in out.replace(" ", "")
+
+
+def _draft_started(out: str, shell: Shell) -> bool:
+    assert json.loads(out)["status"] in ("accepted", "running", "successful"), out
+    with shell.stack.client() as client:
+        return wait_job(client, shell.replacements["DRAFT_ID"], timeout=60)["status"] == \
+            "successful"
+
+
 CURL_CHECKS: dict[str, Check] = {
     r"/processes \|": lambda out, _: '"processes": [' in out,
     r"/processes/echo$": lambda out, _: json.loads(out)["id"] == "echo",
@@ -200,6 +214,10 @@ CURL_CHECKS: dict[str, Check] = {
     r"-X DELETE": lambda out, _: json.loads(out)["status"] == "dismissed",
     r"/processes/batch_upper/execution": lambda out, _: json.loads(out) == {
         "words": ["ALPHA", "BETA", "GAMMA"]},
+    r"-X POST \S+/jobs -H": _draft_created,
+    r"-X PATCH": lambda out, _: json.loads(out)["status"] == "created",
+    r"/jobs/DRAFT_ID/results": _draft_started,
+    r"/jobs/DRAFT_ID/definition": lambda out, _: json.loads(out)["inputs"] == {"a": 40, "b": 2},
     r"/processes/solid_png/execution": lambda _, sh: (
         (sh.cwd / "square.png").read_bytes().startswith(PNG_SIGNATURE)),
 }

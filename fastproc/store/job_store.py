@@ -542,7 +542,8 @@ class JobStore:
         return before is not None
 
     async def stop(self, job_id: str, process_id: str) -> bool:
-        """accepted|running -> dismissed, dropping results and join state in the same step.
+        """created|accepted|running -> dismissed, dropping results and join state in the
+        same step.
         A job dismissed while still accepted gives its queue place back (a worker's begin
         does that for started jobs, so a place is never given back twice)."""
         before = await self._move(
