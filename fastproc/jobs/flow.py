@@ -12,6 +12,13 @@ another. When the root's children are done, the job runs on as an ordinary one w
 root's inputs filled from the stored values (`fastproc.worker.node_tasks`); the values stay in
 the workflow's keys until the job ends and are never copied into the job's record.
 
+A node whose process is a fan-out splits like a job (`split_node`): its parts and its merge
+are node tasks of their own (`{job}:node:{n}:part:{i}`, `{job}:node:{n}:merge`) on a join of
+its own (`{job}:node:{n}`, see `fastproc.store.join_state`), and its merge stores the node's
+value as any node does, dropping the join's keys in that call. Any other end of the node
+(its job failed or was dismissed) drops them too (`drop_join`), and they expire with the
+job's TTL if nothing else does.
+
     job_id = await jobs.flows.submit("add", request, nodes, job_id=new_job_id(), owner=None)
 """
 
@@ -25,6 +32,7 @@ import orjson
 from fastproc.ogc.exceptions import TooManyJobs
 from fastproc.ogc.models import StatusCode
 from fastproc.store.job_store import JobStore, NewTask
+from fastproc.store.join_state import PartsForMerge
 from fastproc.wire.names import NODE_TASK, node_job_id
 from fastproc.workflows.tree import Node, Slot
 
@@ -107,12 +115,34 @@ class WorkflowJobs:
         return NodeToRun(status, owner, node, bool(reply[3]), children)
 
     async def store(self, job_id: str, node: Node, value: bytes,
-                    cache: tuple[str, bytes] | None = None) -> Stored:
+                    cache: tuple[str, bytes] | None = None, *,
+                    fanned_out: bool = False) -> Stored:
         """Store what a node's output gives its parent, `value` as JSON (if new: then
         count it off the parent's pending children and write `cache`, (digest, result
-        document))."""
-        pending, queue = await self._flow.store(job_id, node.id, value, cache, self._cache_ttl)
+        document)); `fanned_out`: the node's join keys go in the same call."""
+        drop = self._store.join.all_keys(node_job_id(job_id, node.id)) if fanned_out else None
+        pending, queue = await self._flow.store(job_id, node.id, value, cache, self._cache_ttl,
+                                                drop)
         return Stored(pending, queue)
+
+    async def split_node(self, job_id: str, node: Node, parts: list[tuple[str, Any]],
+                         received: dict[str, Any], *, queue: str, ttl: int,
+                         needs_inputs: bool) -> bool:
+        """Store a fan-out node's items and queue its part tasks on its own join, if the
+        job still runs, in one call (a split made before, a re-run, is resumed instead:
+        only the parts without a result are queued again); False if the job has ended."""
+        outcome = await self._store.join.split(
+            node_job_id(job_id, node.id), parts, received, ttl=ttl, queue=queue,
+            needs_inputs=needs_inputs, node=(node.process_id, node.path))
+        return outcome != "not running"
+
+    async def for_node_merge(self, join_id: str) -> tuple[StatusCode | None, PartsForMerge]:
+        """The job's status and what the merge of a node's join needs, one round trip."""
+        return await self._store.join.for_node_merge(join_id)
+
+    async def drop_join(self, join_id: str) -> None:
+        """Drop the keys of a node's join whose node will not finish (its job ended)."""
+        await self._store.join.drop(join_id)
 
     async def queue_node(self, job_id: str, node_id: int, queue: str) -> None:
         """Queue a node whose children are done (a fixed id: queued at most once at a time)."""

@@ -38,13 +38,15 @@ class FlowState:
         return reply
 
     async def store(self, job_id: str, node_id: int, value: bytes,
-                    cache: tuple[str, bytes] | None, cache_ttl: int) -> tuple[int, str]:
-        """`flow_store.lua`: the parent's children still running and its queue."""
+                    cache: tuple[str, bytes] | None, cache_ttl: int,
+                    drop: list[str] | None = None) -> tuple[int, str]:
+        """`flow_store.lua`: the parent's children still running and its queue; `drop`:
+        the join keys of the node's fan-out, deleted in the same call."""
         flow = self.keys.flow(job_id)
         cache_key = self.keys.cache(cache[0]) if cache else self.keys.job(job_id)
         pending, queue = await self._store(
             keys=[self.keys.job(job_id), flow.nodes, flow.pending, flow.states, flow.results,
-                  cache_key],
+                  cache_key, *(drop or ())],
             args=[node_id, value, self.keys.events, job_id, now_iso(),
                   cache[1] if cache else b"", cache_ttl])
         return int(pending), queue.decode() if queue else ""

@@ -12,6 +12,9 @@ sibling.
    same atomic step.
 
 The join state itself lives in `fastproc.store.join_state`; this module only calls intents.
+The parts of a workflow node's fan-out run here too, on the node's own join (`{job}:node:{n}`,
+split and merged by `fastproc.worker.node_tasks`): a part that finds the job ended, or fails
+it, drops that join's keys, since no merge will.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.models import StatusCode
 from fastproc.store.record import JobRecord
 from fastproc.wire.message import TaskEnd
-from fastproc.wire.names import job_of, part_of
+from fastproc.wire.names import is_node_join, job_of, part_of
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
 from fastproc.worker.runtime import Runtime
 
@@ -53,9 +56,12 @@ async def start_fanout(rt: Runtime, record: JobRecord, proc: FanOutProcess,
 
 
 async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None = None) -> None:
-    job_id, key = part_of(task_id)
-    part = await rt.jobs.part_to_run(job_id, key)
+    join_id, key = part_of(task_id)
+    job_id = job_of(join_id)
+    part = await rt.jobs.part_to_run(join_id, key)
     if not part.running or part.item is None:
+        if not part.running and is_node_join(join_id):
+            await rt.jobs.flows.drop_join(join_id)
         return  # dismissed, failed or finished: skip
     proc = rt.registry.get(part.process_id)
     if not isinstance(proc, FanOutProcess):
@@ -71,9 +77,9 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
             inputs = decode_inputs(part.received)
         context = f"part {key} of process '{proc.id}'"
         if rt.retries.gave_up(proc, job_try):
-            await rt.fail(job_id, ProcessError(
+            await _fail_part(rt, join_id, part.node, ProcessError(
                 f"{context} gave up after {rt.retries.tries_allowed(proc)} tries").to_dict(),
-                end=end)
+                end)
             return
         try:
             result = await run_with_limits(
@@ -84,11 +90,24 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
             rerun = rt.retries.rerun(proc, job_try)
             if rerun is not None:
                 raise rerun from exc
-            await rt.fail(job_id, error_of(exc, context), end=end)
+            await _fail_part(rt, join_id, part.node, error_of(exc, context), end)
             return
     else:
         blob = b""
-    await store_part_and_merge_when_last(rt, job_id, key, blob, rt.queue_of(proc), end)
+    await store_part_and_merge_when_last(rt, join_id, key, blob, rt.queue_of(proc), end)
+
+
+async def _fail_part(rt: Runtime, join_id: str, node: str | None, error: dict[str, Any],
+                     end: TaskEnd | None) -> None:
+    """Fail the job of a part that failed for good; a node's part names its node first (as
+    a failed node does) and drops the node's join, which no merge will."""
+    if node is not None:
+        if node:
+            error["detail"] = f"{node}: {error.get('detail', '')}"
+        error["node"] = node
+    await rt.fail(job_of(join_id), error, end=end)
+    if is_node_join(join_id):
+        await rt.jobs.flows.drop_join(join_id)
 
 
 async def store_part_and_merge_when_last(
@@ -102,8 +121,8 @@ async def store_part_and_merge_when_last(
     lost changes nothing: a result already there is not counted again."""
     pending = await rt.persist(lambda: rt.jobs.store_part(job_id, key, blob, queue, end=end),
                                f"the result of part {key} of job {job_id}")
-    if pending == -1 and await rt.jobs.is_running(job_id):
-        await rt.fail(job_id, ProcessError(
+    if pending == -1 and await rt.jobs.is_running(job_of(job_id)):
+        await rt.fail(job_of(job_id), ProcessError(
             f"part {key} finished after the job's join state expired").to_dict())
     return pending
 

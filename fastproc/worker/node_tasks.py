@@ -4,9 +4,12 @@ A nested node runs when its children have: its inputs are its own literal values
 each child's output value in its slot, validated against its process's description like
 any input. A deterministic local process is answered from the result cache when it can
 (the entry a plain execution of the same inputs would use), so a workflow run again with
-one leaf changed runs only that leaf's path; otherwise it runs under the limits of a job
-(a fan-out process splits, runs its parts and merges within the node's task), or — a
-process of another server — is executed there (`fastproc.worker.remote`). Its output
+one leaf changed runs only that leaf's path; otherwise it runs under the limits of a job,
+or — a process of another server — is executed there (`fastproc.worker.remote`). A fan-out
+process splits as a job does, on a join of the node's own (`fastproc.jobs.flow`): its parts
+are node tasks `{job}:node:{n}:part:{i}` that any worker runs (`fastproc.worker.fanout_tasks`),
+the last queues `{job}:node:{n}:merge`, and the merge stores the node's value; no task
+waits for another. Its output
 value is then stored, once, in the workflow's keys (no larger than a job's result may be:
 `FASTPROC_MAX_RESULT_BYTES`), and the last child of a parent queues it.
 
@@ -31,6 +34,7 @@ from arq import Retry
 from loguru import logger
 from redis.exceptions import RedisError
 
+from fastproc.authoring.fanout import FanOutProcess
 from fastproc.authoring.process import BaseProcess, no_progress
 from fastproc.cache_key import cache_digest, is_cacheable
 from fastproc.jobs.flow import NodeToRun, WorkflowJobs
@@ -43,7 +47,9 @@ from fastproc.store.result_document import (
     document_value,
     encode_results,
 )
-from fastproc.wire.names import node_of
+from fastproc.wire.message import TASK_END, TaskEnd
+from fastproc.wire.names import job_of, join_of, node_job_id, node_of
+from fastproc.worker.fanout_tasks import run_part
 from fastproc.worker.fetch import resolve_references
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
 from fastproc.worker.remote import RemoteSlots, run_remote
@@ -57,7 +63,11 @@ REMOTE_SLOTS = "fastproc.remote_slots"
 
 async def run_node_task(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx[CTX_KEY]
-    job_id, node_id = node_of(ctx["job_id"])
+    task_id: str = ctx["job_id"]
+    if ":part:" in task_id or task_id.endswith(":merge"):
+        await _run_join_task(rt, ctx, task_id)
+        return
+    job_id, node_id = node_of(task_id)
     flows = rt.jobs.flows
     with logger.contextualize(job_id=job_id):
         if node_id != ROOT:
@@ -79,6 +89,18 @@ async def _started(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: int) 
     return found
 
 
+async def _run_join_task(rt: Runtime, ctx: dict[str, Any], task_id: str) -> None:
+    """A part or the merge of a fan-out node (`{job}:node:{n}:part:{i}`, `...:merge`)."""
+    job_id = job_of(task_id)
+    end: TaskEnd | None = ctx.get(TASK_END)
+    with logger.contextualize(job_id=job_id):
+        if task_id.endswith(":merge"):
+            await guarded(rt, job_id, f"merge {task_id}", _merge_node(rt, join_of(task_id)))
+        else:
+            await guarded(rt, job_id, f"part {task_id}",
+                          run_part(rt, task_id, ctx["job_try"], end), end)
+
+
 async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: int,
                       job_try: int, slots: RemoteSlots) -> None:
     found = await _started(rt, flows, job_id, node_id)
@@ -95,28 +117,85 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
                     value = await run_remote(node, inputs, rt.settings,
                                              rt.settings.job_timeout)
             else:
-                value, cache = await _run_local(rt, node, inputs, found.owner, job_try)
+                ran = await _run_local(rt, job_id, node, inputs, found.owner, job_try)
+                if ran is None:
+                    return  # split: the merge of its parts stores the node's value
+                value, cache = ran
         except (Retry, RedisError):
             raise
         except Exception as exc:
             await rt.fail(job_id, node_error(exc, node))
             return
+    await _finish(rt, flows, job_id, node, value, cache)
+
+
+async def _finish(rt: Runtime, flows: WorkflowJobs, job_id: str, node: Node, value: Any,
+                  cache: tuple[str, bytes] | None, *, fanned_out: bool = False) -> None:
+    """Store the node's value and queue its parent if it was the last child; a fan-out
+    node's join keys go in that same call."""
     encoded = orjson.dumps(value)
     if len(encoded) > rt.settings.max_result_bytes:
-        await rt.fail(job_id, node_error(ProcessError(
+        await _fail_node(rt, job_id, node, ProcessError(
             f"the value of process '{node.process_id}' is {len(encoded)} bytes, over the "
             f"limit of {rt.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)"),
-            node))
+            fanned_out=fanned_out)
         return
-    stored = await rt.persist(lambda: flows.store(job_id, node, encoded, cache),
-                              f"the output of node {node.path} of job {job_id}")
+    stored = await rt.persist(
+        lambda: flows.store(job_id, node, encoded, cache, fanned_out=fanned_out),
+        f"the output of node {node.path} of job {job_id}")
     if stored.pending == 0 and node.parent is not None:
         await flows.queue_node(job_id, node.parent, stored.parent_queue)
 
 
-async def _run_local(rt: Runtime, node: Node, inputs: dict[str, Any], owner: str | None,
-                     job_try: int) -> tuple[Any, tuple[str, bytes] | None]:
-    """The value of the node's output, and the (digest, result) to cache when it ran."""
+async def _fail_node(rt: Runtime, job_id: str, node: Node, exc: BaseException, *,
+                     fanned_out: bool) -> None:
+    await rt.fail(job_id, node_error(exc, node))
+    if fanned_out:
+        await rt.jobs.flows.drop_join(node_job_id(job_id, node.id))
+
+
+async def _merge_node(rt: Runtime, join_id: str) -> None:
+    """Merge a fan-out node's parts into its value, queued by its last part; the value is
+    then stored as any node's is, and the node's join keys dropped in that call."""
+    flows = rt.jobs.flows
+    job_id, node_id = node_of(join_id)
+    status, parts = await flows.for_node_merge(join_id)
+    found = await _started(rt, flows, job_id, node_id) if status is StatusCode.RUNNING else None
+    node = found.node if found is not None else None
+    if found is None or node is None or not found.runnable:
+        await flows.drop_join(join_id)  # the job ended: no value will be stored
+        return
+    if found.done:  # a re-run after the value was stored: only the parent may be left
+        await _finish(rt, flows, job_id, node, None, None, fanned_out=True)
+        return
+    try:
+        proc = _process(rt, node)
+        if not isinstance(proc, FanOutProcess):
+            raise ProcessError(f"process '{proc.id}' is not a fan-out process of this worker")
+        if not parts.complete or parts.received is None:
+            raise ProcessError(f"the merge found {len(parts.parts)} of {parts.total} parts: "
+                               "the node's join state is incomplete or expired")
+        inputs = decode_inputs(parts.received)
+        outputs = await run_with_limits(proc.merge(list(parts.parts.items()), inputs),
+                                        rt.soft_limit(proc), rt.settings.hard_timeout_grace)
+        digest = None
+        if _cacheable(rt, proc, parts.received):
+            digest = cache_digest(proc.id, proc.description.version, parts.received, None,
+                                  ResponseMode.RAW.value, owner=found.owner)
+        value, cache = _value_of(rt, proc, node, outputs, digest)
+    except (Retry, RedisError):
+        raise
+    except Exception as exc:
+        await _fail_node(rt, job_id, node, exc, fanned_out=True)
+        return
+    await _finish(rt, flows, job_id, node, value, cache, fanned_out=True)
+
+
+async def _run_local(rt: Runtime, job_id: str, node: Node, inputs: dict[str, Any],
+                     owner: str | None,
+                     job_try: int) -> tuple[Any, tuple[str, bytes] | None] | None:
+    """The value of the node's output, and the (digest, result) to cache when it ran;
+    None when its process fanned out (its merge stores the value)."""
     proc = _process(rt, node)
     if rt.retries.gave_up(proc, job_try):
         raise ProcessError(f"process '{proc.id}' gave up after "
@@ -130,15 +209,32 @@ async def _run_local(rt: Runtime, node: Node, inputs: dict[str, Any], owner: str
         hit = await rt.jobs.cached(digest, proc.id)
         if hit is not None:
             return _output_value(hit, node), None
+    parts: list[tuple[str, Any]] = []
     try:
-        outputs = await run_with_limits(proc.run(decode_inputs(received), no_progress),
-                                        rt.soft_limit(proc), rt.settings.hard_timeout_grace)
+        if isinstance(proc, FanOutProcess):
+            parts = await run_with_limits(proc.parts(decode_inputs(received)),
+                                          rt.soft_limit(proc), rt.settings.hard_timeout_grace)
+        if not parts:
+            outputs = await run_with_limits(proc.run(decode_inputs(received), no_progress),
+                                            rt.soft_limit(proc),
+                                            rt.settings.hard_timeout_grace)
     except Exception as exc:
         rerun = rt.retries.rerun(proc, job_try)
         if rerun is not None:
             logger.warning("node {} raised {!r}; retrying (try {})", node.path, exc, job_try)
             raise rerun from exc
         raise
+    if parts and isinstance(proc, FanOutProcess):
+        # Its own join; a re-run of the node queues only the parts without a result.
+        await rt.jobs.flows.split_node(job_id, node, parts, received, queue=rt.queue_of(proc),
+                                       ttl=rt.record_ttl, needs_inputs=proc.parts_need_inputs)
+        return None
+    return _value_of(rt, proc, node, outputs, digest)
+
+
+def _value_of(rt: Runtime, proc: BaseProcess, node: Node, outputs: Any,
+              digest: str | None) -> tuple[Any, tuple[str, bytes] | None]:
+    """The value the node's output gives its parent, and the (digest, result) to cache."""
     # Everything inline: the value goes to the parent, not to a client.
     blob = encode_results(outputs, proc.description.outputs).document
     if len(blob) > rt.settings.max_result_bytes:

@@ -8,6 +8,7 @@
 -- KEYS[4]  the workflow's states hash
 -- KEYS[5]  the workflow's results hash
 -- KEYS[6]  the cache entry of the node's result (or KEYS[1] again when not caching)
+-- KEYS[7..] the join keys of the node's fan-out, deleted: the node has ended
 -- ARGV[1]  the node id
 -- ARGV[2]  the output value (JSON)
 -- ARGV[3]  the events channel
@@ -19,6 +20,7 @@
 -- workflow's keys are gone (the job ended or was dismissed).
 --
 -- STATUS, TERMINAL and DURATION_BUCKETS come from the preamble (fastproc.store.scripts).
+if #KEYS > 6 then redis.call('DEL', unpack(KEYS, 7)) end
 local raw = redis.call('HGET', KEYS[2], ARGV[1])
 if not raw then return {-1, ''} end
 local node = cjson.decode(raw)

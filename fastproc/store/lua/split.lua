@@ -1,12 +1,13 @@
 -- Split a running fan-out job in one call: store its items and the join state (total =
--- pending = N, the inputs every part reads), count the parts in the record, and queue one
+-- pending = N, the inputs every part reads), count the parts in the record (not for the
+-- fan-out of a workflow's node, whose join says its process and node), and queue one
 -- arq task per part with fixed ids (a task already queued or running is left alone), with
 -- a nudge. A job split before (a re-run after a crash) gets only its missing part tasks
 -- queued again, and the merge if every part is counted. The task that splits ends here:
 -- its arq bookkeeping goes in the same call (see arq_format.TaskEnd).
 --
 -- KEYS[1]  the job record
--- KEYS[2]  the join hash (total, pending, inputs)
+-- KEYS[2]  the join hash (total, pending, inputs; process and node for a node's join)
 -- KEYS[3]  the items hash (part key -> item)
 -- KEYS[4]  the parts hash (part key -> result)
 -- KEYS[5]  the arq queue
@@ -23,7 +24,9 @@
 -- ARGV[10] the workers' wake channel
 -- ARGV[11] the splitting task's arq id ('' when it does not end here)
 -- ARGV[12] '1' when the parts read the job's inputs (part_read.lua hands them over)
--- ARGV[13..] part key, item (JSON)... (none: only resume a split made before)
+-- ARGV[13] the process of a workflow node's fan-out ('' for the job's own)
+-- ARGV[14] that node's path ('' for the job's own)
+-- ARGV[15..] part key, item (JSON)... (none: only resume a split made before)
 -- Returns 'split', 'resumed', 'not running' (nothing written), or 'none' when asked only
 -- to resume a job that was never split (then the splitting task does not end here).
 --
@@ -63,20 +66,24 @@ if pending then
   finish_task()
   return 'resumed'
 end
-local n = (#ARGV - 12) / 2
+local n = (#ARGV - 14) / 2
 if n == 0 then return 'none' end
 if redis.call('HGET', KEYS[1], 'status') ~= STATUS.RUNNING then
   finish_task()
   return 'not running'
 end
-redis.call('HSET', KEYS[1], 'parts_done', 0, 'parts_total', n)
+if ARGV[13] == '' then
+  redis.call('HSET', KEYS[1], 'parts_done', 0, 'parts_total', n)
+else
+  redis.call('HSET', KEYS[2], 'process', ARGV[13], 'node', ARGV[14])
+end
 redis.call('HSET', KEYS[2], 'total', n, 'pending', n, 'inputs', ARGV[2],
            'needs_inputs', ARGV[12])
 local ids = {}
-for first = 13, #ARGV, 2 * CHUNK do
+for first = 15, #ARGV, 2 * CHUNK do
   redis.call('HSET', KEYS[3], unpack(ARGV, first, math.min(first + 2 * CHUNK - 1, #ARGV)))
 end
-for i = 13, #ARGV, 2 do ids[#ids + 1] = prefix .. ARGV[i] end
+for i = 15, #ARGV, 2 do ids[#ids + 1] = prefix .. ARGV[i] end
 -- The parts hash takes this TTL from the join hash when its first part lands.
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[1])

@@ -14,7 +14,9 @@
 -- ARGV[3]  how many steps follow
 -- then, per step: the part key, its result, the job id, the merge task's id, its arq
 --   message, the message's TTL (ms), its queue score (enqueue time, ms), the workers' wake
---   channel, the part task's arq id ('' when it does not end here)
+--   channel, the part task's arq id ('' when it does not end here), '1' when the parts
+--   count in the record's progress ('0' for a workflow node's fan-out: its job's progress
+--   counts nodes)
 -- Returns, per step, the parts still pending after it, or -1 when the join is gone (the job
 -- ended or was dismissed).
 --
@@ -27,7 +29,8 @@ for s = 1, tonumber(ARGV[3]) do
   local key, result, job_id, merge_id = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local merge_message, ttl, score, wake, task = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
     ARGV[a + 7], ARGV[a + 8]
-  k, a = k + 5, a + 9
+  local counts = ARGV[a + 9] == '1'
+  k, a = k + 5, a + 10
   if task ~= '' then
     redis.call('DEL', KEYS[k], KEYS[k + 1], KEYS[k + 2])
     redis.call('ZREM', queue, task)
@@ -48,13 +51,15 @@ for s = 1, tonumber(ARGV[3]) do
       redis.call('ZADD', queue, 'NX', score, merge_id)
       wakes[wake] = true
     end
-    local job = jobs[job_id]
-    if not job then
-      job = {record = record, total = total, done = 0}
-      jobs[job_id] = job
-      order[#order + 1] = job_id
+    if counts then
+      local job = jobs[job_id]
+      if not job then
+        job = {record = record, total = total, done = 0}
+        jobs[job_id] = job
+        order[#order + 1] = job_id
+      end
+      job.done = math.max(job.done, total - pending)
     end
-    job.done = math.max(job.done, total - pending)
     out[s] = pending
   else
     out[s] = tonumber(state[2])
