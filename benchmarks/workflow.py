@@ -78,7 +78,8 @@ def main() -> None:
         for run in range(args.runs + 1):  # the first run warms up, and is not counted
             words = _words(n)
             floor = _timed(client, "/processes/echo/execution",
-                           {"inputs": {"value": words[0]}, "response": "document"},
+                           {"inputs": {"value": words[0]}, "outputs": {"value": {}},
+                            "response": "document"},
                            lambda doc, w=words[0]: bool(doc == {"value": w}))
             flow = _timed(client, "/processes/batch_upper/execution", workflow(words),
                           upper(words))
