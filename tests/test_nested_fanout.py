@@ -12,7 +12,8 @@ import httpx
 import pytest
 import redis
 
-from fastproc.wire.names import job_of, join_of, node_job_id, part_job_id
+from fastproc.wire.enqueue import enqueue_in, nudge
+from fastproc.wire.names import NODE_TASK, job_of, join_of, node_job_id, part_job_id
 from tests.gated import Gates, part_gate
 from tests.support import Processes, Stack, start_job, wait_for, wait_job
 
@@ -138,3 +139,35 @@ def test_a_dismissed_workflow_drops_its_nodes_join_and_its_pending_parts_skip(
     assert started == 2 * CONCURRENCY, "a part of a dismissed job ran"
     assert api.get(f"/jobs/{job_id}").json()["status"] == "dismissed"
     assert flow_keys(r, stack.prefix, job_id) == []
+
+
+def test_a_part_run_again_after_its_result_is_stored_is_not_counted_twice(
+        api: httpx.Client, r: redis.Redis, stack: Stack, tmp_path: Path) -> None:
+    gates = Gates(tmp_path)
+    n = 3
+    job_id = start_job(api, "number_stats", {
+        "numbers": nest("gated_parts", {"n": n, "gate": gates.path}, outputs={"order": {}})},
+        outputs={"count": {}}).id
+    wait_for(lambda: all(gates.reached(part_gate(i)) for i in range(n)), 30,
+             "every part to start")
+    [join] = [k.decode() for k in join_keys(r, stack.prefix, job_id)
+              if not k.endswith((b":items", b":parts"))]
+    join_id = join.removeprefix(f"{stack.prefix}:join:")
+    gates.open(part_gate(0))
+    wait_for(lambda: r.hexists(f"{join}:parts", "0"), 30, "part 0 to store its result")
+    assert int(r.hget(join, "pending") or -1) == n - 1
+    # A second run of part 0 (a retry after a lost answer, a duplicate delivery).
+    again = part_job_id(join_id, 0)
+    queue = stack.env["FASTPROC_QUEUE_NAME"]
+    with r.pipeline(transaction=False) as pipe:
+        enqueue_in(pipe, again, queue, NODE_TASK, only_new=True)
+        nudge(pipe, stack.prefix, queue)
+        pipe.execute()
+    wait_for(lambda: r.zscore(queue, again) is None and not r.exists(f"arq:job:{again}"),
+             30, "the second run of part 0 to end")
+    assert int(r.hget(join, "pending") or -1) == n - 1
+    gates.open_all()
+    status = wait_job(api, job_id, timeout=60)
+    assert status["status"] == "successful", status
+    assert api.get(f"/jobs/{job_id}/results").json() == n  # one output: raw
+    assert join_keys(r, stack.prefix, job_id) == []
