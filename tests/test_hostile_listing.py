@@ -198,3 +198,33 @@ def test_every_key_of_submitted_and_listed_jobs_has_a_ttl(
     assert f"{prefix}:jobs:owner:alice:process:echo" in keys
     forever = [key for key in keys if r.ttl(key) < 0]
     assert not forever, f"keys without a TTL: {forever}"
+
+
+def test_an_index_pruned_to_nothing_and_made_anew_gets_a_ttl(
+    redis_url: str, r: redis.Redis,
+) -> None:
+    """A listing prunes index members whose records expired, and may empty an index; the
+    next submission from a process that renewed that index lately (so passes no TTL) must
+    still give the index it makes again a TTL, or it would live for ever."""
+    prefix = f"fpi{uuid.uuid4().hex[:8]}"
+    keys = Keys(prefix)
+
+    async def scenario() -> list[int]:
+        client = AsyncRedis.from_url(redis_url)
+        store = JobStore(client, keys, job_ttl=3600, active_ttl=3600)
+        try:
+            await store.create(uuid.uuid4().hex, "echo", {"inputs": {}}, owner="alice")
+            indexes = keys.job_indexes("alice", "echo")
+            assert all(ttl > 0 for ttl in [await client.ttl(index) for index in indexes])
+            await client.delete(*indexes)  # what pruning the last member does
+            await store.create(uuid.uuid4().hex, "echo", {"inputs": {}}, owner="alice")
+            return [await client.ttl(index) for index in indexes]
+        finally:
+            await client.aclose()
+
+    try:
+        ttls = asyncio.run(scenario())
+        assert ttls and all(ttl > 0 for ttl in ttls), ttls
+    finally:
+        for key in r.scan_iter(match=f"{prefix}*"):
+            r.delete(key)

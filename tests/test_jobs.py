@@ -221,5 +221,5 @@ def test_running_job_is_listed_as_running(client: httpx.Client) -> None:
 def test_method_not_allowed_names_every_method_of_the_resource(client: httpx.Client) -> None:
     response = client.put("/jobs/some-job")
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET"
+    assert response.headers["allow"] == "DELETE, GET, PATCH"  # PATCH: Part 4 job management
     assert response.json()["type"].endswith("/method-not-allowed")

@@ -27,7 +27,7 @@ from fastproc.store.listing import Cursor, IndexWalk, JobFilter, JobPage, Merged
 from fastproc.store.record import STATUS_FIELDS, JobRecord, UnreadableRecord, now_iso, parse_iso
 from fastproc.store.replication import run_replicated
 from fastproc.store.result_document import EncodedResult, decode_results, is_apart
-from fastproc.store.scripts import register
+from fastproc.store.scripts import INDEX_RENEWAL, register
 from fastproc.wire.enqueue import QueuedTask, abort_tasks, queued_task
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import ABORT_JOBS_SS, ClaimStarts, TaskEnd
@@ -36,8 +36,6 @@ from fastproc.wire.names import RUN_TASK
 _ACTIVE = (StatusCode.ACCEPTED, StatusCode.RUNNING)
 #: `STATUS_FIELDS` as HMGET takes them.
 _STATUS_FIELDS = list(STATUS_FIELDS)
-#: Seconds between two renewals of a job index's TTL by one process (not at every submit).
-INDEX_RENEWAL = 60
 #: The terminal states that still hold results (a dismissed job holds none).
 _FINISHED = TERMINAL_STATES - {StatusCode.DISMISSED}
 #: Seconds the counters behind /metrics live after the last worker start or scrape.

@@ -35,13 +35,19 @@ def _lua_table(entries: list[str]) -> str:
     return "{" + ", ".join(entries) + "}"
 
 
+#: Seconds a job index outlives the records in it; each process renews an index's TTL at
+#: most once in this long (`JobStore`), and `submit.lua` gives one to an index it re-creates.
+INDEX_RENEWAL = 60
+
+
 def preamble() -> str:
     """The Lua locals every script starts with (see the module docstring)."""
     states = _lua_table([f"{s.name} = '{s.value}'" for s in StatusCode])
     terminal = _lua_table([f"['{s.value}'] = true" for s in sorted(TERMINAL_STATES)])
     buckets = _lua_table([repr(b) for b in DURATION_BUCKETS])
     return (f"local STATUS = {states}\nlocal TERMINAL = {terminal}\n"
-            f"local DURATION_BUCKETS = {buckets}\n" + activity_locals())
+            f"local DURATION_BUCKETS = {buckets}\nlocal INDEX_RENEWAL = {INDEX_RENEWAL}\n"
+            + activity_locals())
 
 
 #: The library files (`lua/<library>.lua`, local functions) each script calls.

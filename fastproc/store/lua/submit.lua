@@ -33,6 +33,7 @@ local stats = KEYS[1]
 -- Values HSET takes at a time (an even number: field, value pairs).
 local HSET_CHUNK = 2000
 local out, counts, indexes, index_ttls, queues, wakes = {}, {}, {}, {}, {}, {}
+local index_fallback = {}
 local function push(t, key, score, member)
   local list = t[key]
   if not list then list = {}; t[key] = list end
@@ -101,6 +102,7 @@ for s = 1, tonumber(ARGV[2]) do
     for i = first_index, first_hash - 1 do  -- a created job is indexed already: none given
       push(indexes, KEYS[i], score, job_id)
       if index_ttl ~= '0' then index_ttls[KEYS[i]] = index_ttl end
+      index_fallback[KEYS[i]] = tonumber(ttl) + INDEX_RENEWAL
     end
     for t = 0, n_tasks - 1 do
       local arg = first_task + 5 * t
@@ -112,7 +114,14 @@ for s = 1, tonumber(ARGV[2]) do
     out[s] = {'ok'}
   end
 end
-for key, entries in pairs(indexes) do redis.call('ZADD', key, unpack(entries)) end
+for key, entries in pairs(indexes) do
+  redis.call('ZADD', key, unpack(entries))
+  -- An index a listing pruned to nothing is made anew here, without a TTL, though a process
+  -- renewed it lately (so passed no TTL): give it one.
+  if not index_ttls[key] and redis.call('TTL', key) == -1 then
+    index_ttls[key] = index_fallback[key]
+  end
+end
 for key, ttl in pairs(index_ttls) do redis.call('EXPIRE', key, ttl) end
 -- Only a new field can mean a new hash, which needs its TTL.
 local created = false
