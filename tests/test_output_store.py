@@ -3,6 +3,7 @@ end: the real API and workers as processes, a real Valkey."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -16,6 +17,7 @@ import orjson
 import pytest
 import redis
 
+from tests.localhttp import LocalHTTP
 from tests.output_processes import pattern
 from tests.support import ROOT, Processes, Stack, start_job, wait_for
 
@@ -111,6 +113,64 @@ def test_raw_response_reference_links_and_document_read_the_object(stack: Stack)
         by_value = run_job(client, "stream-bytes", size, response="document")
         value = client.get(f"/jobs/{by_value}/results").json()["result"]
         assert value["encoding"] == "base64" and len(value["value"]) > size
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """A process's high-water RSS (`VmHWM`): what a burst cost, even once freed."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def test_a_large_output_by_value_in_a_document_is_streamed_by_the_api(stack: Stack) -> None:
+    """64 MiB by value is 85 MiB of base64 in the document: the API writes it as it reads
+    the object, its peak RSS growing by far less than the output."""
+    size = 64 * MiB + 1
+    with client_of(stack) as client:
+        job_id = run_job(client, "two-outputs", size, response="document")
+        before = _peak_rss_kib(stack.api.pid)
+        with client.stream("GET", f"/jobs/{job_id}/results") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "application/json"
+            assert response.headers["content-security-policy"] == "sandbox"
+            body = b"".join(response.iter_bytes())
+        grown_mib = (_peak_rss_kib(stack.api.pid) - before) / 1024
+        assert int(response.headers["content-length"]) == len(body)
+        doc = orjson.loads(body)
+        assert doc["note"] == "hello"
+        assert doc["data"]["encoding"] == "base64"
+        assert doc["data"]["mediaType"] == "application/octet-stream"
+        data = base64.b64decode(doc["data"]["value"], validate=True)
+        assert hashlib.sha256(data).digest() == hashlib.sha256(pattern(size)).digest()
+        assert grown_mib < 32, f"the API's peak RSS grew by {grown_mib:.0f} MiB"
+
+
+def test_a_document_names_a_vanished_object_before_sending_anything(
+        stack: Stack, r: redis.Redis, outputs_dir: Path) -> None:
+    with client_of(stack) as client:
+        job_id = run_job(client, "two-outputs", 2 * MiB, response="document")
+        (outputs_dir / stored_document(r, stack, job_id)["data"]["object"]).unlink()
+        response = client.get(f"/jobs/{job_id}/results")
+        assert response.status_code == 404
+        assert "is gone" in response.json()["detail"]
+
+
+def test_the_success_callback_links_to_an_object_and_never_names_its_key(
+        stack: Stack, r: redis.Redis, local_http: LocalHTTP) -> None:
+    size = 2 * MiB + 1
+    hook = local_http.hook(f"objects-{os.urandom(4).hex()}")
+    with client_of(stack) as client:
+        job_id = run_job(client, "two-outputs", size, subscriber={"successUri": hook})
+        key = stored_document(r, stack, job_id)["data"]["object"]
+        body = local_http.wait_for_calls(hook.rsplit("/", 1)[1], 1, 30)[0]
+        assert key.encode() not in body and b"sha256" not in body
+        sent = orjson.loads(body)
+        assert sent == {"note": "hello", "data": {
+            "href": f"{stack.url}/jobs/{job_id}/results/data",
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+            "type": "application/octet-stream", "title": "data"}}
+        assert client.get(sent["data"]["href"]).content == pattern(size)
 
 
 def test_multipart_answer_streams_the_object(stack: Stack) -> None:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from starlette.responses import Response, StreamingResponse
 
 from fastproc.api.responses import JSONResponse
@@ -25,12 +26,14 @@ from fastproc.ogc.exceptions import NoSuchJob
 from fastproc.ogc.models import ResponseMode, TransmissionMode
 from fastproc.store.result_document import (
     StoredOutput,
+    base64_chunks,
+    base64_length,
     decode_results,
     document_value,
     is_apart,
     object_key,
     output_bytes,
-    qualified_binary,
+    output_link,
 )
 
 #: Headers of every answer that carries outputs: `sandbox` gives the document an origin of
@@ -49,8 +52,9 @@ async def _reference(base: str, job_id: str, name: str, stored: StoredOutput,
                      jobs: JobService) -> dict[str, str]:
     media_type = stored.get("mediaType") or (
         "text/plain" if isinstance(stored.get("value"), str) else media.JSON)
-    return {"href": await _href(base, job_id, name, stored, jobs), "rel": media.REL_RESULTS,
-            "type": media_type, "title": name}
+    link = output_link(base, job_id, name, media_type)
+    link["href"] = await _href(base, job_id, name, stored, jobs)
+    return link
 
 
 async def _href(base: str, job_id: str, name: str, stored: StoredOutput,
@@ -112,16 +116,7 @@ async def _rendered(request: dict[str, Any], blob: bytes, base: str, job_id: str
     stored = decode_results(blob)
     wanted = _requested(request, stored)
     if request.get("response", ResponseMode.RAW.value) == ResponseMode.DOCUMENT.value:
-        doc: dict[str, Any] = {}
-        for name, mode in wanted.items():
-            if mode == "reference":
-                doc[name] = await _reference(base, job_id, name, stored[name], jobs)
-            elif is_apart(stored[name]):
-                data, media_type = await output_content(stored[name], job_id, name, jobs)
-                doc[name] = qualified_binary(data, media_type)
-            else:
-                doc[name] = document_value(stored[name])
-        return JSONResponse(doc)
+        return await _document(wanted, stored, base, job_id, jobs)
     if all(mode == "reference" for mode in wanted.values()):
         links = [_link_header(await _reference(base, job_id, n, stored[n], jobs))
                  for n in wanted]
@@ -133,6 +128,61 @@ async def _rendered(request: dict[str, Any], blob: bytes, base: str, job_id: str
         data, media_type = await output_content(stored[name], job_id, name, jobs)
         return Response(data, media_type=media_type)
     return await _multipart(wanted, stored, base, job_id, jobs)
+
+
+async def _document(wanted: dict[str, str], stored: dict[str, StoredOutput], base: str,
+                    job_id: str, jobs: JobService) -> Response:
+    """A results document. An output stored apart and asked for by value is written as it
+    is read, its base64 encoded chunk by chunk inside the JSON: a 1 GB output by value
+    costs the API a few chunks, not the output, its base64 and the document at once.
+    Each is checked present first, since a failure once the body has started could only
+    cut it short."""
+    doc: dict[str, Any] = {}
+    for name, mode in wanted.items():
+        if mode == "reference":
+            doc[name] = await _reference(base, job_id, name, stored[name], jobs)
+        elif is_apart(stored[name]):
+            await _check_present(stored[name], job_id, name, jobs)
+            doc[name] = stored[name]
+        else:
+            doc[name] = document_value(stored[name])
+    streamed = {name for name, mode in wanted.items()
+                if mode != "reference" and is_apart(stored[name])}
+    if not streamed:
+        return JSONResponse(doc)
+    members = {name: value if name in streamed else orjson.dumps(value)
+               for name, value in doc.items()}
+    heads = [(b"," if i else b"{") + orjson.dumps(name) + b":"
+             for i, name in enumerate(members)]
+    length = sum(map(len, heads)) + 1
+    for value in members.values():
+        length += len(value) if isinstance(value, bytes) else (
+            len(_VALUE_HEAD) + base64_length(int(value.get("size", 0)))
+            + len(_value_tail(value)))
+
+    async def body() -> AsyncIterator[bytes]:
+        for head, (name, value) in zip(heads, members.items(), strict=True):
+            yield head
+            if isinstance(value, bytes):
+                yield value
+                continue
+            yield _VALUE_HEAD
+            async for chunk in base64_chunks(jobs.output_stream(job_id, name, value)):
+                yield chunk
+            yield _value_tail(value)
+        yield b"}"
+
+    return StreamingResponse(body(), media_type=media.JSON,
+                             headers={"Content-Length": str(length)})
+
+
+#: How a base64 value opens in a results document, and (`_value_tail`) how it closes.
+_VALUE_HEAD = b'{"value":"'
+
+
+def _value_tail(stored: StoredOutput) -> bytes:
+    media_type = str(stored.get("mediaType") or "application/octet-stream")
+    return b'","encoding":"base64","mediaType":' + orjson.dumps(media_type) + b"}"
 
 
 async def stream_apart(stored: StoredOutput, job_id: str, name: str, jobs: JobService

@@ -30,6 +30,7 @@ from fastproc.settings import Settings
 from fastproc.store.catalogue import Catalogue, CataloguedProcess
 from fastproc.store.event_hub import EventHub, JobEnd
 from fastproc.store.record import JobRecord, new_job_id
+from fastproc.store.result_document import LINK_BASE
 from fastproc.workflows.tree import Node, has_nested
 
 
@@ -85,6 +86,8 @@ class Executor:
         check_outputs(body, proc)
         check_addresses(body, self.settings)
         job_request = job_request_of(body)
+        if body.subscriber:  # its success callback links to outputs at this URL
+            job_request[LINK_BASE] = asked.base
         digest = None
         lookup = False
         if nodes is not None:

@@ -18,19 +18,22 @@ in as `ObjectRef`s.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
-from fastproc.ogc.media import is_media_type
+from fastproc.ogc.media import REL_RESULTS, is_media_type
 from fastproc.ogc.models import OutputDescription
 
 StoredOutput = dict[str, Any]
 APART = "apart"
 OBJECT = "object"
+#: The member of a job's stored request holding the public URL it was submitted at (kept
+#: when it has a subscriber): a worker links the outputs of its success callback with it.
+LINK_BASE = "linkBase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,32 @@ def qualified_binary(data: bytes, media_type: str) -> StoredOutput:
     """An output stored apart, as a results document carries it by value."""
     return {"value": base64.b64encode(data).decode("ascii"), "encoding": "base64",
             "mediaType": media_type}
+
+
+def base64_length(size: int) -> int:
+    """Characters of the base64 of `size` bytes (padded)."""
+    return 4 * ((size + 2) // 3)
+
+
+async def base64_chunks(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """The base64 of a stream, encoded as it is read: each piece encodes a multiple of 3
+    bytes and carries the rest to the next, so the pieces join to the base64 of the whole
+    and no one holds more than a chunk of it."""
+    carry = b""
+    async for chunk in chunks:
+        data = carry + chunk if carry else chunk
+        cut = len(data) - len(data) % 3
+        carry = data[cut:]
+        if cut:
+            yield base64.b64encode(memoryview(data)[:cut])
+    if carry:
+        yield base64.b64encode(carry)
+
+
+def output_link(base: str, job_id: str, name: str, media_type: str) -> dict[str, str]:
+    """A link to an output at the API's output route (which checks who asks for it)."""
+    return {"href": f"{base}/jobs/{job_id}/results/{name}", "rel": REL_RESULTS,
+            "type": media_type, "title": name}
 
 
 def decode_results(blob: bytes) -> dict[str, StoredOutput]:

@@ -24,6 +24,13 @@ from fastproc.net import (
     system_resolver,
 )
 from fastproc.settings import Settings
+from fastproc.store.result_document import (
+    EncodedResult,
+    object_key,
+    output_link,
+    qualified_binary,
+    results_document,
+)
 
 
 class _Undelivered(Exception):
@@ -35,6 +42,21 @@ class _Undelivered(Exception):
 IN_PROGRESS = "inProgressUri"
 SUCCESS = "successUri"
 FAILED = "failedUri"
+
+
+def success_document(result: EncodedResult, job_id: str, base: str) -> dict[str, Any]:
+    """What a success callback carries: every output as the results document holds it by
+    value, but for outputs in the output store, which go as links to the API's output
+    route (`base` is the public URL the job was submitted at): a subscriber is sent
+    neither a gigabyte in one POST nor the key of an object, and fetches the output as
+    the job's owner would."""
+    document = results_document(result.document)
+    for name, stored in document.items():
+        if isinstance(stored, dict) and object_key(stored) is not None:
+            document[name] = output_link(base, job_id, name, str(stored.get("mediaType")))
+    for name, data in result.apart.items():
+        document[name] = qualified_binary(data, document[name]["mediaType"])
+    return document
 
 
 class Notifier:

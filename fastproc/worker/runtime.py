@@ -27,16 +27,17 @@ from fastproc.outputs.placement import Placement, is_stream, read_whole
 from fastproc.settings import Settings
 from fastproc.store.catalogue import CatalogueEntry
 from fastproc.store.record import JobRecord, is_job_id
-from fastproc.store.result_document import (
-    EncodedResult,
-    encode_results,
-    qualified_binary,
-    results_document,
-)
+from fastproc.store.result_document import LINK_BASE, EncodedResult, encode_results
 from fastproc.wire.keys import Keys
 from fastproc.wire.message import DroppedTask, TaskEnd
 from fastproc.wire.names import MERGE_TASK, NODE_TASK, PART_TASK, RUN_TASK, job_of
-from fastproc.worker.callbacks import FAILED, IN_PROGRESS, SUCCESS, Notifier
+from fastproc.worker.callbacks import (
+    FAILED,
+    IN_PROGRESS,
+    SUCCESS,
+    Notifier,
+    success_document,
+)
 from fastproc.worker.observer import NO_OBSERVER, TaskObserver, WorkerObserver
 from fastproc.worker.retries import RetryPolicy
 
@@ -171,10 +172,9 @@ class Runtime:
         if done:
             self.task_observer.job_succeeded()
         if done and subscriber:
-            document = results_document(result.document)
-            for name, data in result.apart.items():
-                document[name] = qualified_binary(data, document[name]["mediaType"])
-            self.notifier.notify(subscriber, SUCCESS, document)
+            base = record.request.get(LINK_BASE) or self.settings.base_url or ""
+            self.notifier.notify(subscriber, SUCCESS,
+                                 success_document(result, record.job_id, str(base)))
         return done
 
     def catalogue_entries(self) -> list[CatalogueEntry]:
