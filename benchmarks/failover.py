@@ -3,10 +3,15 @@ promotes its replica. A primary, one replica and three Sentinels (`embedded_sent
 two workers and one API, all on `redis+sentinel://`; submissions of plain, fan-out and
 workflow jobs (the API acknowledges each with 201); the primary is killed once a third are
 acknowledged, and started again (empty) once the Sentinels have promoted the replica, so it
-rejoins as the new replica. Reports, per `FASTPROC_REDIS_MIN_REPLICAS`: acknowledged jobs
-that ended `successful`, lost (the record is gone: 404), stuck (not ended in time), and
-failed; 503s the clients retried; the time from the kill to the first acknowledged
-execution on the new primary and to the first job of it that succeeded.
+rejoins as the new replica. Reports, per `FASTPROC_REDIS_MIN_REPLICAS`, what each column
+of `LEGEND` says: acknowledged jobs that ended `successful`, lost (the record is gone: 404),
+stuck (not ended in time) and failed; the jobs that ran twice, counted from a journal kept
+outside Redis (`tests.failover_processes`: each run of a plain job or of a workflow's leaf
+writes its token to a file, and each submission attempt has a token of its own, so a
+client's retry is not a second run); 503s the clients retried; the time from the kill to
+the promotion, to the first acknowledged execution on the new primary and to the first job
+of it that succeeded; and what an SSE stream (`/jobs/{id}/events`) open on a job running
+across the kill saw.
 
 The suite runs the same (`tests/test_sentinel.py`, fewer jobs).
 """
@@ -23,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,26 +36,71 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+import redis
 
 from benchmarks.stack import ROOT, _stop, answers, free_port, wait_until
 from fastproc.embedded import SentinelGroup, embedded_sentinel_group
 
 TERMINAL = ("successful", "failed", "dismissed")
+PROCESSES = ("batch_upper", "journaled_echo", "journaled_sleep")
 #: How long acknowledged jobs get to end after the last submission, seconds.
 SETTLE = 120.0
+#: Seconds the job watched over SSE runs: it is running when the primary dies.
+WATCHED_SECONDS = 3.0
+#: What each column of the report means.
+LEGEND = {
+    "acknowledged": "executions answered 201 (only these are promised)",
+    "successful": "acknowledged jobs that ended successful",
+    "failed": "acknowledged jobs that ended failed",
+    "lost": "acknowledged jobs whose record is gone (404): written to the old primary, "
+            "not yet replicated when it died",
+    "stuck": f"acknowledged jobs not ended {SETTLE:.0f} s after the last submission",
+    "ran_twice": "acknowledged jobs (plain, or a workflow's leaf) whose process ran more "
+                 "than once (journal lines): a run's end lost with the old primary, then "
+                 "run again (at-least-once)",
+    "ran_unacked": "submission attempts answered 503 or cut off whose job ran anyway: "
+                   "a client retry is a new job",
+    "503_retried": "503 answers (not enough replicas, or a demoted primary) the clients "
+                   "retried",
+    "promoted_s": "seconds from the kill until the Sentinels named another primary",
+    "first_201_s": "seconds from the kill until the first execution sent after it was "
+                   "acknowledged",
+    "first_success_s": "seconds from the kill until the first job acknowledged after it "
+                       "ended successful",
+    "sse": "the stream open on a job running across the kill: how it ended, after how "
+           "many seconds from the kill, and the last status it delivered",
+}
 
 
-def _bodies() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(kind, process, execute body), in a fixed mix: 8 plain, 1 fan-out, 1 workflow."""
+def _bodies() -> Iterator[tuple[str, str, Body]]:
+    """(kind, process, execute body of a submission attempt's token), in a fixed mix:
+    8 plain, 1 fan-out, 1 workflow. Plain jobs and workflow leaves are journaled."""
     for n in itertools.count():
-        words = [f"w{n}a", f"w{n}b", f"w{n}c"]
         if n % 10 == 8:
-            yield "fan-out", "batch_upper", {"inputs": {"words": words, "chunk": 1}}
+            words = [f"w{n}a", f"w{n}b", f"w{n}c"]
+            yield "fan-out", "batch_upper", _fixed({"inputs": {"words": words, "chunk": 1}})
         elif n % 10 == 9:
-            leaves = [{"process": "echo", "inputs": {"value": w}} for w in words]
-            yield "workflow", "batch_upper", {"inputs": {"words": leaves, "chunk": 1}}
+            yield "workflow", "batch_upper", _workflow
         else:
-            yield "plain", "echo", {"inputs": {"value": f"v{n}"}}
+            yield "plain", "journaled_echo", _plain
+
+
+Body = Callable[[str], tuple[dict[str, Any], list[str]]]
+
+
+def _fixed(body: dict[str, Any]) -> Body:
+    return lambda token: (body, [])
+
+
+def _plain(token: str) -> tuple[dict[str, Any], list[str]]:
+    return {"inputs": {"value": token}}, [token]
+
+
+def _workflow(token: str) -> tuple[dict[str, Any], list[str]]:
+    tokens = [f"{token}.{leaf}" for leaf in "abc"]
+    leaves = [{"process": "journaled_echo", "inputs": {"value": t}} for t in tokens]
+    return {"inputs": {"words": leaves, "chunk": 1}}, tokens
 
 
 @dataclass
@@ -59,6 +109,9 @@ class Run:
 
     min_replicas: int
     acknowledged: dict[str, str] = field(default_factory=dict)  # job id: kind
+    tokens: dict[str, list[str]] = field(default_factory=dict)  # job id: journaled tokens
+    unacked_tokens: list[str] = field(default_factory=list)  # attempts not answered 201
+    runs: Counter[str] = field(default_factory=Counter)        # journal: token: runs
     sent_at: dict[str, float] = field(default_factory=dict)     # job id: monotonic time
     ends: Counter[str] = field(default_factory=Counter)         # successful / failed / lost …
     retried_503: int = 0
@@ -69,14 +122,46 @@ class Run:
     first_ack_after: float | None = None
     first_success_after: float | None = None
     not_ended: list[tuple[str, str]] = field(default_factory=list)
+    sse: Stream | None = None
+
+    @property
+    def ran_twice(self) -> list[str]:
+        """Acknowledged jobs some journaled run of which happened more than once."""
+        return [job_id for job_id, tokens in self.tokens.items()
+                if any(self.runs[t] > 1 for t in tokens)]
+
+    @property
+    def ran_unacknowledged(self) -> int:
+        return sum(1 for t in self.unacked_tokens if self.runs[t])
 
     def row(self) -> dict[str, Any]:
         return {"min_replicas": self.min_replicas, "acknowledged": len(self.acknowledged),
                 **{k: self.ends.get(k, 0) for k in ("successful", "failed", "lost", "stuck")},
+                "ran_twice": len(self.ran_twice), "ran_unacked": self.ran_unacknowledged,
                 "503_retried": self.retried_503,
                 "promoted_s": round(self.promoted_after, 2),
                 "first_201_s": _rounded(self.first_ack_after),
-                "first_success_s": _rounded(self.first_success_after)}
+                "first_success_s": _rounded(self.first_success_after),
+                "sse": self.sse.summary(self.killed_at) if self.sse else None}
+
+
+@dataclass
+class Stream:
+    """What an SSE client of `/jobs/{id}/events` saw: the statuses in order, how the
+    stream ended (`ended`: the server closed it after a terminal status or early;
+    `broken`: the connection failed; `http N`: refused) and when (monotonic)."""
+
+    job_id: str
+    statuses: list[str] = field(default_factory=list)
+    ended: str = ""
+    ended_at: float = 0.0
+
+    @property
+    def last(self) -> str | None:
+        return self.statuses[-1] if self.statuses else None
+
+    def summary(self, killed_at: float) -> str:
+        return f"{self.ended} +{self.ended_at - killed_at:.1f}s last={self.last}"
 
 
 def _rounded(value: float | None) -> float | None:
@@ -91,12 +176,15 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
 
 
 @contextlib.contextmanager
-def stack_on(group: SentinelGroup, *, workers: int, min_replicas: int,
-             logs: Path) -> Iterator[str]:
-    """`workers` workers and one API on the group's Sentinel URL; yields the API's URL."""
+def stack_on(group: SentinelGroup, *, workers: int, min_replicas: int, logs: Path,
+             journal: Path) -> Iterator[tuple[str, str]]:
+    """`workers` workers and one API on the group's Sentinel URL, journaling runs to
+    `journal`; yields the API's URL and the key prefix (the queue is `<prefix>:queue`)."""
     prefix = f"fo{uuid.uuid4().hex[:6]}"
     env = {"FASTPROC_REDIS_URL": group.url, "FASTPROC_KEY_PREFIX": prefix,
            "FASTPROC_QUEUE_NAME": f"{prefix}:queue", "FASTPROC_LOG_LEVEL": "WARNING",
+           "FASTPROC_PROCESSES": "workers.examples,tests.failover_processes",
+           "FAILOVER_JOURNAL": str(journal),
            "FASTPROC_REDIS_MIN_REPLICAS": str(min_replicas),
            # A short lease: a task whose worker lost its connection is claimed again soon.
            "FASTPROC_WORKER_LEASE": "3", "FASTPROC_REDIS_TIMEOUT": "2"}
@@ -112,52 +200,111 @@ def stack_on(group: SentinelGroup, *, workers: int, min_replicas: int,
             if not answers(port):
                 return False
             listed = httpx.get(f"{url}/processes", timeout=5).json().get("processes", [])
-            return {"echo", "batch_upper"} <= {p["id"] for p in listed}
+            return set(PROCESSES) <= {p["id"] for p in listed}
 
         wait_until(ready, 90, "the API and the workers' processes")
-        yield url
+        yield url, prefix
     finally:
         for child in children:
             _stop(child)
 
 
 def run(jobs: int, min_replicas: int, *, workers: int = 2, concurrency: int = 8,
-        logs: Path | None = None) -> Run:
-    """Submit `jobs`, kill the primary when a third are acknowledged, wait for every
-    acknowledged job to end (or `SETTLE` s), and count."""
+        logs: Path | None = None, after: After | None = None) -> Run:
+    """Submit `jobs`, kill the primary when a third are acknowledged (with an SSE stream
+    open on a job running then), wait for every acknowledged job to end (or `SETTLE` s),
+    read the journal, and count. `after(primary, prefix, queue)` then looks at what is
+    left in Redis, before the group stops."""
     logs = logs or Path(os.environ.get("TMPDIR", "/tmp"))
+    journal = logs / f"failover-journal-{uuid.uuid4().hex[:8]}"
     result = Run(min_replicas)
     with embedded_sentinel_group() as group, \
-            stack_on(group, workers=workers, min_replicas=min_replicas, logs=logs) as url:
+            stack_on(group, workers=workers, min_replicas=min_replicas, logs=logs,
+                     journal=journal) as (url, prefix):
         bodies = iter(list(itertools.islice(_bodies(), jobs)))
         lock = threading.Lock()
-        kill_now = threading.Event()
+        kill_now, killed = threading.Event(), threading.Event()
+        attempts = itertools.count()
 
         def submit_all() -> None:
             with httpx.Client(base_url=url, timeout=10) as client:
                 while True:
+                    if kill_now.is_set():  # held while the watched stream opens
+                        killed.wait(timeout=120)
                     with lock:
                         taken = next(bodies, None)
                     if taken is None:
                         return
-                    _submit(client, *taken, result, lock)
+                    _submit(client, *taken, result, lock, next(attempts))
                     if len(result.acknowledged) >= jobs // 3:
                         kill_now.set()
 
-        with ThreadPoolExecutor(concurrency) as pool:
+        with ThreadPoolExecutor(concurrency + 1) as pool:
             futures = [pool.submit(submit_all) for _ in range(concurrency)]
             kill_now.wait(timeout=120)
+            result.sse = Stream(_running_job(url))
+            opened = threading.Event()
+            watched = pool.submit(_watch, url, result.sse, opened)
+            opened.wait(timeout=30)
             old = group.primary()
             with lock:
                 old.kill()
                 result.killed_at, result.killed_wall = time.monotonic(), time.time()
+            killed.set()
             wait_until(lambda: _promoted(group, old.port), 60, "a replica to be promoted")
             result.promoted_after = time.monotonic() - result.killed_at
             old.start()  # empty: the Sentinels make it the new primary's replica
             for future in futures:
                 future.result()
+            watched.result()
         _settle(url, result)
+        if journal.exists():
+            result.runs.update(journal.read_text().split())
+            journal.unlink()
+        if after is not None:
+            primary = redis.Redis(host="127.0.0.1", port=group.primary().port)
+            try:
+                after(primary, prefix, f"{prefix}:queue")
+            finally:
+                primary.close()
     return result
+
+
+After = Callable[[redis.Redis, str, str], None]
+
+
+def _running_job(url: str) -> str:
+    """A job acknowledged and `running` now, that runs WATCHED_SECONDS more."""
+    body = {"inputs": {"value": f"watched-{uuid.uuid4().hex[:8]}",
+                       "seconds": WATCHED_SECONDS}}
+    with httpx.Client(base_url=url, timeout=10) as client:
+        job_id = str(client.post("/processes/journaled_sleep/execution", json=body,
+                                 headers={"Prefer": "respond-async",
+                                          "Cache-Control": "no-cache"}).json()["jobID"])
+        wait_until(lambda: client.get(f"/jobs/{job_id}").json()["status"] == "running", 60,
+                   "the watched job to run")
+    return job_id
+
+
+def _watch(url: str, stream: Stream, opened: threading.Event) -> None:
+    """Follow the job's SSE stream until the server ends it or the connection fails; a
+    read timeout well above the Redis timeout and the keep-alive catches a hung stream."""
+    try:
+        with httpx.stream("GET", f"{url}/jobs/{stream.job_id}/events",
+                          timeout=httpx.Timeout(10, read=30)) as response:
+            if response.status_code != 200:
+                stream.ended = f"http {response.status_code}"
+                return
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    stream.statuses.append(orjson.loads(line[5:])["status"])
+                    opened.set()
+        stream.ended = "ended"
+    except httpx.HTTPError as exc:
+        stream.ended = f"broken ({type(exc).__name__})"
+    finally:
+        stream.ended_at = time.monotonic()
+        opened.set()
 
 
 def _promoted(group: SentinelGroup, old_port: int) -> bool:
@@ -166,12 +313,16 @@ def _promoted(group: SentinelGroup, old_port: int) -> bool:
     return False
 
 
-def _submit(client: httpx.Client, kind: str, process: str, body: dict[str, Any], result: Run,
-            lock: threading.Lock) -> None:
+def _submit(client: httpx.Client, kind: str, process: str, make: Body, result: Run,
+            lock: threading.Lock, n: int) -> None:
     """POST until acknowledged, as a client should: a 503 or a broken connection is tried
-    again (the job may or may not exist then; only acknowledged ones are counted)."""
+    again (the job may or may not exist then; only acknowledged ones are counted). Each
+    attempt journals under a token of its own."""
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    for attempt in itertools.count():
+        if time.monotonic() > deadline:
+            return
+        body, tokens = make(f"j{n}.{attempt}")
         sent = time.monotonic()
         try:
             response = client.post(f"/processes/{process}/execution", json=body,
@@ -180,6 +331,7 @@ def _submit(client: httpx.Client, kind: str, process: str, body: dict[str, Any],
         except httpx.TransportError as exc:
             with lock:
                 result.other_errors[type(exc).__name__] += 1
+                result.unacked_tokens += tokens
             time.sleep(0.1)
             continue
         if response.status_code == 201:
@@ -187,11 +339,13 @@ def _submit(client: httpx.Client, kind: str, process: str, body: dict[str, Any],
             job_id = response.json()["jobID"]
             with lock:
                 result.acknowledged[job_id] = kind
+                result.tokens[job_id] = tokens
                 result.sent_at[job_id] = sent
                 if sent > result.killed_at > 0 and result.first_ack_after is None:
                     result.first_ack_after = now - result.killed_at
             return
         with lock:
+            result.unacked_tokens += tokens
             if response.status_code == 503:
                 result.retried_503 += 1
             else:
@@ -244,7 +398,12 @@ def main(argv: list[str] | None = None) -> list[Run]:
     print("  ".join(rows[0]))
     for row in rows:
         print("  ".join(str(v) for v in row.values()))
+    for column, meaning in LEGEND.items():
+        print(f"  {column}: {meaning}")
     for r in runs:
+        if r.ran_twice:
+            print(f"min_replicas={r.min_replicas}: ran twice: "
+                  f"{[(j, r.acknowledged[j]) for j in r.ran_twice[:10]]}")
         if r.other_errors:
             print(f"min_replicas={r.min_replicas}: client errors retried: {dict(r.other_errors)}")
         if r.not_ended:

@@ -138,10 +138,12 @@ def redis_server(url: str | None) -> Iterator[str]:
 
 @contextmanager
 def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
-                   logs: Path | None = None, counted: Path | None = None) -> Iterator[Stack]:
+                   logs: Path | None = None, counted: Path | None = None,
+                   api_processes: int = 1) -> Iterator[Stack]:
     """API + workers on `redis_url` under a fresh key prefix (removed afterwards). With
     `counted`, each process counts its Redis round trips into `counted/<name>.json`
-    (`benchmarks.roundtrips`)."""
+    (`benchmarks.roundtrips`). `api_processes` > 1 runs the API as that many uvicorn worker
+    processes on one port (`fastproc serve --workers`); their CPU is counted together."""
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     port = free_port()
     child_env = {
@@ -171,7 +173,8 @@ def fastproc_stack(redis_url: str, *, workers: int = 1, env: dict[str, str] | No
         for i in range(workers):
             stack.workers.append(spawn(["worker"], f"worker{i}"))
         wait_until(lambda: r.exists(f"{prefix}:processes"), 30, "workers")
-        stack.api = spawn(["serve", "--port", str(port)], "api")
+        stack.api = spawn(["serve", "--port", str(port), "--workers", str(api_processes)],
+                          "api")
         wait_until(lambda: answers(port), 30, "the API")
         try:
             yield stack
