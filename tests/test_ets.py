@@ -201,17 +201,42 @@ def test_the_suite_finds_every_input_kind_it_would_otherwise_skip(
     assert any("oneOf" in o.schema for o in outputs), "output-mixed-type skips without oneOf"
 
 
-def test_no_echo_input_makes_the_suite_send_a_file_from_the_internet(
+def test_the_suite_finds_a_media_typed_input_for_its_validation_check(
     ets: tuple[list[EtsInput], list[EtsInput]],
 ) -> None:
-    """A binary or media-typed input would make the suite send its GeoTIFF by reference to
-    GitHub (Jobs.java 1129) and its wrong-format check expect `application/json` errors
-    (1261); docs/conformance.md says why echo offers neither."""
+    """testJobCreationInputValidation skips without an input whose schema has a
+    `contentMediaType` (checkForFormat, Jobs.java 1375-1381). A binary one would make the
+    suite send its GeoTIFF by reference to GitHub (createExecuteJsonNodeWithHref, 1094), a
+    `tiff` one would be sent as a GeoTIFF: echo's is text, neither."""
+    typed = [item for item in ets[0]
+             if any("contentMediaType" in branch
+                    for branch in [item.schema, *item.schema.get("oneOf", [])])]
+    assert typed, "input-validation skips without a media-typed input"
     for item in ets[0]:
         for branch in [item.schema, *item.schema.get("oneOf", [])]:
-            assert "contentMediaType" not in branch, item.id
-            assert "contentEncoding" not in branch, item.id
+            assert "tiff" not in str(branch.get("contentMediaType", "")), item.id
+            assert branch.get("contentEncoding") != "binary", item.id
             assert branch.get("format") not in ("byte", "binary"), item.id
+
+
+def ets_wrong_format_inputs(inputs: list[EtsInput]) -> dict[str, Any]:
+    """Jobs.java 1352-1373 (createExecuteJsonNodeWithWrongInput): the generic inputs, and
+    `{"type": "wrong/type_…"}` for each media-typed one."""
+    sent = ets_generic_inputs(inputs)
+    for item in inputs:
+        if "contentMediaType" in item.schema:
+            sent[item.id] = {"type": f"wrong/type_{uuid.uuid4()}"}
+    return sent
+
+
+def test_the_suites_wrong_format_input_is_a_400_exception(
+    client: httpx.Client, ets: tuple[list[EtsInput], list[EtsInput]],
+) -> None:
+    """The second half of testJobCreationInputValidation (Jobs.java 1225-1266): 400 or 500
+    and an exception document naming the input."""
+    inputs, outputs = ets
+    body = {"inputs": ets_wrong_format_inputs(inputs), "outputs": ets_all_outputs(outputs)}
+    assert_exception(_post(client, body), 400, "InvalidParameterValue", mentions=["text"])
 
 
 def _schemas(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -250,8 +275,8 @@ def test_echo_schemas_use_only_what_the_suites_process_schema_allows(
 # -- execution, as the suite drives it ------------------------------------------------------
 
 
-def test_a_value_alone_still_answers_its_raw_text(client: httpx.Client) -> None:
-    response = client.post(ECHO, json={"inputs": {"value": "ok"}})
+def test_a_value_asked_alone_answers_its_raw_text(client: httpx.Client) -> None:
+    response = client.post(ECHO, json={"inputs": {"value": "ok"}, "outputs": {"value": {}}})
     assert response.status_code == 200, show(response)
     assert media_type(response) == "text/plain", show(response)
     assert response.text == "ok"
@@ -261,16 +286,18 @@ def test_the_suites_usual_request_answers_one_part_per_given_input(
     client: httpx.Client, ets: tuple[list[EtsInput], list[EtsInput]],
 ) -> None:
     """Most of the suite's execute tests send this body (createExecuteJsonNode) and, for a
-    multipart answer, look for `teststring` in a part (validateMultipartResponse)."""
+    multipart answer, look for `teststring` in a part (validateMultipartResponse); the
+    inputs it leaves out come back as their defaults."""
     inputs = ets_generic_inputs(ets[0])
     assert inputs == {"value": TESTSTRING, "object": {"value": TESTSTRING},
                       "mixed": TESTSTRING}
     response = _post(client, {"inputs": inputs, "outputs": ets_all_outputs(ets[1])})
     assert response.status_code == 200, show(response)
     assert media_type(response) == "multipart/related", show(response)
-    parts = multipart_parts(response)
-    assert [p["Content-ID"] for p in parts] == ["<value>", "<object>", "<mixed>"]
-    assert all(part_bytes(p) == TESTSTRING.encode() for p in parts), show(response)
+    parts = {p["Content-ID"]: part_bytes(p) for p in multipart_parts(response)}
+    assert list(parts) == [f"<{item.id}>" for item in ets[1]]
+    assert {name for name, got in parts.items() if got == TESTSTRING.encode()} == {
+        "<value>", "<object>", "<mixed>"}, show(response)
 
 
 def test_the_suites_object_input_is_read_as_a_qualified_value(
@@ -280,8 +307,9 @@ def test_the_suites_object_input_is_read_as_a_qualified_value(
     reads an object input value as a qualified value, so the object echoed is its `value`."""
     body = {"inputs": ets_generic_inputs(ets[0]), "response": "document"}
     response = _post(client, body)
-    assert json_doc(response, "results") == {"value": TESTSTRING, "object": TESTSTRING,
-                                             "mixed": TESTSTRING}
+    doc = json_doc(response, "results")
+    assert {name: doc[name] for name in ("value", "object", "mixed")} == {
+        "value": TESTSTRING, "object": TESTSTRING, "mixed": TESTSTRING}
 
 
 ROUND_TRIPS = [
@@ -316,7 +344,8 @@ def test_each_input_comes_back_in_the_results_document(
     client: httpx.Client, name: str, value: Any,
 ) -> None:
     text = unique()
-    body = {"inputs": {"value": text, name: value}, "response": "document"}
+    body = {"inputs": {"value": text, name: value}, "outputs": {"value": {}, name: {}},
+            "response": "document"}
     doc = json_doc(_post(client, body), "results")
     assert {key: _unqualified(v) for key, v in doc.items()} == {"value": text, name: value}
 
@@ -340,13 +369,13 @@ def test_an_object_wrapped_as_a_qualified_value_comes_back_unwrapped(
     assert response.json() == inner
 
 
-def test_outputs_asked_for_but_not_given_are_left_out(client: httpx.Client) -> None:
-    """The suite asks for every output while giving only some inputs: echo answers those."""
+def test_outputs_asked_for_but_not_given_are_their_defaults(client: httpx.Client) -> None:
+    """The suite asks for every output while giving only some inputs: echo answers each,
+    the inputs not given as their defaults."""
     text = unique()
     body = {"inputs": {"value": text, "array": [1]},
-            "outputs": {"value": {}, "array": {}, "bbox": {}, "mixed": {}},
-            "response": "document"}
-    assert json_doc(_post(client, body), "results") == {"value": text, "array": [1]}
+            "outputs": {"value": {}, "array": {}, "mixed": {}}, "response": "document"}
+    assert json_doc(_post(client, body), "results") == {"value": text, "array": [1], "mixed": ""}
 
 
 def test_a_wrong_value_for_an_input_is_an_invalid_parameter_value(
@@ -416,7 +445,8 @@ def test_results_are_not_ready_while_pause_runs(client: httpx.Client) -> None:
 
 def test_a_paused_echo_still_echoes(client: httpx.Client) -> None:
     text = unique("paused")
-    response = _post(client, {"inputs": {"value": text, "pause": 1}})
+    response = _post(client, {"inputs": {"value": text, "pause": 1},
+                              "outputs": {"value": {}}})
     assert (response.status_code, response.text) == (200, text), show(response)
 
 

@@ -47,7 +47,7 @@ def numbers() -> tuple[list[float], dict[str, float]]:
 
 def test_echo_raw_single_output_is_the_text_itself(client: httpx.Client) -> None:
     value = unique("echo")
-    response = execute(client, "echo", {"inputs": {"value": value}})
+    response = execute(client, "echo", {"inputs": {"value": value}, "outputs": {"value": {}}})
     assert response.status_code == 200, show(response)
     assert media_type(response) == "text/plain", show(response)
     assert response.text == value
@@ -55,14 +55,15 @@ def test_echo_raw_single_output_is_the_text_itself(client: httpx.Client) -> None
 
 def test_echo_keeps_unicode_text_unchanged(client: httpx.Client) -> None:
     value = unique("Grüße ✓ 😀 \n\t \"quoted\"")
-    response = execute(client, "echo", {"inputs": {"value": value}})
+    response = execute(client, "echo", {"inputs": {"value": value}, "outputs": {"value": {}}})
     assert response.status_code == 200, show(response)
     assert response.content.decode("utf-8") == value
 
 
 def test_qualified_input_value_is_unwrapped(client: httpx.Client) -> None:
     value = unique("qualified")
-    body = {"inputs": {"value": {"value": value, "mediaType": "text/plain"}}}
+    body = {"inputs": {"value": {"value": value, "mediaType": "text/plain"}},
+            "outputs": {"value": {}}}
     response = execute(client, "echo", body)
     assert response.status_code == 200, show(response)
     assert response.text == value
@@ -250,7 +251,7 @@ def test_raw_with_mixed_transmission_is_multipart_with_content_location(
 def test_sync_execution_links_the_job_it_created_with_rel_monitor(client: httpx.Client) -> None:
     """/req/core/job-results-success-sync: a sync execution that creates a job says where."""
     value = unique("monitored")
-    response = execute(client, "echo", {"inputs": {"value": value}},
+    response = execute(client, "echo", {"inputs": {"value": value}, "outputs": {"value": {}}},
                        headers={"Cache-Control": "no-cache"})
     assert response.status_code == 200, show(response)
     monitors = [link for link in response_links(response) if link.get("rel") == "monitor"]
@@ -260,9 +261,23 @@ def test_sync_execution_links_the_job_it_created_with_rel_monitor(client: httpx.
     assert status["processID"] == "echo"
 
 
+def test_a_failed_sync_execution_links_its_job_with_rel_monitor(client: httpx.Client) -> None:
+    """The exception of a failed synchronous execution leads to the job, whose page holds
+    what the exception leaves out (the traceback, the log)."""
+    message = unique("failing")
+    response = execute(client, "fail", {"inputs": {"message": message}},
+                       headers={"Cache-Control": "no-cache"})
+    assert_exception(response, 500, mentions=[message])
+    monitors = [link for link in response_links(response) if link.get("rel") == "monitor"]
+    assert len(monitors) == 1, f"no Link rel=monitor: {dict(response.headers)}"
+    status = json_doc(client.get(monitors[0]["href"]), "statusInfo")
+    assert (status["status"], status["processID"]) == ("failed", "fail")
+
+
 def test_mode_sync_body_member_executes_synchronously(client: httpx.Client) -> None:
     value = unique("mode-sync")
-    response = execute(client, "echo", {"inputs": {"value": value}, "mode": "sync"},
+    response = execute(client, "echo",
+                       {"inputs": {"value": value}, "outputs": {"value": {}}, "mode": "sync"},
                        headers=ASYNC)
     assert response.status_code == 200, show(response)
     assert response.text == value
@@ -301,7 +316,7 @@ def test_blocking_sync_body_does_not_hold_up_other_jobs(client: httpx.Client,
     try:
         wait_for(lambda: gates.reached("go"), 60, "the body to block its thread")
         value = unique("meanwhile")
-        response = execute(client, "echo", {"inputs": {"value": value}},
+        response = execute(client, "echo", {"inputs": {"value": value}, "outputs": {"value": {}}},
                            headers={"Cache-Control": "no-cache"})
         assert response.status_code == 200, show(response)
         assert response.text == value
@@ -324,8 +339,8 @@ def test_concurrent_sync_requests_are_each_answered_with_their_own_result(
 
     def call(value: str) -> None:
         with httpx.Client(base_url=client.base_url, timeout=30) as own:
-            answers[value] = own.post("/processes/echo/execution",
-                                      json={"inputs": {"value": value}}).text
+            body = {"inputs": {"value": value}, "outputs": {"value": {}}}
+            answers[value] = own.post("/processes/echo/execution", json=body).text
 
     threads = [threading.Thread(target=call, args=(v,)) for v in values]
     for thread in threads:

@@ -27,7 +27,7 @@ from fastproc import (
     parallel_step,
     process,
 )
-from fastproc.authoring.types import BBOX_SCHEMA
+from fastproc.authoring.types import BBOX_SCHEMA, CRS84
 
 _ECHO_ARRAY = {"type": "array", "items": {"type": "integer"}}
 # `format: ogc-bbox` first: the OGC test suite reads each `allOf` member's `format` and
@@ -35,6 +35,18 @@ _ECHO_ARRAY = {"type": "array", "items": {"type": "integer"}}
 _ECHO_BBOX = {"allOf": [{"format": "ogc-bbox"}, BBOX_SCHEMA]}
 _ECHO_OBJECT = {"type": "object", "additionalProperties": True}
 _ECHO_MIXED = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+# A media-typed text: the OGC test suite checks input validation only on an input with a
+# `contentMediaType` (and sends its GeoTIFF only to a binary or `tiff` one, so not this).
+_ECHO_TEXT = {"type": "string", "contentMediaType": "text/plain"}
+#: What an optional input of echo is when not given, so that every output it describes is
+#: in every results document (/req/core/process-execute-default-outputs).
+_ECHO_DEFAULTS: dict[str, Any] = {
+    "array": [], "bbox": {"bbox": [-180, -90, 180, 90], "crs": CRS84}, "object": {},
+    "mixed": "", "text": ""}
+
+
+def _with_default(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "default": _ECHO_DEFAULTS[name]}
 
 
 class Echo(BaseProcess):
@@ -42,16 +54,17 @@ class Echo(BaseProcess):
 
     It is the process the OGC API - Processes test suite executes (docs/conformance.md), so
     it offers one input of each kind the suite looks for: a plain string first, `pause`, an
-    array, a bounding box, an object and a mixed-type (`oneOf`) one. Only inputs given
-    become outputs, so `{"value": "ok"}` alone still answers the raw text `ok`.
+    array, a bounding box, an object, a mixed-type (`oneOf`) one and a media-typed text.
+    Every optional input has a default, so every output is in every answer; a caller who
+    wants one output alone asks for it (`"outputs": {"value": {}}`).
     """
 
     description = ProcessDescription(
         id="echo",
         title="Echo",
-        description="Returns its inputs: each one given comes back as the output of the same "
-                    "id. `pause` waits that many seconds first, so a client can watch a "
-                    "running job.",
+        description="Returns its inputs: each one comes back as the output of the same id "
+                    "(an optional one not given, as its default). `pause` waits that many "
+                    "seconds first, so a client can watch a running job.",
         keywords=["test"],
         inputs={
             "value": InputDescription(
@@ -61,16 +74,20 @@ class Echo(BaseProcess):
                 title="pause", description="Seconds to wait before answering (default: none).",
                 schema={"type": "integer", "minimum": 0, "maximum": 60}, minOccurs=0),
             "array": InputDescription(
-                title="array", description="A list of integers.", schema=_ECHO_ARRAY,
-                minOccurs=0),
+                title="array", description="A list of integers.",
+                schema=_with_default("array", _ECHO_ARRAY), minOccurs=0),
             "bbox": InputDescription(
-                title="bbox", description="A bounding box.", schema=_ECHO_BBOX, minOccurs=0),
+                title="bbox", description="A bounding box.",
+                schema=_with_default("bbox", _ECHO_BBOX), minOccurs=0),
             "object": InputDescription(
-                title="object", description="Any JSON object.", schema=_ECHO_OBJECT,
-                minOccurs=0),
+                title="object", description="Any JSON object.",
+                schema=_with_default("object", _ECHO_OBJECT), minOccurs=0),
             "mixed": InputDescription(
                 title="mixed", description="A string, a number or a boolean.",
-                schema=_ECHO_MIXED, minOccurs=0),
+                schema=_with_default("mixed", _ECHO_MIXED), minOccurs=0),
+            "text": InputDescription(
+                title="text", description="Plain text (text/plain).",
+                schema=_with_default("text", _ECHO_TEXT), minOccurs=0),
         },
         outputs={
             "value": OutputDescription(title="value", schema={"type": "string"}),
@@ -78,6 +95,7 @@ class Echo(BaseProcess):
             "bbox": OutputDescription(title="bbox", schema=_ECHO_BBOX),
             "object": OutputDescription(title="object", schema=_ECHO_OBJECT),
             "mixed": OutputDescription(title="mixed", schema=_ECHO_MIXED),
+            "text": OutputDescription(title="text", schema=_ECHO_TEXT),
         },
     )
     deterministic = True
@@ -87,7 +105,8 @@ class Echo(BaseProcess):
     async def execute(self, inputs: dict[str, Any], progress: Progress) -> dict[str, Any]:
         if inputs.get("pause"):
             await asyncio.sleep(inputs["pause"])
-        return {name: inputs[name] for name in self.description.outputs if name in inputs}
+        return {name: inputs.get(name, _ECHO_DEFAULTS.get(name))
+                for name in self.description.outputs}
 
 
 @process(version="1.0.0", output="slept", job_control=("async-execute", "dismiss"),

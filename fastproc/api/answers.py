@@ -1,6 +1,7 @@
 """An execution's outcome (`fastproc.execution`) as an HTTP answer: 201 with the job's
-statusInfo and Location, the results (linking the job that made them), or the job's
-failure as its OGC exception."""
+statusInfo and Location, the results, or the job's failure as its OGC exception. Every
+synchronous answer that ran as a job links it (`Link: rel=monitor`), the failed one too:
+the job's page holds the traceback the exception does not."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ async def render_outcome(outcome: Outcome, asked: Asked, jobs: JobService) -> Re
             return response
         return with_monitor_link(response, base, outcome.job_id)
     if isinstance(outcome, Failed):
-        raise failure_of(outcome.record)
+        failure = failure_of(outcome.record)
+        failure.headers["Link"] = monitor_link(base, outcome.record.job_id)
+        raise failure
     assert isinstance(outcome, StillRunning)
     headers = {"Location": f"{base}/jobs/{outcome.job_id}"}
     return JSONResponse(status_info(outcome.record, base), status_code=201, headers=headers)
@@ -47,10 +50,15 @@ def created_response(job_id: str, process_id: str, base: str, *, preference: boo
 
 def with_monitor_link(response: Response, base: str, job_id: str) -> Response:
     """A synchronous execution that created a job links it (/req/core/job-results-success-sync)."""
-    monitor = f'<{base}/jobs/{job_id}>; rel="monitor"'
+    monitor = monitor_link(base, job_id)
     existing = response.headers.get("Link")
     response.headers["Link"] = f"{existing}, {monitor}" if existing else monitor
     return response
+
+
+def monitor_link(base: str, job_id: str) -> str:
+    """The `Link` value that leads from a synchronous answer to the job that made it."""
+    return f'<{base}/jobs/{job_id}>; rel="monitor"'
 
 
 def failure_of(record: JobRecord) -> JobFailed:
