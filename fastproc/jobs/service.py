@@ -32,6 +32,7 @@ from fastproc.store.job_store import Drafted, JobStore, NewTask, Submitted
 from fastproc.store.join_state import PartsForMerge, PartToRun
 from fastproc.store.listing import Cursor, JobFilter, JobPage
 from fastproc.store.output_index import OutputIndex
+from fastproc.store.provenance_log import ProvenanceLog
 from fastproc.store.record import JobRecord, new_job_id
 from fastproc.store.result_document import (
     EncodedResult,
@@ -62,6 +63,7 @@ class JobService:
         #: of when its objects are deleted.
         self.outputs = outputs
         self.output_index = OutputIndex(store.redis, store.keys)
+        self._provenance = ProvenanceLog(store.redis, store.keys)
         #: The workflow intents (Part 3), over the same store.
         self.flows = WorkflowJobs(store, cache.ttl)
 
@@ -120,9 +122,29 @@ class JobService:
         """A job answered from the cache: created `successful` with the cached result
         (`guard` as for `submit_unless_cached`)."""
         job_id = job_id or new_job_id()
+        # Its provenance names the job that made the result, written with the record.
+        origin = await self._provenance.cache_origin(cache_key)
+        facts: dict[str, dict[str, str | bytes | int]] | None = {
+            self._store.keys.job_provenance(job_id): {
+            "cached_from": orjson.dumps(origin).decode()}} if origin else None
         check_moved(await self._store.create(job_id, process_id, request, cache_key=cache_key,
-                                             cached_result=result, owner=owner, guard=guard))
+                                             cached_result=result, owner=owner, guard=guard,
+                                             hashes=facts))
         return job_id
+
+    # -- provenance (Part 4) ------------------------------------------------------------
+
+    async def record_provenance(self, job_id: str, facts: dict[str, Any], *,
+                                running_ttl: int = 0) -> None:
+        """Add facts to the job's provenance (`fastproc.store.provenance_log`). They live
+        as long as the job can: its longest run (`running_ttl`, the worker's record TTL)
+        and then its TTL once ended."""
+        ttl = max(running_ttl, self._store.active_ttl) + self._store.job_ttl
+        await self._provenance.add(job_id, facts, ttl)
+
+    async def provenance_of(self, job_id: str) -> dict[str, Any]:
+        """The provenance facts recorded for the job so far."""
+        return await self._provenance.read(job_id)
 
     # -- job management (Part 4) ----------------------------------------------------------
 

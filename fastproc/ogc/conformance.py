@@ -25,11 +25,14 @@ REMOTE_CORE_PROCESSES = f"{_PART3}/remote-core-processes"
 JOB_MANAGEMENT = f"{_PART4}/job-management"
 #: ... whose definitions are Part 3 execute requests (workflows).
 JOB_MANAGEMENT_OGCAPI_PROCESSES = f"{_PART4}/ogcapi-processes"
+#: ... and a job's inputs and W3C PROV provenance (`GET /jobs/{id}/inputs`, `/prov`).
+PROVENANCE = f"{_PART4}/provenance"
 
 #: What /conformance lists: exactly the classes that are implemented end to end.
 IMPLEMENTED: tuple[str, ...] = (
     CORE, JSON, HTML, OAS30, PROCESS_DESCRIPTION, JOB_LIST, DISMISS, CALLBACK,
     NESTED_PROCESSES, REMOTE_CORE_PROCESSES, JOB_MANAGEMENT, JOB_MANAGEMENT_OGCAPI_PROCESSES,
+    PROVENANCE,
 )
 
 

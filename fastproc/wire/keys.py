@@ -129,6 +129,17 @@ class Keys:
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
 
+    def cache_origin(self, digest: str) -> str:
+        """The id of the job whose result a cache entry holds, with the entry's TTL.
+        `transition.lua` spells it from the entry's key: keep it `{cache}:origin`."""
+        return f"{self.cache(digest)}:origin"
+
+    def job_provenance(self, job_id: str) -> str:
+        """What a job's provenance needs that its record does not hold: the worker, the
+        references fetched, the parts' and nested processes' facts (`fastproc.store.
+        provenance_log`), with the job's TTL."""
+        return f"{self.prefix}:job:{job_id}:provenance"
+
     def join(self, job_id: str) -> str:
         return f"{self.prefix}:join:{job_id}"
 

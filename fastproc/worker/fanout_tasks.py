@@ -31,6 +31,7 @@ from fastproc.store.record import JobRecord
 from fastproc.wire.message import TaskEnd
 from fastproc.wire.names import is_node_join, job_of, part_of
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
+from fastproc.worker.provenance import record_parts
 from fastproc.worker.runtime import Runtime
 
 
@@ -143,6 +144,7 @@ async def run_merge(rt: Runtime, task_id: str, end: TaskEnd | None = None) -> No
             f"the merge found {len(found.parts)} of {found.total} parts: the job's join "
             "state is incomplete or expired").to_dict(), end=end)
         return
+    await record_parts(rt, job_id, list(found.parts.items()))
     await finish_merge(rt, record, proc, list(found.parts.items()),
                        decode_inputs(found.received), end)
 

@@ -8,12 +8,18 @@ string, JSON for anything else.
 A download is held in memory only up to `fetch_memory_bytes`; past that it goes to a
 temporary file until it is complete. Otherwise every job of a worker could hold up to
 `fetch_max_bytes` of chunks at once while its references trickle in.
+
+What each reference gave (`Fetched`: where it ended, its media type, size and sha256, summed
+as the chunks arrive) is handed back to the caller for the job's provenance: once the job
+ran, nobody can fetch the same bytes again to find out.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import tempfile
+from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
@@ -42,6 +48,7 @@ class Spool:
         self.peak_in_memory = 0
         self._memory = bytearray()
         self._file: anyio.AsyncFile[bytes] | None = None
+        self.sha256 = hashlib.sha256()
 
     @property
     def on_disk(self) -> bool:
@@ -49,6 +56,7 @@ class Spool:
 
     async def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
+        self.sha256.update(chunk)
         if self._file is None and len(self._memory) + len(chunk) <= self.memory_bytes:
             self._memory += chunk
             self.peak_in_memory = max(self.peak_in_memory, len(self._memory))
@@ -80,9 +88,30 @@ def _temporary_file() -> IO[bytes]:
     return tempfile.TemporaryFile(prefix="fastproc-fetch-")
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What one reference of a job gave."""
+
+    input: str
+    href: str
+    #: The URL that answered, after redirects.
+    url: str
+    media_type: str | None
+    size: int
+    sha256: str
+
+    def document(self) -> dict[str, object]:
+        doc: dict[str, object] = {"input": self.input, "href": self.href, "url": self.url,
+                                  "size": self.size, "sha256": self.sha256}
+        if self.media_type:
+            doc["type"] = self.media_type
+        return doc
+
+
 async def fetch_into(spool: Spool, client: httpx.AsyncClient, url: str,
-                     settings: Settings) -> None:
-    """The body `url` answers with, after redirects, into `spool` (size-capped)."""
+                     settings: Settings) -> tuple[str, str | None]:
+    """The body `url` answers with, after redirects, into `spool` (size-capped); the URL
+    that answered and its media type."""
     for _ in range(MAX_REDIRECTS + 1):
         check_url_syntax(url, settings)
         async with client.stream("GET", url) as response:
@@ -97,7 +126,7 @@ async def fetch_into(spool: Spool, client: httpx.AsyncClient, url: str,
                 if spool.size + len(chunk) > settings.fetch_max_bytes:
                     raise ValueError(f"it is over {settings.fetch_max_bytes} bytes")
                 await spool.write(chunk)
-            return
+            return url, response.headers.get("content-type")
     raise ValueError(f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -111,9 +140,10 @@ def _as_schema_says(data: bytes, schema: dict[str, Any]) -> Any:
 
 async def resolve_references(
     inputs: dict[str, Any], description: ProcessDescription, validator: InputValidator,
-    settings: Settings,
+    settings: Settings, fetched: list[Fetched] | None = None,
 ) -> dict[str, Any]:
-    """The inputs with every reference replaced by its validated content."""
+    """The inputs with every reference replaced by its validated content; what each
+    reference gave is appended to `fetched`."""
     resolved = dict(inputs)
     async with pinned_client(settings, timeout=settings.fetch_timeout) as client:
         for name, value in inputs.items():
@@ -122,7 +152,7 @@ async def resolve_references(
             for occurrence in value if many else [value]:
                 if is_reference(occurrence):
                     occurrence = await _fetch_one(client, name, str(occurrence["href"]),
-                                                  description, validator, settings)
+                                                  description, validator, settings, fetched)
                 occurrences.append(occurrence)
             resolved[name] = occurrences if many else occurrences[0]
     return resolved
@@ -130,11 +160,14 @@ async def resolve_references(
 
 async def _fetch_one(client: httpx.AsyncClient, name: str, href: str,
                      description: ProcessDescription, validator: InputValidator,
-                     settings: Settings) -> Any:
+                     settings: Settings, fetched: list[Fetched] | None) -> Any:
     try:
         async with Spool(settings.fetch_memory_bytes) as spool:
-            await fetch_into(spool, client, href, settings)
+            url, media_type = await fetch_into(spool, client, href, settings)
             value = await _read_as_schema_says(spool, description.inputs[name].schema_)
+            if fetched is not None:
+                fetched.append(Fetched(name, href, url, media_type, spool.size,
+                                       spool.sha256.hexdigest()))
     except (httpx.HTTPError, AddressNotAllowed, ValueError) as exc:
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, httpx.HTTPError) else str(exc)
         raise InvalidParameterValue(f"input '{name}': cannot use {href}: {reason}") from exc

@@ -41,6 +41,7 @@ from fastproc.jobs.flow import NodeToRun, WorkflowJobs
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.inputs import references
 from fastproc.ogc.models import ResponseMode, StatusCode
+from fastproc.store.record import now_iso
 from fastproc.store.result_document import (
     EncodedResult,
     decode_results,
@@ -52,6 +53,7 @@ from fastproc.wire.names import job_of, join_of, node_job_id, node_of
 from fastproc.worker.fanout_tasks import run_part
 from fastproc.worker.fetch import resolve_references
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
+from fastproc.worker.provenance import record_node
 from fastproc.worker.remote import RemoteSlots, run_remote
 from fastproc.worker.runtime import CTX_KEY, Runtime
 from fastproc.worker.tasks import GIVEN_INPUTS, guarded, run_job
@@ -109,6 +111,7 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
         return  # the job ended (failed, dismissed) or its workflow keys are gone
     value: Any = None
     cache: tuple[str, bytes] | None = None
+    started = now_iso()
     if not found.done:
         inputs = node.filled(found.children)
         try:
@@ -126,6 +129,7 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
         except Exception as exc:
             await rt.fail(job_id, node_error(exc, node))
             return
+        await record_node(rt, job_id, node, started, value)
     await _finish(rt, flows, job_id, node, value, cache)
 
 

@@ -28,9 +28,10 @@ from fastproc.store.record import JobRecord
 from fastproc.wire.message import STARTED, TASK_END, TaskEnd
 from fastproc.wire.names import job_of
 from fastproc.worker.fanout_tasks import run_merge, run_part, start_fanout
-from fastproc.worker.fetch import resolve_references
+from fastproc.worker.fetch import Fetched, resolve_references
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
 from fastproc.worker.progress import ProgressReporter
+from fastproc.worker.provenance import record_start
 from fastproc.worker.runtime import CTX_KEY, Runtime
 
 #: arq's own try limit for fastproc tasks; the real limits are checked in `run_job`.
@@ -127,8 +128,9 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
         ).to_dict(), end=end)
         return
     rt.notify_started(record, job_try)
+    fetched: list[Fetched] = []
     try:
-        inputs = await _inputs_of(rt, record, proc, given)
+        inputs = await _inputs_of(rt, record, proc, given, fetched)
     except TimeoutError:
         await rt.fail(job_id, InvalidParameterValue(
             f"the inputs given by reference were not fetched within "
@@ -138,6 +140,7 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
     except OGCException as exc:
         await rt.fail(job_id, exc.to_dict(), record.request.get("subscriber"), end=end)
         return
+    await record_start(rt, job_id, proc, fetched)
     if isinstance(proc, FanOutProcess):
         try:
             await start_fanout(rt, record, proc, inputs, end)
@@ -165,16 +168,17 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
 
 
 async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess,
-                     given: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The job's inputs as received (or `given`), with references fetched and validated;
-    all fetches of a job together get `fetch_timeout` (a server that drips bytes cannot
-    hold the job)."""
+                     given: dict[str, Any] | None = None,
+                     fetched: list[Fetched] | None = None) -> dict[str, Any]:
+    """The job's inputs as received (or `given`), with references fetched and validated
+    (what each gave appended to `fetched`); all fetches of a job together get
+    `fetch_timeout` (a server that drips bytes cannot hold the job)."""
     inputs: dict[str, Any] = record.request.get("inputs", {}) if given is None else given
     if not references(inputs):
         return inputs
     async with asyncio.timeout(rt.settings.fetch_timeout):
         return await resolve_references(inputs, proc.description, rt.validator(proc),
-                                        rt.settings)
+                                        rt.settings, fetched)
 
 
 async def run_part_task(ctx: dict[str, Any]) -> None:

@@ -76,6 +76,9 @@ for s = 1, tonumber(ARGV[6]) do
       redis.call('SET', result_key, result, 'EX', ttl)
       if cache_key ~= record and cache_ttl > 0 then
         redis.call('SET', cache_key, result, 'EX', cache_ttl)
+        -- Which job made it (Keys.cache_origin spells it so): a job answered from the
+        -- entry names it in its provenance.
+        redis.call('SET', cache_key .. ':origin', job_id, 'EX', cache_ttl)
       end
     end
     for i = first_del, last_del do dels[#dels + 1] = KEYS[i] end
