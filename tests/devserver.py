@@ -70,11 +70,16 @@ def command_of(pid: int) -> str:
         return ""
 
 
-def answer(base: str, process_id: str, inputs: dict[str, Any] | None = None) -> str | None:
-    """The raw output of a sync execution, or None while the server is not (yet) there."""
+def answer(base: str, process_id: str, inputs: dict[str, Any] | None = None,
+           output: str | None = None) -> str | None:
+    """The raw output of a sync execution (of `output` alone, when given), or None while
+    the server is not (yet) there."""
+    body: dict[str, Any] = {"inputs": inputs or {}}
+    if output is not None:
+        body["outputs"] = {output: {}}
     try:
         response = httpx.post(f"{base}/processes/{process_id}/execution", timeout=10,
-                              json={"inputs": inputs or {}})
+                              json=body)
     except httpx.TransportError:
         return None
     return response.text if response.status_code == 200 else None

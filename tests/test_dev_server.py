@@ -62,7 +62,7 @@ def test_ctrl_c_in_a_terminal_stops_everything_quietly(tmp_path: Path, mode: lis
             # Read what it printed, so that a full terminal never blocks it.
             child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.05)
             assert child.isalive(), transcript.getvalue()
-            return answer(f"http://127.0.0.1:{port}", "echo", {"value": "up"}) == "up"
+            return answer(f"http://127.0.0.1:{port}", "echo", {"value": "up"}, "value") == "up"
 
         wait_for(serving, START, "fastproc dev to run echo")
         below = descendants(child.pid)
@@ -75,6 +75,8 @@ def test_ctrl_c_in_a_terminal_stops_everything_quietly(tmp_path: Path, mode: lis
         kill_leftovers(below)
     output = transcript.getvalue()
     assert child.exitstatus == 0, output
+    assert f"http://127.0.0.1:{port}/api.html" in output, output
+    assert f"http://127.0.0.1:{port}/dashboard" in output, output
     assert "Traceback" not in output
     assert "subscription lost" not in output
     assert "shutdown on SIGINT" in output
@@ -221,6 +223,20 @@ def test_process_module_that_cannot_be_imported_is_one_line_naming_it(
     assert "process module 'wordcount'" in lines[0] and expected in lines[0]
 
 
+@pytest.mark.parametrize(("given", "suggested"), [
+    ("wordcount.py", "wordcount"), ("pkg/wordcount.py", "pkg.wordcount")])
+def test_a_file_given_as_the_module_gets_the_module_name_to_give(
+    tmp_path: Path, given: str, suggested: str,
+) -> None:
+    (tmp_path / "wordcount.py").write_text("")
+    done = subprocess.run([FASTPROC, "dev", "--ephemeral", "--processes", given], cwd=tmp_path,
+                          env=dev_env(), capture_output=True, text=True, timeout=START)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].endswith(f"give a module name, not a file: --processes {suggested}"), lines
+
+
 # --- persistence and reload ----------------------------------------------------------------
 
 
@@ -228,7 +244,7 @@ def test_jobs_survive_a_dev_restart_with_a_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with dev_server(tmp_path, "--data-dir", str(data)) as dev, dev.client() as client:
         dev.wait_serving("echo")
-        job_id = submit_async(client, "echo", {"value": "kept"})
+        job_id = submit_async(client, "echo", {"value": "kept"}, outputs={"value": {}})
         assert dev.job(client, job_id)["status"] == "successful"
         assert dev.stop() == 0, dev.output()
     with dev_server(tmp_path, "--data-dir", str(data)) as dev, dev.client() as client:
@@ -238,6 +254,27 @@ def test_jobs_survive_a_dev_restart_with_a_data_dir(tmp_path: Path) -> None:
         assert job_id in [job["jobID"] for job in listing.json()["jobs"]]
         results = client.get(f"/jobs/{job_id}/results")
         assert results.status_code == 200 and results.text == "kept"
+
+
+def test_a_restart_with_other_processes_lists_only_those(tmp_path: Path) -> None:
+    """The previous run's processes are not listed, nor run by a worker that cannot: the
+    dev server replaces the catalogue as it starts instead of waiting for it to lapse."""
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.py").write_text(
+            f"from fastproc import process\n\n\n@process()\n"
+            f"async def {name}_only() -> str:\n    return '{name}'\n")
+    data = tmp_path / "data"
+    with dev_server(tmp_path, "--data-dir", str(data), FASTPROC_PROCESSES="first") as dev:
+        dev.wait_serving("first_only")
+        assert dev.stop() == 0, dev.output()
+    with dev_server(tmp_path, "--data-dir", str(data), FASTPROC_PROCESSES="second") as dev, \
+            dev.client() as client:
+        dev.wait_serving("second_only")
+        listed = {p["id"] for p in client.get("/processes").json()["processes"]}
+        assert listed == {"second_only"}, listed
+        assert client.get("/processes/first_only").status_code == 404
+        refused = client.post("/processes/first_only/execution", json={"inputs": {}})
+        assert refused.status_code in (404, 503), refused.text
 
 
 def test_reload_serves_the_edited_module_and_keeps_the_jobs(tmp_path: Path) -> None:

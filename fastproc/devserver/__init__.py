@@ -17,7 +17,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from fastproc.authoring.registry import Registry
+from fastproc.authoring.registry import ProcessModuleError, Registry
 from fastproc.embedded import DEFAULT_DATA_DIR, embedded_valkey
 from fastproc.lifeline import signal_on_parent_death
 from fastproc.settings import Settings
@@ -38,6 +38,7 @@ class DevOptions:
 
 def dev(settings: Settings, options: DevOptions) -> int:
     """Run until Ctrl-C / SIGTERM; returns the exit code."""
+    _check_module_names(settings.processes)
     _interrupt_on_sigterm()
     if not settings.output_store and options.data_dir is not None:
         # Large outputs go to files beside the dev data, not into the embedded Valkey.
@@ -55,11 +56,30 @@ def dev(settings: Settings, options: DevOptions) -> int:
     # Imported before anything starts: a module that cannot be imported stops here.
     registry = Registry.from_modules(settings.processes)
     with _redis(settings, options):
-        logger.info("fastproc dev on http://{}:{}", settings.host, settings.port)
+        logger.info(banner(settings))
         try:
             return asyncio.run(run_dev(settings, registry))
         finally:
             _interrupt_on_sigterm()  # closing the event loop reset it
+
+
+def banner(settings: Settings) -> str:
+    """Where the dev server is, and the pages a newcomer looks for first."""
+    url = f"http://{settings.host}:{settings.port}"
+    return (f"fastproc dev on {url} (API documentation {url}/api.html, "
+            f"dashboard {url}/dashboard)")
+
+
+def _check_module_names(modules: list[str]) -> None:
+    """`--processes mystats.py` names a file; the import would say only that there is no
+    module `mystats.py`, so say which name to give."""
+    for module in modules:
+        path = Path(module)
+        if path.suffix == ".py" or "/" in module:
+            relative = path.with_suffix("") if path.suffix == ".py" else path
+            dotted = relative.name if path.is_absolute() else ".".join(relative.parts)
+            raise ProcessModuleError(
+                module, f"give a module name, not a file: --processes {dotted.strip('.')}")
 
 
 def _interrupt_on_sigterm() -> None:

@@ -19,7 +19,10 @@ from redis.exceptions import RedisError
 
 from fastproc._sse import allow_streams, end_streams
 from fastproc.authoring.registry import Registry
+from fastproc.redis import connect
 from fastproc.settings import Settings
+from fastproc.store.catalogue import forget_served
+from fastproc.wire.keys import Keys
 from fastproc.worker.launch import create_worker
 
 #: Ctrl-C, a stop request, the terminal closing.
@@ -92,6 +95,7 @@ async def run_dev(settings: Settings, registry: Registry) -> int:
     from fastproc.api.app import create_app
     from fastproc.api.server import QuietServer, http_protocol
 
+    await _own_catalogue(settings)
     # arq installs its signal handlers on this loop; `_Shutdown` replaces them right away
     # (no await in between), so that one signal stops API and worker together.
     worker = create_worker(settings, registry)
@@ -120,6 +124,19 @@ async def run_dev(settings: Settings, registry: Registry) -> int:
         logger.error("the worker stopped: {!r}", worker_task.exception())
         code = code or 1
     return code
+
+
+async def _own_catalogue(settings: Settings) -> None:
+    """The dev server serves its own modules only: what an earlier run (other `--processes`,
+    or a file since edited) reported is forgotten before its worker reports, instead of
+    being listed until it lapses (`FASTPROC_CATALOGUE_TTL`)."""
+    redis = connect(settings)
+    try:
+        await forget_served(redis, Keys(settings.key_prefix))
+    except (RedisError, OSError) as exc:  # the worker says so too, as it starts
+        logger.warning("cannot replace the process catalogue: {}", exc)
+    finally:
+        await redis.aclose()
 
 
 async def _close(worker: Worker) -> None:

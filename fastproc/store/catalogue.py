@@ -113,6 +113,15 @@ class Registration:
                 logger.warning("cannot renew this worker's catalogue entry ({})", exc)
 
 
+async def forget_served(redis: Redis, keys: Keys) -> None:
+    """Forget which processes live workers serve, keeping their descriptions (the pages of
+    past jobs still show them): for a server that owns its catalogue, such as `fastproc
+    dev`, whose previous run served other modules. Until its own worker reports, nothing is
+    listed; a process the previous run served is known but not served (503), never listed
+    and executed by a worker that cannot run it."""
+    await redis.delete(keys.processes_served, keys.processes_workers)
+
+
 class Catalogue:
     """A cached view of what live workers serve, refreshed at most every `refresh` seconds.
 
