@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redis-url", help="the Valkey to measure (default: embedded)")
-    parser.add_argument("--jobs", type=int, default=10000, help="jobs in each setup's burst")
+    parser.add_argument("--jobs", type=int, default=5000, help="jobs in each setup's burst")
     parser.add_argument("--concurrency", type=int, default=64, help="submitting clients")
     parser.add_argument("--timeout", type=float, default=120, help="limit per burst, seconds")
     parser.add_argument("--json", default="benchmarks/results/scaling.jsonl",
