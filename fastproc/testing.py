@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
@@ -354,7 +355,11 @@ async def _stop_worker(worker: Any, task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await worker.close()
+    # arq's close calls redis-py's deprecated `close`; the warning is arq's, not the user's,
+    # and would otherwise show in every test run that uses `app_client`.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r".*\baclose\(\)", DeprecationWarning)
+        await worker.close()
 
 
 async def _wait_published(settings: Settings, registry: Registry,

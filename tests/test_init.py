@@ -18,7 +18,10 @@ def test_new_project_serves_its_process_and_its_tests_pass(tmp_path: Path) -> No
     created = init(tmp_path, "demo")
     assert created.returncode == 0, created.stderr
     project = tmp_path / "demo"
-    assert "fastproc dev --processes demo" in (project / "README.md").read_text()
+    readme = (project / "README.md").read_text()
+    assert "fastproc dev --processes demo" in readme
+    curls = [line for line in readme.splitlines() if line.startswith("curl")]
+    assert curls and all(line.startswith("curl -s ") for line in curls), curls
     with dev_server(project, "--ephemeral", FASTPROC_PROCESSES="demo") as dev:
         dev.wait_serving("count_words")
         assert answer(dev.url, "count_words", {"text": "a bb ccc", "min_length": 2}) == "2"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import warnings
 import zlib
 from typing import Any
 
@@ -230,6 +231,18 @@ async def test_app_client_executes_processes_end_to_end() -> None:
         assert results.json() == 0.05  # one output, asked for raw: its value alone
         refused = await client.post("/processes/add/execution", json={"inputs": {"a": 1}})
         assert refused.status_code == 400
+
+
+async def test_app_client_shows_no_deprecation_warning_of_its_libraries() -> None:
+    """A user's test run sees its own warnings only, not arq's use of redis-py's `close`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app_client([add]) as client:
+            summed = await client.post("/processes/add/execution",
+                                       json={"inputs": {"a": 1, "b": 2}})
+            assert summed.status_code == 200, summed.text
+    deprecated = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert not [m for m in deprecated if "aclose" in m], deprecated
 
 
 async def test_app_client_on_a_given_redis_deletes_its_keys_afterwards(
