@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,6 +158,26 @@ def test_arq_check_reads_the_configured_redis(
     for worker in stack.workers:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_arqs_own_lines_use_fastprocs_log_format(
+    procs: Processes, r: redis.Redis, key_prefix: str,
+) -> None:
+    """arq's CLI sets up its own logging after importing `fastproc.WorkerSettings`; its
+    start-up lines ("Starting worker ...", the Redis version) come out as fastproc's."""
+    mark = len(procs.children)
+    worker = procs.worker(r, launcher="arq", **own_env(key_prefix))
+    log = procs.logs / f"worker-{mark}.log"
+    worker.terminate()
+    worker.wait(timeout=30)
+    lines = log.read_text(errors="replace").splitlines()
+    starting = [line for line in lines if "Starting worker for" in line]
+    assert starting, lines
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| INFO +\| ", line)
+               for line in starting), starting
+    assert all("arq.worker:" in line for line in starting), starting
+    redis_info = [line for line in lines if "redis_version=" in line]
+    assert redis_info and all(" | INFO " in line for line in redis_info), redis_info
 
 
 _PROBE = """

@@ -82,6 +82,9 @@ def arq_cli_settings(settings: Settings) -> dict[str, Any]:
     `FASTPROC_LOG_*`, as `fastproc worker` does (arq's CLI has set up its own by then)."""
     kwargs = worker_settings(settings)
     start = kwargs["on_startup"]
+    # Now, before arq's CLI sets up its own logging, so that arq's first lines (before any
+    # start-up hook runs) are in fastproc's format too.
+    configure_logging(settings)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings)
