@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         None, description="Public URL of the API for links; default: taken from each request."
     )
+    title: str = Field(
+        "fastproc", min_length=1, max_length=200,
+        description="The service's name: the landing page's and the API definition's title "
+                    "and every HTML page's title.")
+    description: str = Field(
+        "OGC API - Processes service", max_length=2000,
+        description="What the service offers, on the landing page and in the API definition.")
     log_level: str = Field("INFO", description="loguru level.")
     log_file: str | None = Field(None, description="Also log to this file (rotated).")
     log_rotation: str = Field("50 MB", description="When the log file rotates (loguru syntax).")

@@ -39,12 +39,23 @@ def test_cache_key_changes_with_version_outputs_and_response(inputs: dict[str, A
     assert base != cache_digest("q", "1", inputs, None, "raw")
 
 
+#: Echo asked for its `value` output alone.
+ECHO_VALUE = {"value": {}}
+
+
 def _echo(client: httpx.Client, value: str, process_id: str = "echo",
           **headers: str) -> httpx.Response:
     response = client.post(f"/processes/{process_id}/execution", headers=headers,
-                           json={"inputs": {"value": value}})
+                           json=_echo_body(process_id, value))
     assert response.status_code == 200, response.text
     return response
+
+
+def _echo_body(process_id: str, value: str) -> dict[str, Any]:
+    """Echo's `value` alone (its raw text); a test process of one output as it is."""
+    if process_id == "echo":
+        return {"inputs": {"value": value}, "outputs": ECHO_VALUE}
+    return {"inputs": {"value": value}}
 
 
 def _created_a_job(response: httpx.Response) -> bool:
@@ -70,7 +81,7 @@ def test_async_hit_answers_with_a_successful_job_listed_in_jobs(client: httpx.Cl
     value = uuid.uuid4().hex
     _echo(client, value)
     response = client.post("/processes/echo/execution", headers={"Prefer": "respond-async"},
-                           json={"inputs": {"value": value}})
+                           json=_echo_body("echo", value))
     assert response.status_code == 201
     job = response.json()
     assert job["status"] == "successful"
@@ -96,7 +107,7 @@ def test_one_callers_cached_result_never_answers_another_caller(
         assert not _created_a_job(_echo(alice, value)), "Alice's own repeat is a hit"
         answer = _echo(bob, value)
         assert answer.text == value and _created_a_job(answer), "Bob got Alice's cached result"
-        again = bob.post("/processes/echo/execution", json={"inputs": {"value": value}},
+        again = bob.post("/processes/echo/execution", json=_echo_body("echo", value),
                          headers={"Prefer": "respond-async"})
         assert again.status_code == 201
         assert again.json()["status"] == "successful", "Bob's own result is a hit for Bob"
@@ -125,7 +136,9 @@ def test_cache_entries_expire_after_the_cache_ttl(procs: Processes, r: redis.Red
                                                   key_prefix: str) -> None:
     stack = procs.stack(r, key_prefix, FASTPROC_CACHE_TTL="1")
     value = uuid.uuid4().hex
-    digest = cache_digest("echo", "1.0.0", {"value": value}, None, "raw")
+    # The outputs as the job keeps them (each with its transmission mode).
+    digest = cache_digest("echo", "1.0.0", {"value": value},
+                          {"value": {"transmissionMode": "value"}}, "raw")
     entry = f"{stack.prefix}:cache:{digest}"
     with stack.client() as client:
         assert _created_a_job(_echo(client, value))

@@ -65,7 +65,8 @@ def test_a_process_no_worker_serves_any_more_is_unlisted_and_503_to_execute(
     refused = client.post("/processes/multiply/execution",
                           json={"inputs": {"x": 2, "y": 3}})
     assert_exception(refused, 503, "service-unavailable", mentions=["multiply", "worker"])
-    served = client.post("/processes/echo/execution", json={"inputs": {"value": "still"}})
+    served = client.post("/processes/echo/execution",
+                         json={"inputs": {"value": "still"}, "outputs": {"value": {}}})
     assert (served.status_code, served.text) == (200, "still")
     for key in _catalogue_keys(prefix):
         assert r.ttl(key) > 0, f"{key} has no TTL"
@@ -88,7 +89,8 @@ def test_a_killed_workers_processes_lapse_and_return_with_a_new_worker(
 
     procs.worker(r, **env)
     wait_for(lambda: "echo" in _listed(client), 30, "echo to be listed again")
-    again = client.post("/processes/echo/execution", json={"inputs": {"value": "back"}})
+    again = client.post("/processes/echo/execution",
+                        json={"inputs": {"value": "back"}, "outputs": {"value": {}}})
     assert (again.status_code, again.text) == (200, "back")
 
 

@@ -110,7 +110,10 @@ def test_sync_run_prints_the_output_value(capsys: pytest.CaptureFixture[str],
     value = unique("hello")
     code, out, err = cli(capsys, "run", "echo", f"value={value}", "--url", api_url)
     assert (code, err) == (0, "")
-    assert out == f'value: "{value}"\n'
+    assert out.splitlines()[0] == f'value: "{value}"', out
+    named = [line.split(":")[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert [name for name in named if name.isidentifier()] == [
+        "value", "array", "bbox", "object", "mixed", "text"], out
 
 
 def test_numbers_are_read_by_the_input_schema(capsys: pytest.CaptureFixture[str],
@@ -122,7 +125,7 @@ def test_numbers_are_read_by_the_input_schema(capsys: pytest.CaptureFixture[str]
 def test_a_string_input_keeps_digits_as_text(capsys: pytest.CaptureFixture[str],
                                              api_url: str) -> None:
     code, out, _ = cli(capsys, "run", "echo", "value=42", "--url", api_url)
-    assert (code, out) == (0, 'value: "42"\n')
+    assert (code, out.splitlines()[0]) == (0, 'value: "42"')
 
 
 def test_arrays_are_json_literals_and_outputs_json_values(
@@ -144,14 +147,14 @@ def test_a_file_argument_sends_its_contents(capsys: pytest.CaptureFixture[str], 
     path.write_text(text)
     code, out, _ = cli(capsys, "run", "echo", f"value=@{path}", "--url", api_url, "--json")
     assert code == 0
-    assert json.loads(out) == {"value": text}
+    assert json.loads(out)["value"] == text
 
 
 def test_run_as_a_command_exits_zero_with_the_results_document(api_url: str) -> None:
     value = unique("subprocess")
     done = cli_process("run", "echo", f"value={value}", "--url", api_url, "--raw")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"value": value}
+    assert json.loads(done.stdout)["value"] == value
     assert done.stderr == ""
 
 
@@ -263,7 +266,7 @@ def test_async_flag_makes_a_job_of_a_sync_process(capsys: pytest.CaptureFixture[
     code, out, err = cli(capsys, "run", "--async", "--plain", "echo", f"value={value}",
                          "--url", api_url)
     assert code == 0, err
-    assert out == f'value: "{value}"\n'
+    assert out.splitlines()[0] == f'value: "{value}"', out
     assert re.match(r"job [0-9a-f]+: ", err), err
 
 
@@ -291,8 +294,10 @@ def test_a_failing_process_exits_1_with_its_message(capsys: pytest.CaptureFixtur
     message = unique("it broke")
     code, out, err = cli(capsys, "run", "fail", f"message={message}", "--url", api_url)
     assert (code, out) == (1, "")
-    assert_one_error_line(err, "500 process-error: ")
-    assert message in err
+    assert_one_error_line(err, "job ")
+    match = re.fullmatch(rf"error: job ([0-9a-f]+) failed: 500 process-error: {message}\n", err)
+    assert match, err
+    assert OGCClient(api_url).status(match[1]).status is StatusCode.FAILED
 
 
 def test_a_failed_async_job_exits_1_with_its_exception(capsys: pytest.CaptureFixture[str],
@@ -316,9 +321,9 @@ def test_an_unknown_process_exits_1_with_no_such_process(capsys: pytest.CaptureF
 
 def test_an_input_the_process_does_not_have_is_refused(capsys: pytest.CaptureFixture[str],
                                                        api_url: str) -> None:
-    code, _, err = cli(capsys, "run", "echo", "text=hi", "--url", api_url)
+    code, _, err = cli(capsys, "run", "echo", "nope=hi", "--url", api_url)
     assert code == 1
-    assert_one_error_line(err, "process 'echo' has no input 'text' (its inputs: value")
+    assert_one_error_line(err, "process 'echo' has no input 'nope' (its inputs: value")
 
 
 def test_a_value_that_is_not_a_number_is_refused(capsys: pytest.CaptureFixture[str],
@@ -351,7 +356,8 @@ def test_a_servers_text_is_printed_as_text_without_escape_sequences_or_markup(
     message = f"{tag} {TERMINAL_TRICKS}"
     code, out, err = cli(capsys, "run", "fail", f"message={message}", "--url", api_url)
     assert (code, out) == (1, "")
-    assert err == f"error: 500 process-error: {tag} {TRICKS_SHOWN}\n"
+    assert re.fullmatch(rf"error: job [0-9a-f]+ failed: 500 process-error: {re.escape(tag)} "
+                        rf"{re.escape(TRICKS_SHOWN)}\n", err), err
     code, out, err = cli(capsys, "run", "--async", "--plain", "fail", f"message={message}",
                          "--url", api_url)
     assert code == 1 and not unprintable(err), err
@@ -362,7 +368,7 @@ def test_a_servers_text_is_printed_as_text_without_escape_sequences_or_markup(
     assert TRICKS_SHOWN in next(line for line in out.splitlines() if tag in line)
     code, out, _ = cli(capsys, *listing, "--json")
     assert code == 0 and not unprintable(out), out
-    assert message in {job.get("message") for job in json.loads(out)}  # the same document
+    assert message in {job.get("message") for job in json.loads(out)["jobs"]}  # the same doc
 
 
 # -- listings ---------------------------------------------------------------------------------
@@ -387,7 +393,34 @@ def test_jobs_table_lists_a_job_just_run(capsys: pytest.CaptureFixture[str],
     assert "│ echo " in row
     code, out, _ = cli(capsys, "jobs", "--process", "echo", "--json", "--url", api_url)
     assert code == 0
-    assert job_id in {job["jobID"] for job in json.loads(out)}
+    listed = json.loads(out)
+    assert job_id in {job["jobID"] for job in listed["jobs"]}
+    assert any(link["rel"] == "self" for link in listed["links"]), listed
+
+
+def test_processes_json_prints_the_process_list_document(
+    capsys: pytest.CaptureFixture[str], api_url: str,
+) -> None:
+    code, out, _ = cli(capsys, "processes", "--json", "--url", api_url)
+    assert code == 0
+    listed = json.loads(out)
+    assert "echo" in {summary["id"] for summary in listed["processes"]}
+    assert any(link["rel"] == "self" for link in listed["links"]), listed
+
+
+def test_processes_with_an_id_describes_the_process(capsys: pytest.CaptureFixture[str],
+                                                    api_url: str) -> None:
+    code, out, _ = cli(capsys, "processes", "echo", "--url", api_url)
+    assert code == 0
+    assert out.startswith("echo ")
+    rows = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")}
+    assert {"value", "pause", "array", "bbox", "object", "mixed", "text"} <= rows, out
+    code, out, _ = cli(capsys, "processes", "echo", "--json", "--url", api_url)
+    assert code == 0
+    assert json.loads(out)["inputs"]["value"]["schema"] == {"type": "string"}
+    code, _, err = cli(capsys, "processes", "nope", "--url", api_url)
+    assert code == 1
+    assert_one_error_line(err, "404 no-such-process: ")
 
 
 # -- inputs from the description, without a server -------------------------------------------

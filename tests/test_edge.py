@@ -145,7 +145,8 @@ def test_the_json_execute_route_refuses_a_body_that_is_not_typed_json(
 def test_the_json_execute_route_takes_json_with_parameters(
     client: httpx.Client, content_type: str,
 ) -> None:
-    response = client.post("/processes/echo/execution", content=b'{"inputs": {"value": "j"}}',
+    body = b'{"inputs": {"value": "j"}, "outputs": {"value": {}}}'
+    response = client.post("/processes/echo/execution", content=body,
                            headers={"Content-Type": content_type})
     assert response.status_code == 200, response.text
     assert response.text == "j"

@@ -45,7 +45,7 @@ def test_async_job_ends_successful_and_its_results_are_the_raw_output(
     client: httpx.Client,
 ) -> None:
     value = unique("async-result")
-    location = start_job(client, "echo", {"value": value}).location
+    location = start_job(client, "echo", {"value": value}, outputs={"value": {}}).location
     done = wait_status(client, location, "successful")
     assert done["progress"] == 100, done
     for member in ("created", "started", "finished"):
@@ -91,7 +91,8 @@ def test_async_result_of_a_cached_computation_is_still_a_job(client: httpx.Clien
 
 def test_mode_async_body_member_executes_asynchronously(client: httpx.Client) -> None:
     value = unique("mode-async")
-    job = start_job(client, "echo", {"value": value}, headers={}, mode="async")
+    job = start_job(client, "echo", {"value": value}, headers={}, mode="async",
+                    outputs={"value": {}})
     wait_status(client, job.location, "successful")
     assert client.get(f"{job.location}/results").text == value
     assert job.status["status"] == "accepted", job.status

@@ -70,14 +70,15 @@ def test_spooled_references_reach_the_process_as_their_schema_says(
                                  "application/json"),
     }
     with stack.client(timeout=60) as client:
-        def run(process_id: str, inputs: dict[str, object]) -> object:
+        def run(process_id: str, inputs: dict[str, object], **body: object) -> object:
             response = client.post(f"/processes/{process_id}/execution",
-                                   json={"inputs": inputs, "response": "document"})
+                                   json={"inputs": inputs, "response": "document", **body})
             assert response.status_code == 200, response.text
             return response.json()
 
         assert run("byte_stats", {"data": {"href": refs["binary"]}}) == {
             "size": len(BIG), "checksum": zlib.crc32(BIG)}
-        assert run("echo", {"value": {"href": refs["text"]}}) == {"value": text}
+        assert run("echo", {"value": {"href": refs["text"]}}, outputs={"value": {}}) == {
+            "value": text}
         stats = run("number_stats", {"numbers": {"href": refs["json"]}})
         assert isinstance(stats, dict) and stats["mean"] == sum(numbers) / len(numbers)

@@ -274,7 +274,7 @@ def test_a_form_post_starts_an_async_job_and_answers_303_to_its_page(
     job = _job_of(_post_form(client, "echo", data={"value": value}))
     status = wait_status(client, job, "successful")
     assert status["processID"] == "echo"
-    assert client.get(f"{job}/results").text == value
+    assert client.get(f"{job}/results/value").text == value
     html_page(client.get(f"{job}?f=html"))
 
 
@@ -413,4 +413,4 @@ def test_a_form_answered_from_the_cache_still_leads_to_a_job(client: httpx.Clien
     status = json_doc(client.get(second), "statusInfo")
     assert status["status"] == "successful", status
     assert status["created"] == status["started"] == status["finished"], status  # never ran
-    assert client.get(f"{second}/results").text == value
+    assert client.get(f"{second}/results/value").text == value

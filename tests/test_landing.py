@@ -15,6 +15,7 @@ from tests.e2e import (
     one_link,
     show,
 )
+from tests.support import Processes, free_port, own_env
 
 CONF = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
@@ -100,3 +101,23 @@ def test_remote_processes_are_declared_only_while_they_are_on() -> None:
     assert conformance.REMOTE_CORE_PROCESSES in on
     assert conformance.REMOTE_CORE_PROCESSES not in off
     assert conformance.NESTED_PROCESSES in off and set(off) < set(on)
+
+
+def test_the_service_is_named_by_its_settings(procs: Processes, key_prefix: str) -> None:
+    """FASTPROC_TITLE and FASTPROC_DESCRIPTION name the service on the landing page, in the
+    API definition and in every HTML page's title."""
+    title, description = "Flood models <&>", "Runs the river basin's flood models."
+    port = free_port()
+    procs.api(port, **own_env(key_prefix, FASTPROC_TITLE=title,
+                              FASTPROC_DESCRIPTION=description))
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as own:
+        doc = json_doc(own.get("/"), "landingPage")
+        assert (doc["title"], doc["description"]) == (title, description)
+        info = own.get("/api").json()["info"]
+        assert (info["title"], info["description"]) == (title, description)
+        escaped = "Flood models &lt;&amp;&gt;"
+        landing = own.get("/", params={"f": "html"}).text
+        assert f"<title>{escaped}</title>" in landing, landing[:400]
+        processes = own.get("/processes", params={"f": "html"}).text
+        assert re.search(rf"<title>[^<]* · {escaped}</title>", processes), processes[:400]
+        assert f"<title>API documentation · {escaped}</title>" in own.get("/api.html").text

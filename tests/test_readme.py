@@ -218,6 +218,9 @@ CURL_CHECKS: dict[str, Check] = {
     r"-X PATCH": lambda out, _: json.loads(out)["status"] == "created",
     r"/jobs/DRAFT_ID/results": _draft_started,
     r"/jobs/DRAFT_ID/definition": lambda out, _: json.loads(out)["inputs"] == {"a": 40, "b": 2},
+    r"/jobs/DRAFT_ID/inputs": lambda out, _: json.loads(out)["inputs"] == {"a": 40, "b": 2},
+    r"/jobs/DRAFT_ID/prov": lambda out, _: (
+        out.startswith("document\n") and "wasAssociatedWith(" in out),
     r"/processes/solid_png/execution": lambda _, sh: (
         (sh.cwd / "square.png").read_bytes().startswith(PNG_SIGNATURE)),
 }
@@ -235,7 +238,7 @@ CLI_CHECKS: dict[str, Check] = {
     r"run byte_stats data=@some.file": lambda out, _: (
         f"size: {len(BINARY_FILE)}" in out and f"checksum: {zlib.crc32(BINARY_FILE)}" in out),
     r"jobs --status running": lambda out, _: "job(s) at" in out,
-    r"run echo value=hi .*--json": lambda out, _: json.loads(out) == {"value": "hi"},
+    r"run echo value=hi .*--json": lambda out, _: json.loads(out)["value"] == "hi",
     r"run --workflow flow\.json": lambda out, _: "sum: 7.0" in out,
 }
 

@@ -6,7 +6,8 @@ import httpx
 
 
 def test_echo_sync_returns_raw_value(client: httpx.Client) -> None:
-    response = client.post("/processes/echo/execution", json={"inputs": {"value": "hello"}})
+    response = client.post("/processes/echo/execution",
+                           json={"inputs": {"value": "hello"}, "outputs": {"value": {}}})
     assert response.status_code == 200
     assert response.text == "hello"
 

@@ -95,7 +95,8 @@ class Echo(BaseProcess):
             "bbox": OutputDescription(title="bbox", schema=_ECHO_BBOX),
             "object": OutputDescription(title="object", schema=_ECHO_OBJECT),
             "mixed": OutputDescription(title="mixed", schema=_ECHO_MIXED),
-            "text": OutputDescription(title="text", schema=_ECHO_TEXT),
+            # Plain text as any string output: a client need not save it as a file.
+            "text": OutputDescription(title="text", schema={"type": "string"}),
         },
     )
     deterministic = True

@@ -34,6 +34,7 @@ from fastproc.api.routes import (
     nodes,
     ops,
     processes,
+    provenance,
 )
 from fastproc.api.state import AppState
 from fastproc.execution import Executor
@@ -98,9 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await health_redis.aclose()
 
     app = FastAPI(
-        title="fastproc",
+        title=settings.title,
         version="0.1.0",
-        description="OGC API - Processes - Part 1: Core 1.0",
+        description=settings.description,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DirectRoutes)  # inside the body limit and the host check
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, patterns=trusted_hosts(settings))  # outermost: first
-    for module in (landing, processes, execute, job_management, jobs, job_events, nodes,
+    for module in (landing, processes, execute, job_management, provenance, jobs, job_events,
+                   nodes,
                    html_forms, ops, dashboard, job_logs):
         app.include_router(module.router)
     # Swagger UI's assets first: its mount lies inside the one of the pages' own assets.

@@ -26,8 +26,23 @@ def status_info(record: JobRecord, base: str) -> dict[str, Any]:
     else:
         links.append(link(href, media.REL_MONITOR, title="monitor"))
     doc = record.status_document()
+    progress = shown_progress(record)
+    if progress is not None:
+        doc["progress"] = progress
     doc["links"] = links
     return doc
+
+
+def shown_progress(record: JobRecord) -> int | None:
+    """The job's percentage as every client sees it (JSON, events, the page, the CLI): what
+    the process reported, else for a running fan-out the share of its parts done, below 100
+    since the merge is still to come."""
+    if record.progress is not None:
+        return record.progress
+    parts = record.parts
+    if parts is None or parts.total <= 0 or record.status.terminal:
+        return None
+    return min(99, parts.done * 100 // parts.total)
 
 
 def paging_links(

@@ -51,7 +51,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
                      help="where binary outputs are saved (default: here)")
     run.add_argument("--json", "--raw", dest="json", action="store_true",
                      help="print the whole results document as JSON")
-    processes = commands.add_parser("processes", help="list a server's processes")
+    processes = commands.add_parser(
+        "processes", help="list a server's processes, or describe one",
+        description="Without PROCESS_ID, list the server's processes; with it, describe that "
+                    "process: its inputs, outputs and how it may be executed.")
+    processes.add_argument("process", metavar="PROCESS_ID", nargs="?",
+                           help="describe this process")
     processes.add_argument("--limit", type=int, default=1000, help="at most this many")
     jobs = commands.add_parser("jobs", help="list a server's jobs")
     jobs.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
@@ -60,7 +65,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     jobs.add_argument("--process", dest="process_ids", action="append", default=[],
                       metavar="PROCESS_ID", help="only jobs of this process")
     for sub in (processes, jobs):
-        sub.add_argument("--json", action="store_true", help="print the document as JSON")
+        sub.add_argument("--json", action="store_true",
+                         help="print the server's document (list or description) as JSON")
     for sub in (run, processes, jobs):
         sub.add_argument("--url", default=os.environ.get("FASTPROC_URL", DEFAULT_URL),
                          help=f"the server (default $FASTPROC_URL or {DEFAULT_URL})")

@@ -76,8 +76,14 @@ def _run(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -
     inputs = parse_inputs(args.inputs, description)
     prefer_async = args.force_async or JobControlOption.SYNC not in description.jobControlOptions
     with waiting(err, f"running {args.process}", plain=args.plain or prefer_async):
-        outcome = ogc.execute(args.process, inputs, prefer_async=prefer_async,
-                              wait=args.timeout)
+        try:
+            outcome = ogc.execute(args.process, inputs, prefer_async=prefer_async,
+                                  wait=args.timeout)
+        except ServerError as exc:
+            if exc.job_id is None:
+                raise
+            # It ran as a job: name it, so its page (traceback, log) can be found.
+            raise JobUnsuccessful(exc.job_id, f"failed: {exc}") from None
     _show(_outcome(ogc, outcome, args, err), description, args, out)
     return 0
 
@@ -138,10 +144,12 @@ def _failure(ogc: OGCClient, status: StatusInfo) -> str:
 
 
 def _processes(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
-    summaries = ogc.processes(limit=args.limit)
+    if args.process is not None:
+        return _describe(ogc, args, out)
     if args.json:
-        out.out(json.dumps([s.dump() for s in summaries], indent=2, ensure_ascii=False))
+        _print_json(out, ogc.process_list(limit=args.limit))
         return 0
+    summaries = ogc.processes(limit=args.limit)
     table = Table(caption=f"{len(summaries)} process(es) at {ogc.url}")
     table.add_column("id", no_wrap=True)
     for column in ("version", "title", "job control"):
@@ -153,13 +161,47 @@ def _processes(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Cons
     return 0
 
 
+def _describe(ogc: OGCClient, args: argparse.Namespace, out: Console) -> int:
+    """One process: its summary, then a table of its inputs and one of its outputs."""
+    if args.json:
+        _print_json(out, ogc.description(args.process))
+        return 0
+    described = ogc.describe(args.process)
+    control = ", ".join(o.value for o in described.jobControlOptions)
+    out.out(f"{described.id} {described.version}: {described.title or ''}".rstrip(": "))
+    if described.description:
+        out.out(described.description)
+    out.out(f"job control: {control}")
+    inputs = Table(title="inputs")
+    for column in ("id", "schema", "occurs", "description"):
+        inputs.add_column(column)
+    for name, item in described.inputs.items():
+        most = "n" if item.maxOccurs == "unbounded" else str(item.maxOccurs)
+        inputs.add_row(name, json.dumps(item.schema_, ensure_ascii=False),
+                       f"{item.minOccurs}..{most}", item.description or item.title or "")
+    outputs = Table(title="outputs")
+    for column in ("id", "schema", "description"):
+        outputs.add_column(column)
+    for name, output in described.outputs.items():
+        outputs.add_row(name, json.dumps(output.schema_, ensure_ascii=False),
+                        output.description or output.title or "")
+    out.print(inputs)
+    out.print(outputs)
+    return 0
+
+
+def _print_json(out: Console, doc: object) -> None:
+    out.out(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
 def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
     if getattr(args, "jobs_command", None) == "logs":
         return _job_logs(ogc, args, out, err)
-    jobs = ogc.jobs(limit=args.limit, statuses=args.status, process_ids=args.process_ids)
     if args.json:
-        out.out(json.dumps([j.dump() for j in jobs], indent=2, ensure_ascii=False))
+        _print_json(out, ogc.job_list(limit=args.limit, statuses=args.status,
+                                      process_ids=args.process_ids))
         return 0
+    jobs = ogc.jobs(limit=args.limit, statuses=args.status, process_ids=args.process_ids)
     table = Table(caption=f"{len(jobs)} job(s) at {ogc.url}")
     table.add_column("job", no_wrap=True)
     for column in ("process", "status", "progress", "created", "message"):

@@ -28,8 +28,11 @@ class ServerError(ClientError):
     "404 no-such-process: no process 'x'"
     """
 
-    def __init__(self, status: int, problem: dict[str, Any] | None, fallback: str = "") -> None:
+    def __init__(self, status: int, problem: dict[str, Any] | None, fallback: str = "",
+                 *, job_id: str | None = None) -> None:
         self.status = status
+        #: The job the failed request ran as, when the server linked it (`rel=monitor`).
+        self.job_id = job_id
         self.problem = problem or {}
         self.kind = _short_type(self.problem)
         self.detail = str(self.problem.get("detail") or self.problem.get("title") or fallback

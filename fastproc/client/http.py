@@ -96,12 +96,23 @@ class OGCClient:
     # -- processes ---------------------------------------------------------------------------
 
     def processes(self, *, limit: int) -> list[ProcessSummary]:
+        return _parse(ProcessList, self.process_list(limit=limit), "the process list").processes
+
+    def process_list(self, *, limit: int) -> Any:
+        """The process list document as the server sent it (checked to be one)."""
         doc = self._get_json("processes", params={"limit": limit})
-        return _parse(ProcessList, doc, "the process list").processes
+        _parse(ProcessList, doc, "the process list")
+        return doc
 
     def describe(self, process_id: str) -> ProcessDescription:
+        return _parse(ProcessDescription, self.description(process_id),
+                      f"the description of '{process_id}'")
+
+    def description(self, process_id: str) -> Any:
+        """The process description document as the server sent it (checked to be one)."""
         doc = self._get_json(f"processes/{_segment(process_id)}")
-        return _parse(ProcessDescription, doc, f"the description of '{process_id}'")
+        _parse(ProcessDescription, doc, f"the description of '{process_id}'")
+        return doc
 
     def execute(self, process_id: str, inputs: dict[str, Any], *, prefer_async: bool,
                 wait: float, outputs: dict[str, Any] | None = None) -> Answer | StatusInfo:
@@ -137,12 +148,20 @@ class OGCClient:
 
     def jobs(self, *, limit: int, statuses: Sequence[str] = (),
              process_ids: Sequence[str] = ()) -> list[StatusInfo]:
+        doc = self.job_list(limit=limit, statuses=statuses, process_ids=process_ids)
+        return _parse(JobList, doc, "the job list").jobs
+
+    def job_list(self, *, limit: int, statuses: Sequence[str] = (),
+                 process_ids: Sequence[str] = ()) -> Any:
+        """The job list document as the server sent it (checked to be one)."""
         params: dict[str, Any] = {"limit": limit}
         if statuses:
             params["status"] = list(statuses)
         if process_ids:
             params["processID"] = list(process_ids)
-        return _parse(JobList, self._get_json("jobs", params=params), "the job list").jobs
+        doc = self._get_json("jobs", params=params)
+        _parse(JobList, doc, "the job list")
+        return doc
 
     def status(self, job_id: str) -> StatusInfo:
         doc = self._get_json(f"jobs/{_segment(job_id)}")
@@ -247,7 +266,9 @@ def _server_error(response: httpx.Response) -> ServerError:
     except ValueError:
         problem = None
     text = " ".join(response.text.split())[:200]
-    return ServerError(response.status_code, problem, text or response.reason_phrase)
+    monitor = response.links.get("monitor", {}).get("url", "").rstrip("/")
+    return ServerError(response.status_code, problem, text or response.reason_phrase,
+                       job_id=monitor.rsplit("/", 1)[-1] if monitor else None)
 
 
 def _transport_error(url: str, exc: httpx.RequestError) -> Unreachable:

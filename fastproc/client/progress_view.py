@@ -94,7 +94,14 @@ class BarView:
 
 
 def _message(status: StatusInfo) -> str:
-    """The job's message, unless it only repeats the status (fastproc says "running")."""
+    """The job's message, unless it only repeats the status (fastproc says "running"). A
+    running workflow's says what its percentage counts: the nested processes, then the
+    job's own process (so "2 of 2" done is not 100 %)."""
+    nodes = status.nodes
+    if nodes is not None and not status.status.terminal:
+        last = status.processID or "its own process"
+        then = f"{last} running" if nodes.done >= nodes.total else f"then {last}"
+        return f"{nodes.done} of {nodes.total} nested processes done, {then}"
     message = status.message or ""
     return "" if message == status.status.value else message
 

@@ -71,6 +71,8 @@ def page(request: Request, template: str, *, base: str, status_code: int = 200,
     def static(path: str) -> str:
         return f"{base}{STATIC_PATH}/{path}"
 
+    # The app's title is the service's own name (FASTPROC_TITLE), on every page.
     html = environment().get_template(template).render(
-        base=base, static=static, json_href=json_href(request), **context)
+        base=base, static=static, json_href=json_href(request), service=request.app.title,
+        **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

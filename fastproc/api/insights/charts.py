@@ -136,23 +136,32 @@ class Phase:
     css: str
 
 
-def timeline_chart(phases: Sequence[Phase], height: int = 48) -> Markup:
-    """A job's phases on one bar, to scale, each labelled with its duration."""
+def timeline_chart(phases: Sequence[Phase]) -> Markup:
+    """A job's phases on one bar, to scale, each labelled with its duration on a row of its
+    own below the bar, from where its segment starts: a phase of 2 ms beside one of
+    seconds gets a segment too narrow for any text, so labels on one row would overlap."""
     if not phases:
         return Markup("")
     origin = phases[0].start
     span = max(max(p.end for p in phases) - origin, 1e-9)
+    height = _BAR_BOTTOM + _LABEL_ROW * len(phases) + 4
     body = []
-    for phase in phases:
+    for row, phase in enumerate(phases, start=1):
         x = WIDE * (phase.start - origin) / span
         w = max(WIDE * (phase.end - phase.start) / span, 1.0)
         label = f"{phase.name} {seconds_text(phase.end - phase.start)}"
         body.append(
             f'<g class="phase {escape(phase.css)}"><title>{escape(label)}</title>'
             f'<rect x="{x:.1f}" y="4" width="{w:.1f}" height="22" rx="3"/>'
-            f'<text class="tick" x="{min(x + 2, WIDE - 2):.1f}" y="{height - 4}" '
+            f'<text class="tick" x="{min(x + 2, WIDE - 2):.1f}" '
+            f'y="{_BAR_BOTTOM + _LABEL_ROW * row - 2}" '
             f'text-anchor="{"end" if x > WIDE * 0.8 else "start"}">{escape(label)}</text></g>')
     return _svg(height, "where the job's time went", body, WIDE)
+
+
+#: Where a timeline's bar ends, and the height of each label row below it.
+_BAR_BOTTOM = 28
+_LABEL_ROW = 14
 
 
 def parts_chart(ends: Sequence[float], total: int, span: float, height: int = 120) -> Markup:

@@ -25,8 +25,8 @@ State = Annotated[AppState, Depends(get_state)]
 async def landing(request: Request, state: State, fmt: Negotiated) -> Response:
     base = base_url(request, state.settings.base_url)
     doc = add_alternate({
-        "title": "fastproc",
-        "description": "OGC API - Processes service",
+        "title": state.settings.title,
+        "description": state.settings.description,
         "links": [
             link(f"{base}/", media.REL_SELF, title="this document"),
             link(f"{base}/api", media.REL_SERVICE_DESC, media.OPENAPI_JSON,
@@ -38,7 +38,7 @@ async def landing(request: Request, state: State, fmt: Negotiated) -> Response:
         ],
     }, f"{base}/", fmt)
     if fmt is Format.HTML:
-        return page(request, "landing.html", base=base, doc=doc, title="fastproc")
+        return page(request, "landing.html", base=base, doc=doc, title=state.settings.title)
     return JSONResponse(doc)
 
 
