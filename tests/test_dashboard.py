@@ -5,6 +5,7 @@ see. Real API, workers and Valkey on a stack of its own (its figures are its job
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -97,6 +98,23 @@ def test_live_workers_report_what_they_ran(client: httpx.Client, stack: Stack) -
     assert workers[0]["queue"] == stack.env["FASTPROC_QUEUE_NAME"]
     assert "echo" in workers[0]["processes"] and workers[0]["running"] == 0
     assert workers[0]["heartbeatAgeSeconds"] < 20
+
+
+def test_the_workers_figures_say_whether_they_count_tasks_or_jobs(
+    client: httpx.Client,
+) -> None:
+    """A worker's "done" counts jobs, arq's health check (j_complete) counts tasks: a fan-out
+    job is many tasks. Each figure says which it counts."""
+    wait_job(client, start_job(client, "echo", {"value": "labelled"}).id)
+    wait_for(lambda: any(w["done"] >= 1 for w in _board(client)["workers"]), 60,
+             "a worker's report of its jobs")
+    page = client.get("/dashboard", headers={"Accept": "text/html"}).text
+    table = page[page.index('<table id="dash-workers">'):]
+    headers = re.findall(r"<th[^>]*>([^<]+)</th>", table[:table.index("</thead>")])
+    assert headers == ["Worker", "Queue", "Processes", "Tasks running", "Jobs done",
+                       "Jobs failed", "Tasks retried", "Heartbeat"], headers
+    health = re.findall(r'<p class="muted small arq-health">(.*?)</p>', page, re.DOTALL)
+    assert health and all("counting tasks, not jobs" in line for line in health), health
 
 
 def test_every_open_dashboard_gets_the_same_readings(stack: Stack) -> None:
