@@ -290,3 +290,18 @@ def test_the_api_document_describes_job_management(client: httpx.Client) -> None
     assert {"post", "get"} <= set(paths["/jobs/{job_id}/results"])
     assert "get" in paths["/jobs/{job_id}/definition"]
     assert "post" in paths["/jobs/{job_id}/rerun"]
+
+
+def test_a_created_job_is_listed_only_when_asked_for(client: httpx.Client) -> None:
+    """`created` is no status of Part 1's jobList.yaml: a listing that does not ask for it
+    (as a Part 1 client never does) leaves such jobs out, one that asks lists them."""
+    job_id = create(client, echo(unique()))["jobID"]
+
+    def listed(**params: Any) -> list[str]:
+        doc = client.get("/jobs", params={"limit": 1000, **params}).json()
+        return [j["jobID"] for j in doc["jobs"]]
+
+    assert job_id not in listed()
+    assert job_id not in listed(processID="echo")
+    assert job_id in listed(status="created")
+    assert client.delete(f"/jobs/{job_id}").status_code == 200

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from fastproc.ogc.models import StatusCode
 from fastproc.store.record import JobRecord, parse_iso
 from fastproc.wire.keys import Keys
 
@@ -44,6 +45,10 @@ class JobFilter:
         if self.process_ids and record.process_id not in self.process_ids:
             return False
         if self.statuses and record.status.value not in self.statuses:
+            return False
+        # A job not yet started (Part 4) is listed only when asked for by its status: its
+        # `created` is no status a Part 1 client knows (jobList.yaml's enum lacks it).
+        if not self.statuses and record.status is StatusCode.CREATED:
             return False
         if self.created_after is not None or self.created_before is not None:
             created = parse_iso(record.created).timestamp() if record.created else None
