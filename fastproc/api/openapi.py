@@ -82,7 +82,7 @@ _SCHEMES = {
 _EITHER_SCHEME: list[dict[str, list[str]]] = [{name: []} for name in _SCHEMES]
 
 #: Tags of the routers whose operations call `authenticate` (execution, jobs, job events).
-_KEYED_TAGS = frozenset({"Execution", "Jobs"})
+_KEYED_TAGS = frozenset({"Execution", "Jobs", "Job management"})
 
 
 def _describe_security(doc: dict[str, Any], security: Security) -> None:
