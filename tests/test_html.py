@@ -6,10 +6,15 @@ form post builds the execute request, queues it like `Prefer: respond-async` and
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import re
+import subprocess
+import sys
 import zlib
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +38,7 @@ from tests.e2e import (
     wait_finished,
     wait_status,
 )
-from tests.support import ASYNC_FRESH, start_job
+from tests.support import ASYNC_FRESH, start_job, wait_job
 
 #: What Chromium sends when it navigates to a page.
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -414,3 +419,42 @@ def test_a_form_answered_from_the_cache_still_leads_to_a_job(client: httpx.Clien
     assert status["status"] == "successful", status
     assert status["created"] == status["started"] == status["finished"], status  # never ran
     assert client.get(f"{second}/results/value").text == value
+
+
+def _snippet(page: str, element_id: str) -> str:
+    found = re.search(rf'<pre class="copy" id="{element_id}"><code>(.*?)</code></pre>', page,
+                      re.DOTALL)
+    assert found is not None, page
+    return html.unescape(found[1])
+
+
+@pytest.mark.parametrize("process_id", ["echo", "add", "sleep", "bbox_area", "byte_stats",
+                                        "number_stats", "fail"])
+def test_the_process_page_offers_a_request_that_runs_as_copied(
+    client: httpx.Client, process_id: str, tmp_path: Path,
+) -> None:
+    """The page's curl command and Python (fastproc's client) execute the process with
+    example inputs the server accepts: as pasted, each answers the process's outcome."""
+    page = client.get(f"/processes/{process_id}", params={"f": "html"}).text
+    base = str(client.base_url).rstrip("/")
+    curl = _snippet(page, "request-curl")
+    assert curl.startswith(f"curl -s -X POST {base}/processes/{process_id}/execution"), curl
+    ran = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60,
+                         check=False)
+    python = _snippet(page, "request-python")
+    script = tmp_path / "run.py"
+    script.write_text(python)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=tmp_path)
+    if process_id == "fail":
+        assert json.loads(ran.stdout)["type"].endswith("/process-error"), ran.stdout
+        assert done.returncode == 1 and "ServerError" in done.stderr, done.stderr
+        return
+    created = json.loads(ran.stdout)
+    if "jobID" in created:  # an async-only process: its job
+        wait_job(client, created["jobID"])
+        created = client.get(f"/jobs/{created['jobID']}/results").json()
+    description = client.get(f"/processes/{process_id}").json()
+    assert set(created) == set(description["outputs"]), ran.stdout
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) == set(description["outputs"]), done.stdout

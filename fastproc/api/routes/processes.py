@@ -12,6 +12,7 @@ from starlette.responses import Response
 from fastproc.api.html import page
 from fastproc.api.html.forms import fields_of, needs_multipart
 from fastproc.api.html.render import RUN_FORM_PATH
+from fastproc.api.html.snippets import request_snippets
 from fastproc.api.negotiation import HTML_TOO, Format, Negotiated, add_alternate
 from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.state import AppState, get_state
@@ -83,4 +84,5 @@ async def describe_process(
         fields=fields, multipart=needs_multipart(fields),
         form_action=base + RUN_FORM_PATH.format(process_id=quote(process_id, safe="")),
         can_async=JobControlOption.ASYNC in proc.description.jobControlOptions,
+        snippets=request_snippets(proc.description, base),
     )
