@@ -233,10 +233,17 @@ def test_the_suites_wrong_format_input_is_a_400_exception(
     client: httpx.Client, ets: tuple[list[EtsInput], list[EtsInput]],
 ) -> None:
     """The second half of testJobCreationInputValidation (Jobs.java 1225-1266): 400 or 500
-    and an exception document naming the input."""
+    and an exception document naming the input, as `application/json` to a client that
+    asks only for that (RFC 7807's type to any other)."""
     inputs, outputs = ets
     body = {"inputs": ets_wrong_format_inputs(inputs), "outputs": ets_all_outputs(outputs)}
-    assert_exception(_post(client, body), 400, "InvalidParameterValue", mentions=["text"])
+    response = _post(client, body)
+    assert_exception(response, 400, "InvalidParameterValue", mentions=["text"])
+    # The suite asks with `Accept: application/json` and requires that type back (1261).
+    assert media_type(response) == "application/json", show(response)
+    problem = client.post(ECHO, json=body, headers={"Accept": "application/problem+json"})
+    assert media_type(problem) == "application/problem+json", show(problem)
+    assert media_type(client.post(ECHO, json=body)) == "application/problem+json"
 
 
 def _schemas(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
