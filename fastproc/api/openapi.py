@@ -44,13 +44,22 @@ _ANY_CONTENT = ("/processes/{process_id}/execution", "/jobs/{job_id}/results",
 
 def _describe_errors(doc: dict[str, Any]) -> None:
     """Document the answers the server really gives: FastAPI's 422 never happens here
-    (validation errors are 400), and every operation can answer the OGC exceptions."""
+    (validation errors are 400; a 422 an operation declares itself, such as Part 4's
+    `unsupported-schema`, stays), and every operation can answer the OGC exceptions."""
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():
             responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
+            declared = responses.get("422")
+            if declared is not None and declared.get("description") == "Validation Error":
+                responses.pop("422")
+            elif declared is not None and "HTTPValidationError" in str(declared.get("content")):
+                declared["content"] = _PROBLEM["content"]  # FastAPI's schema, our text
             for code, text in _ERRORS.items():
                 responses.setdefault(code, {**_PROBLEM, "description": text})
+            for code, response in responses.items():  # an error a route declares by text
+                if code[0] in "45" and "content" not in response:
+                    response.update({**_PROBLEM, "description": response.get("description")
+                                     or _PROBLEM["description"]})
             if method == "delete":
                 responses.setdefault("410", {**_PROBLEM, "description": "Already dismissed"})
             if path == "/processes/{process_id}/execution":

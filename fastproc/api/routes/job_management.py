@@ -74,9 +74,21 @@ def _created(record: JobRecord, base: str) -> Response:
                         headers={"Location": f"{base}/jobs/{record.job_id}"})
 
 
+#: The refusals of a definition's media type and schema (Part 4's exception types).
+_DEFINITION_REFUSED: dict[str, Any] = {
+    "415": {"description": "The body is not JSON (`unsupported-media-type`)"},
+    "422": {"description": "A `Content-Schema` this server does not read (`unsupported-schema`)"},
+}
+_FINISHED: dict[str, Any] = {
+    "409": {"description": "The job finished: what it ran with stays as it was (re-run it)"}}
+_TOO_MANY: dict[str, Any] = {
+    "429": {"description": "The caller holds FASTPROC_MAX_CREATED_PER_CALLER created jobs"}}
+
+
 @router.post("/jobs", summary="Create a job (not started)", status_code=201,
-             openapi_extra={**_DEFINITION_BODY, "responses": {"201": {
-                 "description": "The job, `created`; see Location", **_STATUS}}})
+             openapi_extra={**_DEFINITION_BODY, "responses": {
+                 "201": {"description": "The job, `created`; see Location", **_STATUS},
+                 **_DEFINITION_REFUSED, **_TOO_MANY}})
 async def create_job(request: Request) -> Response:
     """Define a job from an execute request naming its `process`; it runs once started
     (`POST /jobs/{id}/results`). Checked as an execution is; nothing is stored if not."""
@@ -91,7 +103,8 @@ async def create_job(request: Request) -> Response:
 @router.patch("/jobs/{job_id}", summary="Update a created job",
               openapi_extra={**_DEFINITION_BODY, "responses": {
                   "200": {"description": "The job, still `created`", **_STATUS},
-                  "423": {"description": "The job is queued or running"}}})
+                  "423": {"description": "The job is queued or running"},
+                  **_FINISHED, **_DEFINITION_REFUSED}})
 async def update_job(job_id: str, request: Request) -> Response:
     """Replace members of a created job's definition (a member given as null is removed).
     423 while the job is queued or running, 409 once it finished."""
@@ -107,7 +120,8 @@ async def update_job(job_id: str, request: Request) -> Response:
 
 @router.post("/jobs/{job_id}/results", summary="Start a created job",
              responses={200: {"description": "The job, started", **_STATUS},
-                        423: {"description": "The job is queued or running already"}})
+                        423: {"description": "The job is queued or running already"},
+                        409: _FINISHED["409"], 410: {"description": "The job was dismissed"}})
 async def start_job(job_id: str, request: Request) -> Response:
     """Start a created job (once: a second start answers 423 while it runs). From then on
     it is a job like any other."""
@@ -134,7 +148,8 @@ async def job_definition(job_id: str, request: Request) -> Response:
 
 @router.post("/jobs/{job_id}/rerun", summary="Re-run a job", status_code=201,
              responses={201: {"description": "A new job, `created`, with the definition "
-                                             "of this one; see Location", **_STATUS}})
+                                             "of this one; see Location", **_STATUS},
+                        429: _TOO_MANY["429"]})
 async def rerun_job(job_id: str, request: Request) -> Response:
     """Define a new job (`created`, not started) from any job's definition: what
     `POST /jobs` with `GET /jobs/{id}/definition` as its body does, in one request."""
