@@ -168,7 +168,8 @@ class Shell:
 
 @pytest.fixture
 def shell(examples_stack: Stack, tmp_path: Path) -> Iterator[Shell]:
-    (tmp_path / "flow.json").write_text(code_blocks("json")[0])  # the workflow example
+    workflow, = [b for b in code_blocks("json") if '"process": "number_stats"' in b]
+    (tmp_path / "flow.json").write_text(workflow)  # the workflow example
     yield Shell(examples_stack, tmp_path, {QUICKSTART_URL: examples_stack.url})
 
 
