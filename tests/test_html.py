@@ -38,7 +38,7 @@ from tests.e2e import (
     wait_finished,
     wait_status,
 )
-from tests.support import ASYNC_FRESH, start_job, wait_job
+from tests.support import ASYNC_FRESH, start_job, submit_async, wait_job
 
 #: What Chromium sends when it navigates to a page.
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -458,3 +458,110 @@ def test_the_process_page_offers_a_request_that_runs_as_copied(
     assert set(created) == set(description["outputs"]), ran.stdout
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) == set(description["outputs"]), done.stdout
+
+
+# -- job management from the pages (Part 4): inputs, run again, edit and run, drafts --------
+
+
+def _form_action(page: str, button_id: str) -> str:
+    """The action of the form holding the button `button_id` (its own formaction first)."""
+    button = re.search(rf'<button[^>]*id="{button_id}"[^>]*>', page)
+    assert button is not None, page
+    own = re.search(r'formaction="([^"]+)"', button[0])
+    if own:
+        return html.unescape(own[1])
+    form = page[:button.start()].rsplit("<form", 1)[1]
+    found = re.search(r'action="([^"]+)"', form)
+    assert found is not None, form
+    return html.unescape(found[1])
+
+
+def test_the_job_page_shows_the_inputs_it_was_given_escaped(client: httpx.Client) -> None:
+    evil = "<script>alert(1)</script>" + unique()
+    job = start_job(client, "echo", {"value": evil, "array": [7, 8]}, headers=ASYNC)
+    page = client.get(job.location, params={"f": "html"}).text
+    section = page[page.index('id="job-inputs"'):]
+    section = section[:section.index("</section>")]
+    assert "<script>alert" not in section
+    assert f'"{evil}"' in html.unescape(section), section
+    assert "7," in section and "8" in section
+    definition = re.search(r'<a href="([^"]+/definition)"', section)
+    assert definition is not None and client.get(definition[1]).json()["inputs"]["value"] == evil
+
+
+def test_run_again_starts_a_new_job_with_the_same_inputs(client: httpx.Client) -> None:
+    value = unique("again")
+    first = _job_of(_post_form(client, "echo", data={"value": value}))
+    done = wait_status(client, first, "successful")
+    page = client.get(first, params={"f": "html"}).text
+    again = client.post(_form_action(page, "job-rerun"), headers=BROWSER)
+    second = _job_of(again)
+    assert second != first
+    status = wait_status(client, second, "successful")
+    assert status["jobID"] != done["jobID"]
+    assert client.get(f"{second}/definition").json()["inputs"] == {"value": value}
+    assert client.get(f"{second}/results/value").text == value
+
+
+def test_edit_and_run_opens_the_form_filled_with_the_jobs_inputs(client: httpx.Client) -> None:
+    a, b = unique_int(), 0.25
+    job = _job_of(_post_form(client, "add", data={"a": str(a), "b": str(b)}))
+    page = client.get(job, params={"f": "html"}).text
+    edit = re.search(r'<a class="button secondary" id="job-edit" href="([^"]+)"', page)
+    assert edit is not None, page
+    form = client.get(html.unescape(edit[1])).text
+    assert re.search(rf'id="input-a" name="a"[^>]*value="{a}"', form), form
+    assert re.search(r'id="input-b" name="b"[^>]*value="0.25"', form), form
+    assert f"/jobs/{job.rsplit('/', 1)[1]}?f=html" in form  # "filled from job ..."
+    other = client.get(html.unescape(edit[1]).replace("/processes/add", "/processes/echo"))
+    assert other.status_code == 400, other.text  # a job of another process
+
+
+def test_edit_and_run_refuses_a_job_that_is_not_there(client: httpx.Client) -> None:
+    for hostile in ("nope", "../../etc", "0" * 32, "a" * 5000):
+        response = client.get("/processes/add", params={"f": "html", "from": hostile})
+        assert response.status_code in (400, 404), (hostile, response.status_code)
+
+
+def test_a_draft_saved_from_the_form_waits_for_its_start(client: httpx.Client) -> None:
+    a = unique_int()
+    process_page = client.get("/processes/add", params={"f": "html"}).text
+    saved = client.post(_form_action(process_page, "save-draft"),
+                        data={"a": str(a), "b": "1"}, headers=BROWSER)
+    draft = _job_of(saved)
+    status = json_doc(client.get(draft), None)
+    assert status["status"] == "created", status
+    page = client.get(draft, params={"f": "html"}).text
+    assert 'id="job-rerun"' not in page
+    started = client.post(_form_action(page, "job-start"), headers=BROWSER)
+    assert _job_of(started) == draft
+    assert wait_status(client, draft, "successful")["jobID"] == draft.rsplit("/", 1)[1]
+    assert client.get(f"{draft}/results").json() == a + 1
+    again = client.post(_form_action(page, "job-start"), headers=BROWSER)
+    assert again.status_code == 409, again.text  # it finished: started once only
+
+
+def test_a_draft_with_an_invalid_input_is_refused_and_stores_nothing(
+    client: httpx.Client,
+) -> None:
+    response = client.post("/processes/add/execution/draft", data={"a": "x", "b": "1"},
+                           headers=BROWSER)
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("path", ["/processes/add/execution/draft", "/jobs/{job}/start",
+                                  "/jobs/{job}/rerun/form"])
+def test_the_job_management_forms_refuse_a_cross_site_post(
+    client: httpx.Client, path: str,
+) -> None:
+    job = submit_async(client, "add", {"a": 1, "b": unique_int()})
+    before = len(client.get("/jobs", params={"processID": "add", "limit": 1000,
+                                             "status": ["created", "accepted", "running",
+                                                        "successful"]}).json()["jobs"])
+    response = client.post(path.format(job=job), data={"a": "1", "b": "2"},
+                           headers={"Sec-Fetch-Site": "cross-site", **BROWSER})
+    assert response.status_code == 403, response.text
+    after = len(client.get("/jobs", params={"processID": "add", "limit": 1000,
+                                            "status": ["created", "accepted", "running",
+                                                       "successful"]}).json()["jobs"])
+    assert after == before

@@ -193,6 +193,38 @@ def fields_of(description: ProcessDescription) -> list[Field]:
     return [field_for(name, d) for name, d in description.inputs.items()]
 
 
+def prefilled(fields: Sequence[Field], inputs: dict[str, Any]) -> list[str]:
+    """Fill `fields` with the values of a job's `inputs` (for "Edit and run"); the names of
+    inputs a form cannot show again (a file, a reference), left to their defaults."""
+    kept_out: list[str] = []
+    for target in fields:
+        if target.name not in inputs:
+            continue
+        given = inputs[target.name]
+        # A JSON field sends what it shows as it is: a qualified value stays one.
+        value = given if target.kind is Kind.JSON else _unqualified(given)
+        if target.kind is Kind.FILE or (isinstance(value, dict) and "href" in value
+                                        and target.kind is not Kind.JSON):
+            kept_out.append(target.name)
+        elif target.kind is Kind.BOOLEAN:
+            target.checked = value is True
+        elif target.kind in (Kind.SELECT, Kind.MULTISELECT):
+            picked = value if isinstance(value, list) else [value]
+            for option in target.options:
+                option.selected = orjson.loads(option.value) in picked
+        else:
+            target.default = _default_text(value, target.kind)
+    return kept_out
+
+
+def _unqualified(value: Any) -> Any:
+    """The value of a qualified input value (`{"value": ..., "mediaType": ...}`)."""
+    if isinstance(value, dict) and "value" in value and set(value) <= {
+            "value", "mediaType", "encoding", "schema"}:
+        return value["value"]
+    return value
+
+
 def needs_multipart(fields: Sequence[Field]) -> bool:
     """Files need multipart/form-data; anything else posts as urlencoded."""
     return any(f.kind is Kind.FILE for f in fields)

@@ -26,6 +26,11 @@ SWAGGER_UI_PATH = "/static/swagger-ui"
 #: The HTML-only routes (fastproc.api.routes.html_forms) that forms post to.
 RUN_FORM_PATH = "/processes/{process_id}/execution/form"
 DISMISS_FORM_PATH = "/jobs/{job_id}/dismiss"
+DRAFT_FORM_PATH = "/processes/{process_id}/execution/draft"
+START_FORM_PATH = "/jobs/{job_id}/start"
+RERUN_FORM_PATH = "/jobs/{job_id}/rerun/form"
+#: The query parameter of a process page that fills its form from a job's definition.
+FROM_JOB_PARAMETER = "from"
 
 #: Long JSON or text values are cut on the page; the raw output link has all of it.
 MAX_SHOWN = 20_000
@@ -33,6 +38,12 @@ MAX_SHOWN = 20_000
 
 def pretty_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def shown_json(value: Any) -> str:
+    """A value as indented JSON, cut at MAX_SHOWN characters (an input may be large)."""
+    text = pretty_json(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "\n… (cut here)"
 
 
 def rel_name(rel: str | None) -> str:
@@ -49,7 +60,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(schema_text=schema_text, pretty_json=pretty_json, rel_name=rel_name)
+    env.filters.update(schema_text=schema_text, pretty_json=pretty_json, rel_name=rel_name,
+                       shown_json=shown_json)
     env.globals.update(occurs_text=occurs_text, MAX_SHOWN=MAX_SHOWN, PARTS=PARTS_MEMBER,
                        NODES=NODES_MEMBER)
     return env

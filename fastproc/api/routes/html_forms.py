@@ -1,10 +1,13 @@
 """HTML-only routes that the pages' forms post to, since a browser without JavaScript can send
-neither a JSON body nor a DELETE: run a process from its form, dismiss a job.
+neither a JSON body nor a DELETE: run a process from its form or save it as a created job
+(Part 4), start a created job, run a job again, dismiss a job.
 
-Both call what the JSON API's routes call — the execute use case (`fastproc.execution`) and
-the jobs service — so input validation, the result cache, queueing and dismissal live in one
-place, and a job started from a form is the job a JSON client gets from
-`POST /processes/{id}/execution` with `Prefer: respond-async`.
+Each calls what the JSON API's routes call — the execute use case (`fastproc.execution`, its
+job management intents in `execution.drafts`) and the jobs service — so input validation,
+the result cache, queueing and dismissal live in one place: a job started from a form is
+the job a JSON client gets from `POST /processes/{id}/execution` with `Prefer:
+respond-async`, a draft the one of `POST /jobs`, a re-run the one of `POST /jobs/{id}/rerun`
+then `POST /jobs/{id}/results`.
 """
 
 from __future__ import annotations
@@ -19,12 +22,19 @@ from fastproc.api.access import find_process, visible_record
 from fastproc.api.answers import render_outcome
 from fastproc.api.auth import authenticate
 from fastproc.api.html.forms import fields_of, inputs_from_form
-from fastproc.api.html.render import DISMISS_FORM_PATH, RUN_FORM_PATH
+from fastproc.api.html.render import (
+    DISMISS_FORM_PATH,
+    DRAFT_FORM_PATH,
+    RERUN_FORM_PATH,
+    RUN_FORM_PATH,
+    START_FORM_PATH,
+)
 from fastproc.api.negotiation import Format, with_format
 from fastproc.api.origin import refuse_cross_site
 from fastproc.api.responses import base_url
 from fastproc.api.state import AppState, get_state
 from fastproc.execution import Asked
+from fastproc.execution.drafts import Drafts, definition_of
 from fastproc.ogc.models import JobControlOption
 
 #: Forms post without a CORS preflight, so a page elsewhere could post them: see `origin`.
@@ -66,3 +76,47 @@ async def dismiss_from_form(job_id: str, request: Request, state: State) -> Resp
         await state.jobs.stop(record)
     href = f"{base_url(request, state.settings.base_url)}/jobs/{job_id}"
     return RedirectResponse(with_format(href, Format.HTML), status_code=303)
+
+
+@router.post(DRAFT_FORM_PATH)
+async def draft_from_form(process_id: str, request: Request, state: State) -> Response:
+    """Save the form as a created job (Part 4's `POST /jobs`): checked as an execution is,
+    not started; its page offers to start it."""
+    caller = authenticate(request, state.auth, execute=True)
+    proc = await find_process(state, process_id)
+    async with request.form() as form:
+        inputs = await inputs_from_form(fields_of(proc.description), form)
+    base = base_url(request, state.settings.base_url)
+    asked = Asked(base, owner=caller.name if caller else None)
+    definition = {"process": f"{base}/processes/{proc.description.id}", "inputs": inputs}
+    record = await Drafts(state.execution, state.settings).create(definition, asked)
+    return _to_job(base, record.job_id)
+
+
+@router.post(START_FORM_PATH)
+async def start_from_form(job_id: str, request: Request, state: State) -> Response:
+    """Start a created job (Part 4's `POST /jobs/{id}/results`), then show its page."""
+    authenticate(request, state.auth, execute=True)
+    record = await visible_record(state, job_id, request)
+    base = base_url(request, state.settings.base_url)
+    await Drafts(state.execution, state.settings).start(record, Asked(base, owner=record.owner))
+    return _to_job(base, job_id)
+
+
+@router.post(RERUN_FORM_PATH)
+async def rerun_from_form(job_id: str, request: Request, state: State) -> Response:
+    """Run a job again: a new job with its definition (`POST /jobs/{id}/rerun`), started at
+    once; the browser goes to the new job's page."""
+    caller = authenticate(request, state.auth, execute=True)
+    record = await visible_record(state, job_id, request)
+    base = base_url(request, state.settings.base_url)
+    asked = Asked(base, owner=caller.name if caller else None)
+    drafts = Drafts(state.execution, state.settings)
+    new = await drafts.create(definition_of(record, base), asked)
+    await drafts.start(new, asked)
+    return _to_job(base, new.job_id)
+
+
+def _to_job(base: str, job_id: str) -> Response:
+    """303 to the job's page, so a reload does not post the form again."""
+    return RedirectResponse(with_format(f"{base}/jobs/{job_id}", Format.HTML), status_code=303)

@@ -9,16 +9,18 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fastproc.api.access import visible_record
 from fastproc.api.html import page
-from fastproc.api.html.forms import fields_of, needs_multipart
-from fastproc.api.html.render import RUN_FORM_PATH
+from fastproc.api.html.forms import Field, fields_of, needs_multipart, prefilled
+from fastproc.api.html.render import DRAFT_FORM_PATH, FROM_JOB_PARAMETER, RUN_FORM_PATH
 from fastproc.api.html.snippets import request_snippets
 from fastproc.api.negotiation import HTML_TOO, Format, Negotiated, add_alternate
 from fastproc.api.responses import JSONResponse, base_url, link
 from fastproc.api.state import AppState, get_state
 from fastproc.api.views import paging_links
+from fastproc.execution.drafts import definition_of
 from fastproc.ogc import media
-from fastproc.ogc.exceptions import NoSuchProcess
+from fastproc.ogc.exceptions import InvalidParameterValue, NoSuchProcess
 from fastproc.ogc.models import JobControlOption, ProcessDescription, ProcessList
 from fastproc.store.catalogue import CataloguedProcess
 
@@ -79,10 +81,29 @@ async def describe_process(
     if fmt is Format.JSON:
         return JSONResponse(doc)
     fields = fields_of(proc.description)
+    from_job = request.query_params.get(FROM_JOB_PARAMETER)
+    kept_out = await _fill_from_job(state, request, from_job, fields, base, process_id)
+    quoted = quote(process_id, safe="")
     return page(
         request, "process.html", base=base, doc=doc, title=proc.description.title or process_id,
         fields=fields, multipart=needs_multipart(fields),
-        form_action=base + RUN_FORM_PATH.format(process_id=quote(process_id, safe="")),
+        form_action=base + RUN_FORM_PATH.format(process_id=quoted),
+        draft_action=base + DRAFT_FORM_PATH.format(process_id=quoted),
         can_async=JobControlOption.ASYNC in proc.description.jobControlOptions,
-        snippets=request_snippets(proc.description, base),
+        snippets=request_snippets(proc.description, base), from_job=from_job,
+        kept_out=kept_out,
     )
+
+
+async def _fill_from_job(state: AppState, request: Request, job_id: str | None,
+                         fields: list[Field], base: str, process_id: str) -> list[str]:
+    """"Edit and run": the form shows the inputs of the job `?from=` names (a job the caller
+    may see, of this process); the inputs it cannot show again, by name."""
+    if job_id is None:
+        return []
+    record = await visible_record(state, job_id, request)
+    if record.process_id != process_id:
+        raise InvalidParameterValue(
+            f"job {record.job_id} is a job of '{record.process_id}', not of '{process_id}'")
+    inputs = definition_of(record, base).get("inputs")
+    return prefilled(fields, inputs if isinstance(inputs, dict) else {})
