@@ -203,7 +203,13 @@ def submit_async(client: httpx.Client, process_id: str, inputs: dict[str, Any],
 
 
 def job_status(client: httpx.Client, job_id: str) -> dict[str, Any]:
-    response = client.get(f"/jobs/{job_id}")
+    try:
+        response = client.get(f"/jobs/{job_id}")
+    except httpx.RemoteProtocolError:
+        # A kept-alive connection the server closed as idle (after its keep-alive timeout,
+        # as a test waited for a worker to start) just as the client reused it: a GET may
+        # be sent again on a new connection (RFC 9112, 9.3.1), as browsers do.
+        response = client.get(f"/jobs/{job_id}")
     assert response.status_code == 200, response.text
     status: dict[str, Any] = response.json()
     return status
