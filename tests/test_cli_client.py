@@ -456,3 +456,70 @@ def test_the_bar_on_a_terminal_ends_full_with_the_last_message(client: httpx.Cli
     assert f"job {job_id}" in shown
     final = shown.rsplit("\x1b[2K", 1)[-1]  # the last frame, after its erase-line
     assert "successful" in final and "100%" in final and "finished" in final, final
+
+
+# -- one job, and Part 4 job management -------------------------------------------------------
+
+def _job_line(out: str) -> str:
+    match = re.search(r"^job: ([0-9a-f]+)$", out, re.MULTILINE)
+    assert match, out
+    return match[1]
+
+
+def test_a_job_is_created_updated_started_and_read_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], api_url: str,
+) -> None:
+    url = ["--url", api_url]
+    code, out, err = cli(capsys, "jobs", "create", "add", "a=1", "b=2", *url)
+    assert code == 0, err
+    job_id = _job_line(out)
+    assert "status: created" in out.splitlines()
+    code, out, err = cli(capsys, "jobs", "update", job_id, "a=40", *url)
+    assert (code, err) == (0, ""), err
+    code, out, _ = cli(capsys, "jobs", "definition", job_id, *url)
+    assert json.loads(out)["inputs"] == {"a": 40, "b": 2}
+    code, out, err = cli(capsys, "jobs", "start", job_id, "--wait", *url)
+    assert (code, out) == (0, "sum: 42.0\n"), err
+    code, out, _ = cli(capsys, "jobs", job_id, *url)  # a bare id shows the job
+    assert code == 0 and f"job: {job_id}" in out and "status: successful" in out, out
+    code, out, _ = cli(capsys, "jobs", "show", job_id, "--json", *url)
+    assert json.loads(out)["status"] == "successful"
+    code, out, _ = cli(capsys, "jobs", "results", job_id, *url)
+    assert (code, out) == (0, "sum: 42.0\n")
+    code, out, _ = cli(capsys, "jobs", "prov", job_id, *url)
+    assert code == 0 and "activity" in json.loads(out), out
+    code, out, _ = cli(capsys, "jobs", "prov", job_id, "--provn", *url)
+    assert code == 0 and out.startswith("document\n"), out
+    code, _, err = cli(capsys, "jobs", "update", job_id, "a=1", *url)
+    assert code == 1
+    assert_one_error_line(err, "409 ")
+
+
+def test_a_job_is_dismissed_from_the_command_line(capsys: pytest.CaptureFixture[str],
+                                                  client: httpx.Client, api_url: str) -> None:
+    job_id = start_job(client, "sleep", {"seconds": 30}).id
+    code, out, err = cli(capsys, "jobs", "dismiss", job_id, "--url", api_url)
+    assert code == 0, err
+    assert "status: dismissed" in out.splitlines(), out
+    assert OGCClient(api_url).status(job_id).status is StatusCode.DISMISSED
+
+
+def test_job_commands_refuse_what_cannot_be_a_job(capsys: pytest.CaptureFixture[str],
+                                                  api_url: str, tmp_path: Path) -> None:
+    url = ["--url", api_url]
+    code, _, err = cli(capsys, "jobs", "show", "0" * 32, *url)
+    assert code == 1
+    assert_one_error_line(err, "404 no-such-job: ")
+    code, _, err = cli(capsys, "jobs", "../../etc/passwd", *url)
+    assert code == 1 and err.startswith("error: 404 "), err
+    code, _, err = cli(capsys, "jobs", "create", "add", "a=two", "b=1", *url)
+    assert code == 1
+    assert_one_error_line(err, "input 'a' takes number (as JSON), not 'two'")
+    bad = tmp_path / "definition.json"
+    bad.write_text("[1, 2]")
+    code, _, err = cli(capsys, "jobs", "create", "--file", str(bad), *url)
+    assert code == 1
+    assert_one_error_line(err, f"the definition in {bad} is not a JSON object")
+    bad.write_text('{"process": "add", "inputs": {"a": "x", "b": 1}}')
+    code, _, err = cli(capsys, "jobs", "create", "--file", str(bad), *url)
+    assert code == 1 and err.startswith("error: 400 "), err

@@ -13,6 +13,9 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from fastproc.extras import extra
 
@@ -28,6 +31,7 @@ from fastproc.client.errors import (
     Interrupted,
     JobUnsuccessful,
     ServerError,
+    UnexpectedAnswer,
 )
 from fastproc.client.follow import Watch, follow
 from fastproc.client.http import Answer, OGCClient
@@ -195,8 +199,9 @@ def _print_json(out: Console, doc: object) -> None:
 
 
 def _jobs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
-    if getattr(args, "jobs_command", None) == "logs":
-        return _job_logs(ogc, args, out, err)
+    command = getattr(args, "jobs_command", None)
+    if command is not None:
+        return _JOB_COMMANDS[command](ogc, args, out, err)
     if args.json:
         _print_json(out, ogc.job_list(limit=args.limit, statuses=args.status,
                                       process_ids=args.process_ids))
@@ -229,4 +234,113 @@ def _job_logs(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Conso
     return 0
 
 
+def _job_create(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    """A job defined from KEY=VALUE inputs of PROCESS_ID, or from the definition in --file."""
+    if args.file is not None:
+        if args.process is not None or args.inputs:
+            raise InputError("give the definition in --file or PROCESS_ID KEY=VALUE, not both")
+        definition = _definition_file(args.file)
+    else:
+        if args.process is None:
+            raise InputError("give a PROCESS_ID (or --file DEFINITION)")
+        inputs = parse_inputs(args.inputs, ogc.describe(args.process))
+        definition = {"process": f"{ogc.url}/processes/{quote(args.process, safe='')}",
+                      "inputs": inputs}
+    _show_status(ogc.create_job(definition), args, out)
+    return 0
+
+
+def _definition_file(path: Path) -> dict[str, Any]:
+    try:
+        definition = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read the definition in {path}: {exc}") from None
+    if not isinstance(definition, dict):
+        raise InputError(f"the definition in {path} is not a JSON object")
+    return definition
+
+
+def _job_update(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Set the inputs given; the job's other inputs stay as they are."""
+    status = ogc.status(args.job_id)
+    if status.processID is None:
+        raise InputError(f"job {args.job_id} names no process")
+    inputs = parse_inputs(args.inputs, ogc.describe(status.processID))
+    current = ogc.definition(args.job_id).get("inputs")
+    merged = {**(current if isinstance(current, dict) else {}), **inputs}
+    _show_status(ogc.update_job(args.job_id, {"inputs": merged}), args, out)
+    return 0
+
+
+def _job_start(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    started = ogc.start_job(args.job_id)
+    if not args.wait:
+        _show_status(started, args, out)
+        return 0
+    following = argparse.Namespace(events=True, interval=0.5, timeout=args.timeout, plain=True)
+    answer = _follow(ogc, started, following, err)
+    _show(answer, ogc.describe(started.processID or ""), args, out)
+    return 0
+
+
+def _job_show(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    _show_status(ogc.status(args.job_id), args, out)
+    return 0
+
+
+def _job_results(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    status = ogc.status(args.job_id)
+    if status.status is StatusCode.FAILED:
+        raise JobUnsuccessful(args.job_id, f"failed: {_failure(ogc, status)}")
+    _show(ogc.results(args.job_id), ogc.describe(status.processID or ""), args, out)
+    return 0
+
+
+def _job_definition(ogc: OGCClient, args: argparse.Namespace, out: Console,
+                    err: Console) -> int:
+    _print_json(out, ogc.definition(args.job_id))
+    return 0
+
+
+def _job_prov(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    text = ogc.provenance(args.job_id, notation=args.provn)
+    if args.provn:
+        out.out(text, end="" if text.endswith("\n") else "\n")
+    else:
+        try:
+            _print_json(out, json.loads(text))
+        except ValueError as exc:
+            raise UnexpectedAnswer(f"the provenance of job {args.job_id} is not JSON") from exc
+    return 0
+
+
+def _job_dismiss(ogc: OGCClient, args: argparse.Namespace, out: Console, err: Console) -> int:
+    _show_status(ogc.dismiss(args.job_id), args, out)
+    return 0
+
+
+def _show_status(status: StatusInfo, args: argparse.Namespace, out: Console) -> None:
+    """A job's status: its statusInfo with --json, else one `name: value` line a member."""
+    if getattr(args, "json", False):
+        _print_json(out, status.dump())
+        return
+    out.out(f"job: {status.jobID}")
+    rows = [("process", status.processID), ("status", status.status.value),
+            ("progress", None if status.progress is None else f"{status.progress}%"),
+            ("message", status.message), ("created", status.created),
+            ("started", status.started), ("finished", status.finished)]
+    if status.parts is not None:
+        rows.append(("parts", f"{status.parts.done} of {status.parts.total} done"))
+    if status.nodes is not None:
+        rows.append(("nested processes", f"{status.nodes.done} of {status.nodes.total} done"))
+    for name, value in rows:
+        if value:
+            out.out(f"{name}: {value}")
+
+
+_JOB_COMMANDS: dict[str, Command] = {
+    "create": _job_create, "update": _job_update, "start": _job_start, "show": _job_show,
+    "results": _job_results, "definition": _job_definition, "prov": _job_prov,
+    "dismiss": _job_dismiss, "logs": _job_logs,
+}
 _COMMANDS: dict[str, Command] = {"run": _run, "processes": _processes, "jobs": _jobs}

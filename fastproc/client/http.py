@@ -33,6 +33,8 @@ from fastproc.ogc.models import (
 Model = TypeVar("Model", bound=BaseModel)
 
 EVENT_STREAM = "text/event-stream"
+#: PROV-N, the text notation of W3C PROV.
+PROV_N = "text/provenance-notation"
 #: Seconds to open a connection; a server that cannot be reached in this time is down.
 CONNECT_TIMEOUT = 10.0
 #: Seconds to wait for an ordinary answer (not an execution, which waits as long as asked).
@@ -162,6 +164,48 @@ class OGCClient:
         doc = self._get_json("jobs", params=params)
         _parse(JobList, doc, "the job list")
         return doc
+
+    # -- job management (OGC API - Processes - Part 4) --------------------------------------
+
+    def create_job(self, definition: dict[str, Any]) -> StatusInfo:
+        """A job defined, not started (`POST /jobs`): its statusInfo, status `created`."""
+        response = self._send(self._http.build_request("POST", "jobs", json=definition,
+                                                       headers={"Accept": media.JSON}))
+        return self._created_job(response)
+
+    def update_job(self, job_id: str, patch: dict[str, Any]) -> StatusInfo:
+        """Replace members of a created job's definition (`PATCH /jobs/{id}`)."""
+        return self._status_of(self._send(self._http.build_request(
+            "PATCH", f"jobs/{_segment(job_id)}", json=patch, headers={"Accept": media.JSON})),
+            job_id)
+
+    def start_job(self, job_id: str) -> StatusInfo:
+        """Start a created job (`POST /jobs/{id}/results`)."""
+        return self._status_of(self._send(self._http.build_request(
+            "POST", f"jobs/{_segment(job_id)}/results", headers={"Accept": media.JSON})),
+            job_id)
+
+    def definition(self, job_id: str) -> dict[str, Any]:
+        """What the job was created or run with (`GET /jobs/{id}/definition`)."""
+        doc = self._get_json(f"jobs/{_segment(job_id)}/definition")
+        if not isinstance(doc, dict):
+            raise UnexpectedAnswer(f"the definition of job {job_id} is not a JSON object")
+        return doc
+
+    def provenance(self, job_id: str, *, notation: bool = False) -> str:
+        """The job's W3C PROV document (`GET /jobs/{id}/prov`): PROV-JSON, or PROV-N."""
+        accept = PROV_N if notation else media.JSON
+        return self._send(self._http.build_request(
+            "GET", f"jobs/{_segment(job_id)}/prov", headers={"Accept": accept})).text
+
+    def dismiss(self, job_id: str) -> StatusInfo:
+        """Dismiss the job (`DELETE /jobs/{id}`): cancelled if it runs, its results gone."""
+        return self._status_of(self._send(self._http.build_request(
+            "DELETE", f"jobs/{_segment(job_id)}", headers={"Accept": media.JSON})), job_id)
+
+    def _status_of(self, response: httpx.Response, job_id: str) -> StatusInfo:
+        return _parse(StatusInfo, _loads(response.content, response.request.url),
+                      f"the status of job {job_id}")
 
     def status(self, job_id: str) -> StatusInfo:
         doc = self._get_json(f"jobs/{_segment(job_id)}")
