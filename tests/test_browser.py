@@ -183,6 +183,33 @@ def test_the_form_and_the_job_page_work_without_javascript(page_without_js: Page
     expect(page.locator("#output-word_count pre")).to_have_text("11")
 
 
+def test_a_draft_is_saved_started_run_again_and_edited_without_javascript(
+    page_without_js: Page,
+) -> None:
+    """Part 4 from the pages alone: save the form as a draft, start it from its page, run
+    it again, and open the form filled with its inputs."""
+    page = page_without_js
+    page.goto("/processes/add")
+    page.fill("#input-a", "40")
+    page.fill("#input-b", "2")
+    page.click("#save-draft")
+    page.wait_for_url(JOB_PAGE)
+    expect(page.locator("#job-status")).to_have_text("created")
+    expect(page.locator("#job-inputs")).to_contain_text("40")
+    draft = page.url
+    page.click("#job-start")
+    page.wait_for_url(draft)
+    expect(page.locator("#job-status")).to_have_text("successful")  # the page refreshes
+    page.click("#job-rerun")
+    page.wait_for_url(JOB_PAGE)
+    assert page.url != draft
+    expect(page.locator("#job-status")).to_have_text("successful")
+    page.click("#job-edit")
+    expect(page.locator("#input-a")).to_have_value("40")
+    expect(page.locator("#input-b")).to_have_value("2")
+    expect(page.locator("#from-job")).to_be_visible()
+
+
 def test_api_docs_show_every_endpoint_from_packaged_assets(page: Page) -> None:
     page.goto("/")
     page.get_by_role("link", name="the API documentation").first.click()
