@@ -122,6 +122,8 @@ class Run:
     first_ack_after: float | None = None
     first_success_after: float | None = None
     not_ended: list[tuple[str, str]] = field(default_factory=list)
+    #: Acknowledged jobs that ended failed: (job id, kind, message).
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
     sse: Stream | None = None
 
     @property
@@ -369,6 +371,9 @@ def _settle(url: str, result: Run) -> None:
                         status = response.json()["status"]
                         if status in TERMINAL:
                             result.ends[status] += 1
+                            if status == "failed":
+                                result.failures.append((job_id, open_jobs[job_id],
+                                                        str(response.json().get("message"))))
                             del open_jobs[job_id]
                             _note_success(result, job_id, response.json())
             if open_jobs:

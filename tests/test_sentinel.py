@@ -166,7 +166,7 @@ def test_no_acknowledged_job_is_lost_when_the_primary_is_killed_mid_run() -> Non
 
     run = failover_run(150, 1, after=nothing_left_running)
     assert len(run.acknowledged) == 150
-    assert run.ends["successful"] == 150, (dict(run.ends), run.not_ended[:5])
+    assert run.ends["successful"] == 150, (dict(run.ends), run.not_ended[:5], run.failures)
     assert run.ends["lost"] == run.ends["stuck"] == run.ends["failed"] == 0
     assert run.first_success_after is not None  # the new primary served a job to the end
     assert not run.other_errors.get("HTTP 500"), dict(run.other_errors)
