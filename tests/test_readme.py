@@ -230,7 +230,9 @@ BINARY_FILE = b"any bytes \x00\x01\x02"
 
 #: What each `fastproc` command example must print; a new example needs a line here.
 CLI_CHECKS: dict[str, Check] = {
-    r"^fastproc processes": lambda out, sh: all(pid in out for pid in served_ids(sh.stack)),
+    r"^fastproc processes +#": lambda out, sh: all(pid in out for pid in served_ids(sh.stack)),
+    r"^fastproc processes echo": lambda out, _: out.startswith("echo 1.0.0: Echo"),
+    r"jobs create add a=1 b=2": lambda out, _: "status: created" in out.splitlines(),
     r"run add a=1 b=2": lambda out, _: "sum: 3.0" in out,
     r"run sleep seconds=3": lambda out, _: "slept: 3.0" in out,
     r"run batch_upper": lambda out, _: json.loads(out.split("words:", 1)[1]) == ["A", "B", "C"],
