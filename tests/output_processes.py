@@ -6,11 +6,20 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import anyio
 
-from fastproc import MediaType, process
+from fastproc import (
+    BaseParallelProcess,
+    InputDescription,
+    MediaType,
+    OutputDescription,
+    ProcessDescription,
+    Progress,
+    process,
+)
+from tests.gated import block_at, wait_at
 
 CHUNK = 1024 * 1024
 
@@ -85,3 +94,48 @@ async def gated_stream(gate: str) -> Annotated[AsyncIterator[bytes],
             await asyncio.sleep(0.05)
         yield pattern(CHUNK)
     return chunks()
+
+
+class BigParts(BaseParallelProcess):
+    """`n` parts, each giving a text of `size` characters (over the inline limit, so each
+    goes to the output store on its way to the merge); the merge waits at gate `merge`
+    when `gate` names a directory."""
+
+    description = ProcessDescription(
+        id="big-parts",
+        inputs={
+            "n": InputDescription(schema={"type": "integer", "minimum": 1, "maximum": 20}),
+            "size": InputDescription(schema={"type": "integer", "minimum": 0}),
+            "gate": InputDescription(schema={"type": "string"}, minOccurs=0),
+        },
+        outputs={"lengths": OutputDescription(schema={"type": "array",
+                                                      "items": {"type": "integer"}}),
+                 "heads": OutputDescription(schema={"type": "array",
+                                                    "items": {"type": "string"}})},
+    )
+
+    def split_inputs(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"i": i, "size": inputs["size"]} for i in range(inputs["n"])]
+
+    async def execute_single(self, item: dict[str, Any], progress: Progress) -> str:
+        return f"{item['i']:03d}" + "y" * (item["size"] - 3)
+
+    def merge_results(self, results: list[str], body: dict[str, Any]) -> dict[str, Any]:
+        if body["inputs"].get("gate"):
+            block_at(body["inputs"]["gate"], "merge")
+        return {"lengths": [len(r) for r in results], "heads": [r[:3] for r in results]}
+
+
+@process(id="gated-length", output="length")
+async def gated_length(text: str, gate: str) -> int:
+    """The length of `text`, once gate `length` is open: a workflow's root that holds
+    while the test looks at what its child handed it."""
+    await wait_at(gate, "length")
+    return len(text)
+
+
+@process(id="held-string", output="value")
+async def held_string(gate: str) -> str:
+    """`gate`, once gate `child` is open: a sibling that holds its parent back."""
+    await wait_at(gate, "child")
+    return gate

@@ -5,11 +5,13 @@ sibling.
    service, which stores them once and queues N part tasks with fixed ids, guarded by the
    job status.
 2. `run_part` runs one item; the service stores its result if new and only then counts it
-   off (a retried part changes nothing).
+   off (a retried part changes nothing). A result over the inline limit goes to the output
+   store, the join keeping its descriptor (`fastproc.outputs.handoff`).
 3. Whichever part brings pending to 0 makes the service queue the merge under a fixed id:
    a race or a retry cannot merge twice.
-4. `run_merge` loads the parts, merges, and completes the job, whose join state goes in the
-   same atomic step.
+4. `run_merge` loads the parts (those in the output store within the result limit),
+   merges, and completes the job, whose join state goes in the same atomic step; the
+   parts' objects are deleted then.
 
 The join state itself lives in `fastproc.store.join_state`; this module only calls intents.
 The parts of a workflow node's fan-out run here too, on the node's own join (`{job}:node:{n}`,
@@ -86,7 +88,8 @@ async def run_part(rt: Runtime, task_id: str, job_try: int, end: TaskEnd | None 
             result = await run_with_limits(
                 proc.run_part(key, orjson.loads(part.item), inputs, no_progress),
                 rt.soft_limit(proc), rt.settings.hard_timeout_grace)
-            blob = orjson.dumps(to_jsonable(result))
+            blob = await rt.handoff().put(to_jsonable(result), rt.record_ttl,
+                                          f"the result of {context}")
         except Exception as exc:
             rerun = rt.retries.rerun(proc, job_try)
             if rerun is not None:
@@ -144,9 +147,17 @@ async def run_merge(rt: Runtime, task_id: str, end: TaskEnd | None = None) -> No
             f"the merge found {len(found.parts)} of {found.total} parts: the job's join "
             "state is incomplete or expired").to_dict(), end=end)
         return
-    await record_parts(rt, job_id, list(found.parts.items()))
-    await finish_merge(rt, record, proc, list(found.parts.items()),
-                       decode_inputs(found.received), end)
+    handoff = rt.handoff()
+    try:
+        parts = await handoff.read(found.parts, f"the parts of job {job_id}")
+    except ProcessError as exc:
+        await rt.fail(job_id, exc.to_dict(), end=end)
+        await handoff.drop(found.parts.values())
+        return
+    await record_parts(rt, job_id, list(parts.items()))
+    await finish_merge(rt, record, proc, list(parts.items()), decode_inputs(found.received),
+                       end)
+    await handoff.drop(found.parts.values())  # the merge's outcome is stored: they served
 
 
 async def finish_merge(rt: Runtime, record: JobRecord, proc: FanOutProcess,

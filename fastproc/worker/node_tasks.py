@@ -11,7 +11,9 @@ are node tasks `{job}:node:{n}:part:{i}` that any worker runs (`fastproc.worker.
 the last queues `{job}:node:{n}:merge`, and the merge stores the node's value; no task
 waits for another. Its output
 value is then stored, once, in the workflow's keys (no larger than a job's result may be:
-`FASTPROC_MAX_RESULT_BYTES`), and the last child of a parent queues it.
+`FASTPROC_MAX_RESULT_BYTES`; with an output store, one over `FASTPROC_INLINE_OUTPUT_BYTES`
+goes there and the keys hold its descriptor, `fastproc.outputs.handoff`), and the last
+child of a parent queues it.
 
 The root (node 0, the process the request was posted to) is run by the job's own task
 function with its inputs filled from those stored values: results, output selection,
@@ -29,7 +31,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from arq import Retry
 from loguru import logger
 from redis.exceptions import RedisError
@@ -57,7 +58,7 @@ from fastproc.worker.provenance import record_node
 from fastproc.worker.remote import RemoteSlots, run_remote
 from fastproc.worker.runtime import CTX_KEY, Runtime
 from fastproc.worker.tasks import GIVEN_INPUTS, guarded, run_job
-from fastproc.workflows.tree import ROOT, Node
+from fastproc.workflows.tree import ROOT, Node, Slot
 
 #: Where a worker keeps its `RemoteSlots` in arq's context (set at its start-up).
 REMOTE_SLOTS = "fastproc.remote_slots"
@@ -77,11 +78,13 @@ async def run_node_task(ctx: dict[str, Any]) -> None:
                 rt, flows, job_id, node_id, ctx["job_try"], ctx[REMOTE_SLOTS]))
             return
         prepared: list[dict[str, Any]] = []
+        handed: list[Any] = []
         await guarded(rt, job_id, "the inputs of the workflow's process",
-                       _prepare_root(rt, flows, job_id, prepared))
+                       _prepare_root(rt, flows, job_id, prepared, handed))
         if prepared:
             # The job's own task function, in this task: it skips a job that has ended.
             await run_job({**ctx, "job_id": job_id, GIVEN_INPUTS: prepared[0]})
+            await rt.handoff().drop(handed)  # the job has ended: its inputs served
 
 
 async def _started(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: int) -> NodeToRun:
@@ -113,8 +116,8 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
     cache: tuple[str, bytes] | None = None
     started = now_iso()
     if not found.done:
-        inputs = node.filled(found.children)
         try:
+            inputs = node.filled(await _children(rt, found, node))
             if node.remote is not None:
                 with slots.holding(job_try):
                     value = await run_remote(node, inputs, rt.settings,
@@ -131,18 +134,19 @@ async def _run_nested(rt: Runtime, flows: WorkflowJobs, job_id: str, node_id: in
             return
         await record_node(rt, job_id, node, started, value)
     await _finish(rt, flows, job_id, node, value, cache)
+    if not found.done:  # its value is stored: its children's are no longer needed
+        await rt.handoff().drop(value for _, value in found.children)
 
 
 async def _finish(rt: Runtime, flows: WorkflowJobs, job_id: str, node: Node, value: Any,
                   cache: tuple[str, bytes] | None, *, fanned_out: bool = False) -> None:
     """Store the node's value and queue its parent if it was the last child; a fan-out
     node's join keys go in that same call."""
-    encoded = orjson.dumps(value)
-    if len(encoded) > rt.settings.max_result_bytes:
-        await _fail_node(rt, job_id, node, ProcessError(
-            f"the value of process '{node.process_id}' is {len(encoded)} bytes, over the "
-            f"limit of {rt.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)"),
-            fanned_out=fanned_out)
+    try:
+        encoded = await rt.handoff().put(value, rt.record_ttl,
+                                         f"the value of process '{node.process_id}'")
+    except ProcessError as exc:
+        await _fail_node(rt, job_id, node, exc, fanned_out=fanned_out)
         return
     stored = await rt.persist(
         lambda: flows.store(job_id, node, encoded, cache, fanned_out=fanned_out),
@@ -180,7 +184,8 @@ async def _merge_node(rt: Runtime, join_id: str) -> None:
             raise ProcessError(f"the merge found {len(parts.parts)} of {parts.total} parts: "
                                "the node's join state is incomplete or expired")
         inputs = decode_inputs(parts.received)
-        outputs = await run_with_limits(proc.merge(list(parts.parts.items()), inputs),
+        results = await rt.handoff().read(parts.parts, f"the parts of node {node.path}")
+        outputs = await run_with_limits(proc.merge(list(results.items()), inputs),
                                         rt.soft_limit(proc), rt.settings.hard_timeout_grace)
         digest = None
         if _cacheable(rt, proc, parts.received):
@@ -191,8 +196,10 @@ async def _merge_node(rt: Runtime, join_id: str) -> None:
         raise
     except Exception as exc:
         await _fail_node(rt, job_id, node, exc, fanned_out=True)
+        await rt.handoff().drop(parts.parts.values())
         return
     await _finish(rt, flows, job_id, node, value, cache, fanned_out=True)
+    await rt.handoff().drop(parts.parts.values())  # the node's value is stored: they served
 
 
 async def _run_local(rt: Runtime, job_id: str, node: Node, inputs: dict[str, Any],
@@ -249,10 +256,11 @@ def _value_of(rt: Runtime, proc: BaseProcess, node: Node, outputs: Any,
 
 
 async def _prepare_root(rt: Runtime, flows: WorkflowJobs, job_id: str,
-                        prepared: list[dict[str, Any]]) -> None:
+                        prepared: list[dict[str, Any]], handed: list[Any]) -> None:
     """Append to `prepared` the inputs the root runs with (its children's values in
     their slots), after giving the job the cache key of those inputs; nothing when the
-    job has ended, fails here, or is answered from the cache."""
+    job has ended, fails here, or is answered from the cache. The children's values as
+    stored (descriptors of those in the output store) go to `handed`."""
     found = await _started(rt, flows, job_id, ROOT)
     node = found.node
     if found.status is StatusCode.RUNNING and node is None:
@@ -262,7 +270,12 @@ async def _prepare_root(rt: Runtime, flows: WorkflowJobs, job_id: str,
         return
     if node is None or not found.runnable:
         return  # the job ended
-    inputs = node.filled(found.children)
+    handed.extend(value for _, value in found.children)
+    try:
+        inputs = node.filled(await _children(rt, found, node))
+    except ProcessError as exc:
+        await rt.fail(job_id, node_error(exc, node))
+        return
     record = await rt.jobs.get(job_id)
     proc = rt.registry.get(node.process_id)
     if record is None or proc is None:
@@ -286,6 +299,15 @@ async def _prepare_root(rt: Runtime, flows: WorkflowJobs, job_id: str,
         return
     record.cache_key = digest
     await rt.complete(record, proc, EncodedResult(hit))
+
+
+async def _children(rt: Runtime, found: NodeToRun, node: Node) -> list[tuple[Slot, Any]]:
+    """The children's output values, those handed through the output store read back
+    (within the result limit: the node's inputs hold them)."""
+    values = await rt.handoff().read(
+        {str(i): value for i, (_, value) in enumerate(found.children)},
+        f"the inputs of process '{node.process_id}'")
+    return [(slot, values[str(i)]) for i, (slot, _) in enumerate(found.children)]
 
 
 def _process(rt: Runtime, node: Node) -> BaseProcess:

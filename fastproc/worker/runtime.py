@@ -22,6 +22,7 @@ from fastproc.authoring.registry import Registry
 from fastproc.jobs.service import JobService
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.ogc.inputs import InputValidator
+from fastproc.outputs.handoff import Handoff
 from fastproc.outputs.objects import OutputStore
 from fastproc.outputs.placement import Placement, is_stream, read_whole
 from fastproc.settings import Settings
@@ -153,6 +154,13 @@ class Runtime:
             outputs = {name: await read_whole(value, name, self.settings.max_result_bytes)
                        if is_stream(value) else value for name, value in outputs.items()}
         return encode_results(outputs, descriptions, self.settings.inline_output_bytes)
+
+    def handoff(self) -> Handoff:
+        """Where part results and node values go on their way to their merge or parent:
+        the output store for those above the inline limit, read back within the result
+        limit."""
+        return Handoff(self.jobs.outputs, self.jobs.output_index,
+                       self.settings.inline_output_bytes, self.settings.max_result_bytes)
 
     async def complete(self, record: JobRecord, proc: BaseProcess, result: EncodedResult,
                        *, end: TaskEnd | None = None) -> bool:
