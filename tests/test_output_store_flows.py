@@ -5,6 +5,7 @@ object back within the result limit; the objects go once they have served."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import redis
 
 from tests.gated import Gates
+from tests.output_processes import pattern
 from tests.support import Processes, Stack, start_job, wait_for, wait_job
 
 INLINE = 1000
@@ -184,3 +186,19 @@ def test_a_value_shaped_like_a_descriptor_stays_a_value(
     status = wait_job(api, job.id, timeout=60)
     assert status["status"] == "successful", status
     assert api.get(f"/jobs/{job.id}/results").json() == {"object": {"value": forged}}
+
+
+def test_a_node_that_streams_bytes_feeds_a_binary_input(
+        api: httpx.Client, stack: Stack, outputs_dir: Path) -> None:
+    """A node's process that returns an async iterator of bytes: read within the result
+    limit, handed through the store (its base64 is over the inline limit), decoded to the
+    parent's bytes."""
+    before = objects_in(outputs_dir)
+    size = 50_000
+    job = start_job(api, "byte_stats", {"data": {
+        "process": "stream-bytes", "inputs": {"size": size}}}, response="document")
+    status = wait_job(api, job.id, timeout=60)
+    assert status["status"] == "successful", status
+    assert api.get(f"/jobs/{job.id}/results").json() == {
+        "size": size, "checksum": zlib.crc32(pattern(size))}
+    assert objects_in(outputs_dir) == before

@@ -42,6 +42,7 @@ from fastproc.jobs.flow import NodeToRun, WorkflowJobs
 from fastproc.ogc.exceptions import OGCException, ProcessError
 from fastproc.ogc.inputs import references
 from fastproc.ogc.models import ResponseMode, StatusCode
+from fastproc.outputs.placement import is_stream, read_whole
 from fastproc.store.record import now_iso
 from fastproc.store.result_document import (
     EncodedResult,
@@ -191,7 +192,7 @@ async def _merge_node(rt: Runtime, join_id: str) -> None:
         if _cacheable(rt, proc, parts.received):
             digest = cache_digest(proc.id, proc.description.version, parts.received, None,
                                   ResponseMode.RAW.value, owner=found.owner)
-        value, cache = _value_of(rt, proc, node, outputs, digest)
+        value, cache = await _value_of(rt, proc, node, outputs, digest)
     except (Retry, RedisError):
         raise
     except Exception as exc:
@@ -240,13 +241,17 @@ async def _run_local(rt: Runtime, job_id: str, node: Node, inputs: dict[str, Any
         await rt.jobs.flows.split_node(job_id, node, parts, received, queue=rt.queue_of(proc),
                                        ttl=rt.record_ttl, needs_inputs=proc.parts_need_inputs)
         return None
-    return _value_of(rt, proc, node, outputs, digest)
+    return await _value_of(rt, proc, node, outputs, digest)
 
 
-def _value_of(rt: Runtime, proc: BaseProcess, node: Node, outputs: Any,
-              digest: str | None) -> tuple[Any, tuple[str, bytes] | None]:
+async def _value_of(rt: Runtime, proc: BaseProcess, node: Node, outputs: Any,
+                    digest: str | None) -> tuple[Any, tuple[str, bytes] | None]:
     """The value the node's output gives its parent, and the (digest, result) to cache."""
-    # Everything inline: the value goes to the parent, not to a client.
+    # Everything inline: the value goes to the parent, not to a client. A file or a
+    # stream is read within the result limit (the parent's input holds it).
+    limit = rt.settings.max_result_bytes
+    outputs = {name: await read_whole(value, name, limit) if is_stream(value) else value
+               for name, value in outputs.items()}
     blob = encode_results(outputs, proc.description.outputs).document
     if len(blob) > rt.settings.max_result_bytes:
         raise ProcessError(f"the result of process '{proc.id}' is {len(blob)} bytes, over "
