@@ -36,7 +36,7 @@ def test_dev_command_serves_examples_on_embedded_valkey_and_stops_cleanly(tmp_pa
         wait_for(lambda: (resp := _get(f"{base}/processes/echo")) is not None
                  and resp.status_code == 200, 30, "fastproc dev to serve echo")
         response = httpx.post(f"{base}/processes/echo/execution", timeout=10,
-                              json={"inputs": {"value": "from dev"}})
+                              json={"inputs": {"value": "from dev"}, "outputs": {"value": {}}})
         assert response.status_code == 200 and response.text == "from dev"
         listing = (tmp_path / "dev.log").read_text()
         assert "embedded Valkey at" in listing

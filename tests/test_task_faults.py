@@ -75,6 +75,12 @@ def dripping_url() -> Iterator[str]:
         server.server_close()
 
 
+def _echo(client: httpx.Client, value: str) -> httpx.Response:
+    """Echo's `value` alone, answered as its raw text."""
+    return client.post("/processes/echo/execution",
+                       json={"inputs": {"value": value}, "outputs": {"value": {}}})
+
+
 def test_a_reference_served_slowly_fails_the_job_instead_of_leaving_it_running(
     procs: Processes, r: redis.Redis, key_prefix: str, dripping_url: str
 ) -> None:
@@ -86,7 +92,7 @@ def test_a_reference_served_slowly_fails_the_job_instead_of_leaving_it_running(
         assert ended["status"] == "failed", ended
         assert "FASTPROC_FETCH_TIMEOUT" in ended["message"]
         # The server keeps serving other jobs meanwhile.
-        quick = client.post("/processes/echo/execution", json={"inputs": {"value": "ok"}})
+        quick = _echo(client, "ok")
         assert quick.status_code == 200 and quick.text == "ok"
     assert_no_orphaned_running(r, stack.prefix, stack.env["FASTPROC_QUEUE_NAME"])
 
@@ -239,7 +245,7 @@ def test_a_pickled_queue_message_is_data_never_code(
     assert not marker.exists()
     assert r.get(f"arq:job:{task_id}") is None
     # The worker is still serving.
-    answer = client.post("/processes/echo/execution", json={"inputs": {"value": "still"}})
+    answer = _echo(client, "still")
     assert answer.status_code == 200 and answer.text == "still"
 
 
@@ -356,7 +362,7 @@ def test_a_queue_entry_the_worker_cannot_read_is_dropped_counted_and_fails_its_j
         assert not r.exists(prefix_of_key + member), prefix_of_key
     # The worker is alive and still runs jobs.
     assert worker.poll() is None, "the worker exited"
-    answer = client.post("/processes/echo/execution", json={"inputs": {"value": "alive"}})
+    answer = _echo(client, "alive")
     assert answer.status_code == 200 and answer.text == "alive"
     assert_no_orphaned_running(r, prefix, queue)
 
@@ -413,16 +419,16 @@ def test_the_event_hub_survives_hostile_messages(client: httpx.Client, r: redis.
         # The hub still dispatches: the stream shows the dismissal and ends.
         assert "dismissed" in statuses
     # Sync execution rests on the hub: a dead hub would answer 201 after FASTPROC_SYNC_WAIT.
-    answer = client.post("/processes/echo/execution", json={"inputs": {"value": "alive"}})
+    answer = _echo(client, "alive")
     assert answer.status_code == 200 and answer.text == "alive"
 
 
 def test_rude_progress_messages_are_cleaned_at_the_source(client: httpx.Client) -> None:
     answer = client.post("/processes/rude_progress/execution",
-                         json={"inputs": {"value": "v"}})
+                         json={"inputs": {"value": "v"}, "outputs": {"value": {}}})
     assert answer.status_code == 200 and answer.text == "v"
     # The events of that job went through the hub: the next sync request is still served.
-    again = client.post("/processes/echo/execution", json={"inputs": {"value": "next"}})
+    again = _echo(client, "next")
     assert again.status_code == 200 and again.text == "next"
     job_id = submit_async(client, "rude_progress", {"value": "w"})
     assert wait_job(client, job_id)["status"] == "successful"
