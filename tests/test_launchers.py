@@ -72,7 +72,8 @@ def _results(client: httpx.Client, job_id: str) -> Any:
 
 def test_a_plain_job_runs_sync_and_async(launched: tuple[str, Stack, httpx.Client]) -> None:
     _, _, client = launched
-    sync = client.post("/processes/echo/execution", json={"inputs": {"value": "hi"}},
+    sync = client.post("/processes/echo/execution",
+                       json={"inputs": {"value": "hi"}, "outputs": {"value": {}}},
                        headers={"Cache-Control": "no-cache"})
     assert (sync.status_code, sync.text) == (200, "hi")
     job_id = submit_async(client, "add", {"a": 2, "b": 3}, response="document")
