@@ -442,6 +442,7 @@ def test_the_process_page_offers_a_request_that_runs_as_copied(
     ran = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60,
                          check=False)
     python = _snippet(page, "request-python")
+    assert python.startswith("# pip install 'fastproc[client]'\n"), python
     script = tmp_path / "run.py"
     script.write_text(python)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,

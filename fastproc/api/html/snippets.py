@@ -89,6 +89,7 @@ def request_snippets(description: ProcessDescription, base: str) -> Snippets:
     curl = (f"curl -s -X POST {shlex.quote(url)} -H 'Content-Type: application/json'{prefer} "
             f"\\\n  -d {shlex.quote(body)}")
     python = "\n".join([
+        "# pip install 'fastproc[client]'",
         "from fastproc.client import Answer, OGCClient, Watch, follow",
         "",
         f"with OGCClient({base!r}) as ogc:",
