@@ -68,3 +68,14 @@ def test_the_command_line_says_what_a_workflows_percentage_counts() -> None:
 
     assert running(2) == "2 of 2 nested processes done, add running"
     assert running(1) == "1 of 2 nested processes done, then add"
+
+
+def test_a_workflows_page_says_its_own_process_counts_in_its_progress(
+    client: httpx.Client,
+) -> None:
+    nested = {"process": "add", "inputs": {"a": 1, "b": 2}}
+    job = start_job(client, "add", {"a": nested, "b": 3}, response="document")
+    assert wait_job(client, job.id)["status"] == "successful"
+    page = client.get(f"/jobs/{job.id}", params={"f": "html"}).text
+    text = re.sub(r"<[^>]+>", "", page[page.index('id="workflow"'):])
+    assert "1 of 1 nested processes done, then add itself: the progress counts all 2" in text
