@@ -122,7 +122,10 @@ class BaseParallelProcess(FanOutProcess):
     async def parts(self, inputs: dict[str, Any]) -> list[tuple[str, Any]]:
         items = await call_maybe_sync(self.split_inputs,
                                       _input_argument(self.split_inputs, inputs))
-        return [(str(i), item) for i, item in enumerate(items)]
+        # Keys of one width (`07` of `12`): parts queued together are claimed in the order of
+        # their ids, which then is the order of the items (part 2 before part 10).
+        width = len(str(max(len(items) - 1, 0)))
+        return [(f"{i:0{width}d}", item) for i, item in enumerate(items)]
 
     async def run_part(self, key: str, item: Any, inputs: dict[str, Any],
                        progress: Progress) -> Any:
