@@ -139,8 +139,16 @@ class JobService:
         """Add facts to the job's provenance (`fastproc.store.provenance_log`). They live
         as long as the job can: its longest run (`running_ttl`, the worker's record TTL)
         and then its TTL once ended."""
-        ttl = max(running_ttl, self._store.active_ttl) + self._store.job_ttl
-        await self._provenance.add(job_id, facts, ttl)
+        await self._provenance.add(job_id, facts, self._provenance_ttl(running_ttl))
+
+    def _provenance_ttl(self, running_ttl: int) -> int:
+        return max(running_ttl, self._store.active_ttl) + self._store.job_ttl
+
+    def _provenance_write(self, job_id: str, facts: dict[str, Any] | None,
+                          running_ttl: int) -> tuple[str, dict[str, bytes], int] | None:
+        if not facts:
+            return None
+        return self._provenance.write(job_id, facts, self._provenance_ttl(running_ttl))
 
     async def provenance_of(self, job_id: str) -> dict[str, Any]:
         """The provenance facts recorded for the job so far."""
@@ -280,11 +288,14 @@ class JobService:
         return await self._store.report_progress(job_id, percent, message)
 
     async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
-                       fanned_out: bool = False, end: TaskEnd | None = None) -> bool:
+                       fanned_out: bool = False, end: TaskEnd | None = None,
+                       provenance: dict[str, Any] | None = None,
+                       running_ttl: int = 0) -> bool:
         """Store the result, cache it if `cacheable` and the job was submitted with a cache
         key, and mark the job successful (dropping its join state, and a workflow's keys
         with its nested processes' values); False if it had ended.
-        `end`: the task that ends with this step, whose arq keys go in the same call."""
+        `end`: the task that ends with this step, whose arq keys go in the same call.
+        `provenance`: facts of the run (`record_provenance`), written in the same round trip."""
         cache_key = (self._store.keys.cache(record.cache_key)
                      if cacheable and record.cache_key and self._cache.enabled
                      and not result.objects else None)
@@ -294,7 +305,8 @@ class JobService:
                                          int((time.time() + self._store.job_ttl) * 1000))
         done = await self._store.complete(
             record.job_id, result, cache_key=cache_key, cache_ttl=self._cache.ttl,
-            fanned_out=fanned_out or record.nodes is not None, end=end)
+            fanned_out=fanned_out or record.nodes is not None, end=end,
+            hash_write=self._provenance_write(record.job_id, provenance, running_ttl))
         if not done:  # ended (dismissed) meanwhile: nothing will ever point at them
             await self.drop_objects(result.objects)
         return done
@@ -306,10 +318,13 @@ class JobService:
             await self.output_index.forget(objects)
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
-                   end: TaskEnd | None = None) -> bool:
+                   end: TaskEnd | None = None, provenance: dict[str, Any] | None = None,
+                   running_ttl: int = 0) -> bool:
         """Mark the job failed with this exception document; False if it had ended.
-        `end` as for `complete`."""
-        return await self._store.fail(job_id, error, end=end)
+        `end` and `provenance` as for `complete`."""
+        return await self._store.fail(
+            job_id, error, end=end,
+            hash_write=self._provenance_write(job_id, provenance, running_ttl))
 
     # -- fan-out ------------------------------------------------------------------------
 

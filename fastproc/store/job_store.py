@@ -125,6 +125,8 @@ class _Move:
     cache_ttl: int
     delete: Sequence[str]
     end: TaskEnd | None
+    #: A hash written in the same round trip before the step: (key, field -> value, ttl).
+    hash_write: tuple[str, dict[str, bytes], int] | None = None
 
 
 class JobStore:
@@ -380,14 +382,15 @@ class JobStore:
         cache_ttl: int = 0,
         delete: Sequence[str] = (),
         end: TaskEnd | None = None,
+        hash_write: tuple[str, dict[str, bytes], int] | None = None,
     ) -> str | None:
         """The step as one Lua call (shared with the steps asked for meanwhile); the status
         the job had before it, None if refused. With `end`, the call also does arq's
-        bookkeeping of the task that ends here."""
+        bookkeeping of the task that ends here; `hash_write` goes in the same round trip."""
         outcome = await self._moves(_Move(
             job_id, _states(allowed), to.value, ttl,
             [x for kv in (fields or {}).items() for x in kv], result, cache_key, cache_ttl,
-            delete, end))
+            delete, end, hash_write))
         if end is not None:
             end.done = True
         if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
@@ -407,8 +410,16 @@ class JobStore:
             args += [step.allowed, step.to, step.ttl, step.job_id, step.result, step.cache_ttl,
                      end.task_id if end else "", len(step.delete), len(step.pairs) // 2,
                      *step.pairs]
+        # Hashes that go with the steps (a job's provenance) share the call's round trip.
+        before: list[list[Any]] = []
+        for step in batch:
+            if step.hash_write is not None:
+                key, mapping, ttl = step.hash_write
+                before.append(["HSET", key, *(x for kv in mapping.items() for x in kv)])
+                before.append(["EXPIRE", key, ttl])
         outcomes: list[Any] = await run_replicated(self.redis, self._transition, keys, args,
-                                                   self.min_replicas, strict=False)
+                                                   self.min_replicas, strict=False,
+                                                   before=before)
         return outcomes
 
     async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
@@ -457,6 +468,7 @@ class JobStore:
     async def complete(
         self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
         cache_ttl: int = 0, fanned_out: bool = False, end: TaskEnd | None = None,
+        hash_write: tuple[str, dict[str, bytes], int] | None = None,
     ) -> bool:
         """Store the result and mark the job successful. Outputs stored apart are written
         first and removed again if the job had ended (been dismissed) meanwhile."""
@@ -471,6 +483,7 @@ class JobStore:
             cache_key=cache_key, cache_ttl=cache_ttl,
             fields={"finished": now_iso(), "progress": "100", "message": "finished"},
             delete=self._join_keys(job_id) if fanned_out else (), end=end,
+            hash_write=hash_write,
         )
         if done is None and result.apart:
             await self.redis.delete(*(self.keys.output(job_id, n) for n in result.apart))
@@ -530,12 +543,13 @@ class JobStore:
         return [self.keys.output(job_id, name) for name, out in stored.items() if is_apart(out)]
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
-                          end: TaskEnd | None = None) -> bool:
+                   end: TaskEnd | None = None,
+                   hash_write: tuple[str, dict[str, bytes], int] | None = None) -> bool:
         before = await self._move(
             job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": str(error.get("detail", "failed")),
                     "error": orjson.dumps(error).decode()},
-            delete=self._join_keys(job_id), end=end,
+            delete=self._join_keys(job_id), end=end, hash_write=hash_write,
         )
         return before is not None
 

@@ -30,12 +30,18 @@ class ProvenanceLog:
         self.redis = redis
         self.keys = keys
 
+    def write(self, job_id: str, facts: dict[str, Any],
+              ttl: int) -> tuple[str, dict[str, bytes], int]:
+        """`facts` (field -> JSON value) as a hash write (key, fields, TTL), for a step of
+        the job to carry in its own round trip (`JobStore.complete`, `fail`)."""
+        return (self.keys.job_provenance(job_id),
+                {name: orjson.dumps(value) for name, value in facts.items()}, ttl)
+
     async def add(self, job_id: str, facts: dict[str, Any], ttl: int) -> None:
         """Write `facts` (field -> JSON value) and give the hash `ttl` seconds."""
-        key = self.keys.job_provenance(job_id)
+        key, mapping, ttl = self.write(job_id, facts, ttl)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={name: orjson.dumps(value)
-                                    for name, value in facts.items()})
+            pipe.hset(key, mapping=mapping)
             pipe.expire(key, ttl)
             await pipe.execute()
 

@@ -2,8 +2,10 @@
 worker ran which code, what the references fetched, a fan-out's parts and each nested
 process of a workflow. Facts only the run knows: afterwards nobody can tell.
 
-Each is one write (`JobService.record_provenance`): the job's start with its inputs, a
-merge with its parts, and each nested process once it has stored its value.
+The facts of a job's start with its inputs (`start_facts`) go with the step that ends the
+job, in its round trip (a fan-out's, whose end is another task's, are written at its split);
+a merge's parts and each nested process, once it has stored its value, are one write each
+(`JobService.record_provenance`).
 """
 
 from __future__ import annotations
@@ -43,11 +45,15 @@ def process_identity(proc: BaseProcess) -> dict[str, Any]:
     return {"id": proc.id, "version": proc.description.version, "module": module}
 
 
-async def record_start(rt: Runtime, job_id: str, proc: BaseProcess,
-                       fetched: Sequence[Fetched]) -> None:
-    await rt.jobs.record_provenance(job_id, {
-        "worker": worker_identity(), "process": process_identity(proc),
-        "fetched": [f.document() for f in fetched]}, running_ttl=rt.record_ttl)
+def start_facts(proc: BaseProcess, fetched: Sequence[Fetched]) -> dict[str, Any]:
+    """Who runs the job, which code, and what its references fetched."""
+    return {"worker": worker_identity(), "process": process_identity(proc),
+            "fetched": [f.document() for f in fetched]}
+
+
+async def record_start(rt: Runtime, job_id: str, facts: dict[str, Any]) -> None:
+    """The start's facts written now (a fan-out job: its end is another task's)."""
+    await rt.jobs.record_provenance(job_id, facts, running_ttl=rt.record_ttl)
 
 
 async def record_parts(rt: Runtime, job_id: str, results: Sequence[tuple[str, Any]]) -> None:

@@ -115,12 +115,15 @@ class Runtime:
 
     async def fail(self, job_id: str, error: dict[str, Any],
                    subscriber: dict[str, Any] | None = None, *,
-                   end: TaskEnd | None = None) -> bool:
+                   end: TaskEnd | None = None,
+                   provenance: dict[str, Any] | None = None) -> bool:
         """Mark a job failed and tell its subscriber (read from the record if not given).
-        `end`: the task that ends with this step (see `JobService.complete`)."""
+        `end`: the task that ends with this step; `provenance`: the run's facts, written
+        in the same round trip (see `JobService.complete`)."""
         await self.task_observer.job_ending()  # its log first, complete once it has ended
-        if not await self.persist(lambda: self.jobs.fail(job_id, error, end=end),
-                                  f"the failure of job {job_id}"):
+        if not await self.persist(lambda: self.jobs.fail(
+                job_id, error, end=end, provenance=provenance, running_ttl=self.record_ttl),
+                f"the failure of job {job_id}"):
             return False
         self.task_observer.job_failed()
         if subscriber is None:
@@ -163,7 +166,8 @@ class Runtime:
                        self.settings.inline_output_bytes, self.settings.max_result_bytes)
 
     async def complete(self, record: JobRecord, proc: BaseProcess, result: EncodedResult,
-                       *, end: TaskEnd | None = None) -> bool:
+                       *, end: TaskEnd | None = None,
+                       provenance: dict[str, Any] | None = None) -> bool:
         """Mark a job successful with its results, caching them if the process allows."""
         subscriber = record.request.get("subscriber")
         if result.size > self.settings.max_result_bytes:
@@ -171,11 +175,12 @@ class Runtime:
             return await self.fail(record.job_id, ProcessError(
                 f"the result of process '{proc.id}' is {result.size} bytes, over the limit "
                 f"of {self.settings.max_result_bytes} (FASTPROC_MAX_RESULT_BYTES)").to_dict(),
-                subscriber, end=end)
+                subscriber, end=end, provenance=provenance)
         await self.task_observer.job_ending()  # its log first, complete once it has ended
         done = await self.persist(lambda: self.jobs.complete(
             record, result, cacheable=proc.deterministic,
-            fanned_out=isinstance(proc, FanOutProcess), end=end),
+            fanned_out=isinstance(proc, FanOutProcess), end=end,
+            provenance=provenance, running_ttl=self.record_ttl),
             f"the result of job {record.job_id}")
         if done:
             self.task_observer.job_succeeded()

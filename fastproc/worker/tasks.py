@@ -31,7 +31,7 @@ from fastproc.worker.fanout_tasks import run_merge, run_part, start_fanout
 from fastproc.worker.fetch import Fetched, resolve_references
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
 from fastproc.worker.progress import ProgressReporter
-from fastproc.worker.provenance import record_start
+from fastproc.worker.provenance import record_start, start_facts
 from fastproc.worker.runtime import CTX_KEY, Runtime
 
 #: arq's own try limit for fastproc tasks; the real limits are checked in `run_job`.
@@ -140,8 +140,9 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
     except OGCException as exc:
         await rt.fail(job_id, exc.to_dict(), record.request.get("subscriber"), end=end)
         return
-    await record_start(rt, job_id, proc, fetched)
+    facts = start_facts(proc, fetched)
     if isinstance(proc, FanOutProcess):
+        await record_start(rt, job_id, facts)
         try:
             await start_fanout(rt, record, proc, inputs, end)
         except Exception as exc:
@@ -161,10 +162,10 @@ async def _run_record(rt: Runtime, record: JobRecord, job_try: int,
             logger.warning("{} raised {!r}; retrying (try {})", context, exc, job_try)
             raise rerun from exc
         await progress.drain()
-        await rt.fail(job_id, error_of(exc, context), end=end)
+        await rt.fail(job_id, error_of(exc, context), end=end, provenance=facts)
         return
     await progress.drain()
-    await rt.complete(record, proc, result, end=end)
+    await rt.complete(record, proc, result, end=end, provenance=facts)
 
 
 async def _inputs_of(rt: Runtime, record: JobRecord, proc: BaseProcess,
