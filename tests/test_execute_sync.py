@@ -122,6 +122,9 @@ def test_number_stats_raw_is_multipart_related_with_one_part_per_output(
         part = by_id[name]
         assert part.get_content_type() == "application/json", part.items()
         assert json.loads(part_bytes(part)) == value, name
+    # Parts held in the result document go out as one body of known length, not chunked.
+    assert response.headers.get("content-length") == str(len(response.content))
+    assert "transfer-encoding" not in response.headers
 
 
 def test_number_stats_document_holds_every_output(client: httpx.Client) -> None:

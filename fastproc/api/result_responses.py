@@ -231,5 +231,9 @@ async def _multipart(wanted: dict[str, str], stored: dict[str, StoredOutput], ba
             yield b"\r\n"
         yield f"--{boundary}--\r\n".encode()
 
-    return StreamingResponse(
-        body(), media_type=f'{media.MULTIPART_RELATED}; boundary="{boundary}"')
+    content_type = f'{media.MULTIPART_RELATED}; boundary="{boundary}"'
+    if not any(with_content and is_apart(stored[name]) for name, _, with_content in heads):
+        # Every part is in the result document already: one body with its length, sent
+        # in one write, instead of a chunked stream of a few small pieces.
+        return Response(b"".join([chunk async for chunk in body()]), media_type=content_type)
+    return StreamingResponse(body(), media_type=content_type)
