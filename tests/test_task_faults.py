@@ -412,8 +412,15 @@ def test_the_event_hub_survives_hostile_messages(client: httpx.Client, r: redis.
         statuses = (orjson.loads(line[5:])["status"] for line in stream.iter_lines()
                     if line.startswith("data:"))
         assert next(statuses) in ("accepted", "running")  # the hub is subscribed now
+        ours = job_id.encode()
         for hostile in (b"\xff\xfe\xfd", b"not json", b"[1, 2]", b'{"jobID": {"a": 1}}',
-                        b"null"):
+                        b"null",
+                        # Readable JSON about the very job the stream shows, but junk in it.
+                        b'{"jobID": "%s", "status": "bogus"}' % ours,
+                        b'{"jobID": "%s", "status": "running", "progress": "abc"}' % ours,
+                        b'{"jobID": "%s", "status": "running", "progress": 1e400}' % ours,
+                        b'{"jobID": "%s", "status": "running", "updated": 7}' % ours,
+                        b'{"jobID": "%s", "status": "running", "message": {"a": 1}}' % ours):
             assert r.publish(channel, hostile) >= 1  # the API's hub hears it
         assert client.delete(f"/jobs/{job_id}").status_code == 200
         # The hub still dispatches: the stream shows the dismissal and ends.

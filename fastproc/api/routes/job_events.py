@@ -44,11 +44,22 @@ def _message(doc: dict[str, Any], seq: int) -> ServerSentEvent:
     return ServerSentEvent(orjson.dumps(doc).decode(), event="status", id=str(seq))
 
 
-def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord:
-    """The record as an event describes it, without reading Redis again."""
-    record.status = StatusCode(event["status"])
-    if event.get("progress") is not None:
-        record.progress = int(event["progress"])
+def _apply(record: JobRecord, event: dict[str, Any]) -> JobRecord | None:
+    """The record as an event describes it, without reading Redis again; None for an event
+    that cannot describe it (anybody who can write to Redis can publish one)."""
+    try:
+        status = StatusCode(str(event.get("status")))
+        progress = event.get("progress")
+        percent = None if progress is None else int(progress)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if (percent is not None and not 0 <= percent <= 100) or not isinstance(
+            event.get("message", ""), str | None) or not isinstance(
+            event.get("updated", ""), str | None):
+        return None
+    record.status = status
+    if percent is not None:
+        record.progress = percent
     if event.get("message"):
         record.message = str(event["message"])
     if event.get("updated"):
@@ -99,6 +110,7 @@ async def _statuses(state: AppState, job_id: str, base: str
                 record = await jobs.get(job_id)  # resync, or the final record
                 changed = True
             else:
-                changed = not _older(event, record)
-                if changed:
-                    record = _apply(record, event)
+                applied = None if _older(event, record) else _apply(record, event)
+                changed = applied is not None
+                if applied is not None:
+                    record = applied
