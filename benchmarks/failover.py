@@ -2,8 +2,8 @@
 promotes its replica. A primary, one replica and three Sentinels (`embedded_sentinel_group`),
 two workers and one API, all on `redis+sentinel://`; submissions of plain, fan-out and
 workflow jobs (the API acknowledges each with 201); the primary is killed once a third are
-acknowledged, and started again (empty) once the Sentinels have promoted the replica, so it
-rejoins as the new replica. Reports, per `FASTPROC_REDIS_MIN_REPLICAS`, what each column
+acknowledged, and started again (empty) as the new primary's replica once every Sentinel
+names that one. Reports, per `FASTPROC_REDIS_MIN_REPLICAS`, what each column
 of `LEGEND` says: acknowledged jobs that ended `successful`, lost (the record is gone: 404),
 stuck (not ended in time) and failed; the jobs that ran twice, counted from a journal kept
 outside Redis (`tests.failover_processes`: each run of a plain job or of a workflow's leaf
@@ -255,7 +255,10 @@ def run(jobs: int, min_replicas: int, *, workers: int = 2, concurrency: int = 8,
             killed.set()
             wait_until(lambda: _promoted(group, old.port), 60, "a replica to be promoted")
             result.promoted_after = time.monotonic() - result.killed_at
-            old.start()  # empty: the Sentinels make it the new primary's replica
+            # Back, empty, as the new primary's replica (as an orchestrator brings a failed
+            # primary back), once every Sentinel names the new primary.
+            wait_until(lambda: _agreed(group, old.port), 60, "the Sentinels to agree")
+            old.start(replica_of=group.primary().port)
             for future in futures:
                 future.result()
             watched.result()
@@ -307,6 +310,22 @@ def _watch(url: str, stream: Stream, opened: threading.Event) -> None:
     finally:
         stream.ended_at = time.monotonic()
         opened.set()
+
+
+def _agreed(group: SentinelGroup, old_port: int) -> bool:
+    """Every Sentinel names the same primary, not the old one."""
+    named = set()
+    for sentinel in group.sentinels:
+        client = redis.Redis(host="127.0.0.1", port=sentinel.port, socket_timeout=1)
+        try:
+            _, port = client.execute_command(  # type: ignore[no-untyped-call]
+                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", group.service)
+            named.add(int(port))
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+    return len(named) == 1 and old_port not in named
 
 
 def _promoted(group: SentinelGroup, old_port: int) -> bool:

@@ -104,9 +104,16 @@ class ValkeyNode:
     sentinel: bool = False
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *, replica_of: int | None = None) -> None:
+        """Start (again); `replica_of`: as a replica of the data node on that port, as a
+        failed primary comes back once another took its place (started as a primary, and
+        empty, it would be one until the Sentinels turn it, and a client that asked a
+        Sentinel not yet told of the failover could write to it meanwhile)."""
+        extra = self.extra if replica_of is None else (
+            *(e for e in self.extra if not e.startswith("replicaof ")),
+            f"replicaof 127.0.0.1 {replica_of}")
         self.process = _start(self.directory, self.port, persist=False, detached=False,
-                              extra=self.extra, sentinel=self.sentinel)
+                              extra=extra, sentinel=self.sentinel)
         _wait_until_ready(self.process, self.port, self.directory)
 
     def kill(self) -> None:

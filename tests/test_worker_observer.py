@@ -22,7 +22,7 @@ from fastproc.worker.runtime import CTX_KEY, Runtime, observed
 class _Jobs:
     """The intents `Runtime.fail` calls, each answering as for a running job."""
 
-    async def fail(self, job_id: str, error: dict[str, Any], *, end: Any = None) -> bool:
+    async def fail(self, job_id: str, error: dict[str, Any], **_: Any) -> bool:
         return True
 
     async def subscriber(self, job_id: str) -> None:
