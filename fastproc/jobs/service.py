@@ -144,12 +144,6 @@ class JobService:
     def _provenance_ttl(self, running_ttl: int) -> int:
         return max(running_ttl, self._store.active_ttl) + self._store.job_ttl
 
-    def _provenance_write(self, job_id: str, facts: dict[str, Any] | None,
-                          running_ttl: int) -> tuple[str, dict[str, bytes], int] | None:
-        if not facts:
-            return None
-        return self._provenance.write(job_id, facts, self._provenance_ttl(running_ttl))
-
     async def provenance_of(self, job_id: str) -> dict[str, Any]:
         """The provenance facts recorded for the job so far."""
         return await self._provenance.read(job_id)
@@ -289,13 +283,12 @@ class JobService:
 
     async def complete(self, record: JobRecord, result: EncodedResult, *, cacheable: bool,
                        fanned_out: bool = False, end: TaskEnd | None = None,
-                       provenance: dict[str, Any] | None = None,
-                       running_ttl: int = 0) -> bool:
+                       provenance: dict[str, Any] | None = None) -> bool:
         """Store the result, cache it if `cacheable` and the job was submitted with a cache
         key, and mark the job successful (dropping its join state, and a workflow's keys
         with its nested processes' values); False if it had ended.
         `end`: the task that ends with this step, whose arq keys go in the same call.
-        `provenance`: facts of the run (`record_provenance`), written in the same round trip."""
+        `provenance`: the run's facts, kept in the record by the same step (`RUN_FACTS`)."""
         cache_key = (self._store.keys.cache(record.cache_key)
                      if cacheable and record.cache_key and self._cache.enabled
                      and not result.objects else None)
@@ -306,7 +299,7 @@ class JobService:
         done = await self._store.complete(
             record.job_id, result, cache_key=cache_key, cache_ttl=self._cache.ttl,
             fanned_out=fanned_out or record.nodes is not None, end=end,
-            hash_write=self._provenance_write(record.job_id, provenance, running_ttl))
+            run_facts=_facts_text(provenance))
         if not done:  # ended (dismissed) meanwhile: nothing will ever point at them
             await self.drop_objects(result.objects)
         return done
@@ -318,13 +311,11 @@ class JobService:
             await self.output_index.forget(objects)
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
-                   end: TaskEnd | None = None, provenance: dict[str, Any] | None = None,
-                   running_ttl: int = 0) -> bool:
+                   end: TaskEnd | None = None,
+                   provenance: dict[str, Any] | None = None) -> bool:
         """Mark the job failed with this exception document; False if it had ended.
         `end` and `provenance` as for `complete`."""
-        return await self._store.fail(
-            job_id, error, end=end,
-            hash_write=self._provenance_write(job_id, provenance, running_ttl))
+        return await self._store.fail(job_id, error, end=end, run_facts=_facts_text(provenance))
 
     # -- fan-out ------------------------------------------------------------------------
 
@@ -402,3 +393,8 @@ def _draft_fields(definition: dict[str, Any], request: dict[str, Any],
     if owner:
         fields["owner"] = owner
     return fields
+
+
+def _facts_text(facts: dict[str, Any] | None) -> str | None:
+    """A run's facts as the record keeps them (`RUN_FACTS`), or None when there are none."""
+    return orjson.dumps(facts).decode() if facts else None

@@ -24,6 +24,7 @@ from fastproc.store.event_hub import EVENT_RESULT_BYTES
 from fastproc.store.flow_state import FlowState
 from fastproc.store.join_state import JoinState
 from fastproc.store.listing import Cursor, IndexWalk, JobFilter, JobPage, MergedWalk
+from fastproc.store.provenance_log import RUN_FACTS
 from fastproc.store.record import STATUS_FIELDS, JobRecord, UnreadableRecord, now_iso, parse_iso
 from fastproc.store.replication import run_replicated
 from fastproc.store.result_document import EncodedResult, decode_results, is_apart
@@ -125,8 +126,6 @@ class _Move:
     cache_ttl: int
     delete: Sequence[str]
     end: TaskEnd | None
-    #: A hash written in the same round trip before the step: (key, field -> value, ttl).
-    hash_write: tuple[str, dict[str, bytes], int] | None = None
 
 
 class JobStore:
@@ -382,15 +381,14 @@ class JobStore:
         cache_ttl: int = 0,
         delete: Sequence[str] = (),
         end: TaskEnd | None = None,
-        hash_write: tuple[str, dict[str, bytes], int] | None = None,
     ) -> str | None:
         """The step as one Lua call (shared with the steps asked for meanwhile); the status
         the job had before it, None if refused. With `end`, the call also does arq's
-        bookkeeping of the task that ends here; `hash_write` goes in the same round trip."""
+        bookkeeping of the task that ends here."""
         outcome = await self._moves(_Move(
             job_id, _states(allowed), to.value, ttl,
             [x for kv in (fields or {}).items() for x in kv], result, cache_key, cache_ttl,
-            delete, end, hash_write))
+            delete, end))
         if end is not None:
             end.done = True
         if isinstance(outcome, bytes) and outcome.startswith(b"OK:"):
@@ -410,16 +408,8 @@ class JobStore:
             args += [step.allowed, step.to, step.ttl, step.job_id, step.result, step.cache_ttl,
                      end.task_id if end else "", len(step.delete), len(step.pairs) // 2,
                      *step.pairs]
-        # Hashes that go with the steps (a job's provenance) share the call's round trip.
-        before: list[list[Any]] = []
-        for step in batch:
-            if step.hash_write is not None:
-                key, mapping, ttl = step.hash_write
-                before.append(["HSET", key, *(x for kv in mapping.items() for x in kv)])
-                before.append(["EXPIRE", key, ttl])
         outcomes: list[Any] = await run_replicated(self.redis, self._transition, keys, args,
-                                                   self.min_replicas, strict=False,
-                                                   before=before)
+                                                   self.min_replicas, strict=False)
         return outcomes
 
     async def begin(self, job_id: str, ttl: int = 0) -> JobRecord | None:
@@ -468,7 +458,7 @@ class JobStore:
     async def complete(
         self, job_id: str, result: EncodedResult, *, cache_key: str | None = None,
         cache_ttl: int = 0, fanned_out: bool = False, end: TaskEnd | None = None,
-        hash_write: tuple[str, dict[str, bytes], int] | None = None,
+        run_facts: str | None = None,
     ) -> bool:
         """Store the result and mark the job successful. Outputs stored apart are written
         first and removed again if the job had ended (been dismissed) meanwhile."""
@@ -481,9 +471,9 @@ class JobStore:
         done = await self._move(
             job_id, _ACTIVE, StatusCode.SUCCESSFUL, ttl=self.job_ttl, result=result.document,
             cache_key=cache_key, cache_ttl=cache_ttl,
-            fields={"finished": now_iso(), "progress": "100", "message": "finished"},
+            fields={"finished": now_iso(), "progress": "100", "message": "finished",
+                    **({RUN_FACTS: run_facts} if run_facts else {})},
             delete=self._join_keys(job_id) if fanned_out else (), end=end,
-            hash_write=hash_write,
         )
         if done is None and result.apart:
             await self.redis.delete(*(self.keys.output(job_id, n) for n in result.apart))
@@ -543,13 +533,13 @@ class JobStore:
         return [self.keys.output(job_id, name) for name, out in stored.items() if is_apart(out)]
 
     async def fail(self, job_id: str, error: dict[str, Any], *,
-                   end: TaskEnd | None = None,
-                   hash_write: tuple[str, dict[str, bytes], int] | None = None) -> bool:
+                   end: TaskEnd | None = None, run_facts: str | None = None) -> bool:
         before = await self._move(
             job_id, _ACTIVE, StatusCode.FAILED, ttl=self.job_ttl,
             fields={"finished": now_iso(), "message": str(error.get("detail", "failed")),
-                    "error": orjson.dumps(error).decode()},
-            delete=self._join_keys(job_id), end=end, hash_write=hash_write,
+                    "error": orjson.dumps(error).decode(),
+                    **({RUN_FACTS: run_facts} if run_facts else {})},
+            delete=self._join_keys(job_id), end=end,
         )
         return before is not None
 

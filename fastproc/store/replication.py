@@ -36,27 +36,23 @@ class NotReplicated(RedisError):
 
 
 async def run_replicated(redis: Redis, script: AsyncScript, keys: Sequence[Any],
-                         args: Sequence[Any], replicas: int, *, strict: bool = True,
-                         before: Sequence[Sequence[Any]] = ()) -> Any:
+                         args: Sequence[Any], replicas: int, *, strict: bool = True) -> Any:
     """`script(keys, args)`, then `WAIT replicas` on the same connection; when fewer
     confirm, raises `NotReplicated` (after the script ran), or, not `strict`, logs it and
     returns the outcome (a worker's step: its task is still queued in any copy that lacks
-    it, so a failover re-runs it rather than lose it). With `replicas` 0 and nothing
-    `before`, the script alone, as `AsyncScript` runs it. `before`: commands sent ahead of
-    the script in the same round trip (writes that go with the step)."""
-    if replicas <= 0 and not before:
+    it, so a failover re-runs it rather than lose it). With `replicas` 0, the script
+    alone, as `AsyncScript` runs it."""
+    if replicas <= 0:
         return await script(keys=keys, args=args)
-    outcome, confirmed = await _call_and_wait(redis, script, keys, args, replicas, before)
+    outcome, confirmed = await _call_and_wait(redis, script, keys, args, replicas)
     if isinstance(outcome, NoScriptError):
         # A new primary after a failover, or a flushed script cache: the script did not
-        # run; load it and send the batch again (what went before it was applied).
+        # run; load it and send the batch again.
         script.sha = await redis.script_load(script.script)
-        outcome, confirmed = await _call_and_wait(redis, script, keys, args, replicas, ())
+        outcome, confirmed = await _call_and_wait(redis, script, keys, args, replicas)
     for failed in (outcome, confirmed):
         if isinstance(failed, Exception):
             raise failed
-    if replicas <= 0:
-        return outcome
     if int(confirmed) < replicas:
         if strict:
             raise NotReplicated(int(confirmed), replicas)
@@ -65,19 +61,9 @@ async def run_replicated(redis: Redis, script: AsyncScript, keys: Sequence[Any],
 
 
 async def _call_and_wait(redis: Redis, script: AsyncScript, keys: Sequence[Any],
-                         args: Sequence[Any], replicas: int,
-                         before: Sequence[Sequence[Any]]) -> tuple[Any, Any]:
-    """The script's reply and WAIT's (None when no replica is asked for), in one round trip
-    with the commands `before` it (whose errors are raised)."""
+                         args: Sequence[Any], replicas: int) -> list[Any]:
     async with redis.pipeline(transaction=False) as pipe:
-        for command in before:
-            pipe.execute_command(*command)
         pipe.evalsha(script.sha, len(keys), *keys, *args)
-        if replicas > 0:
-            pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS)
+        pipe.execute_command("WAIT", replicas, REPLICA_WAIT_MS)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
-    for reply in replies[:len(before)]:
-        if isinstance(reply, Exception):
-            raise reply
-    rest = replies[len(before):]
-    return rest[0], (rest[1] if replicas > 0 else None)
+    return replies

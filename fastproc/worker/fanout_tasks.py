@@ -33,7 +33,7 @@ from fastproc.store.record import JobRecord
 from fastproc.wire.message import TaskEnd
 from fastproc.wire.names import is_node_join, job_of, part_of
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
-from fastproc.worker.provenance import record_parts
+from fastproc.worker.run_facts import record_parts
 from fastproc.worker.runtime import Runtime
 
 

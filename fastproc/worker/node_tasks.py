@@ -55,8 +55,8 @@ from fastproc.wire.names import job_of, join_of, node_job_id, node_of
 from fastproc.worker.fanout_tasks import run_part
 from fastproc.worker.fetch import resolve_references
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
-from fastproc.worker.provenance import record_node
 from fastproc.worker.remote import RemoteSlots, run_remote
+from fastproc.worker.run_facts import record_node
 from fastproc.worker.runtime import CTX_KEY, Runtime
 from fastproc.worker.tasks import GIVEN_INPUTS, guarded, run_job
 from fastproc.workflows.tree import ROOT, Node, Slot

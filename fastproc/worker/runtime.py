@@ -122,7 +122,7 @@ class Runtime:
         in the same round trip (see `JobService.complete`)."""
         await self.task_observer.job_ending()  # its log first, complete once it has ended
         if not await self.persist(lambda: self.jobs.fail(
-                job_id, error, end=end, provenance=provenance, running_ttl=self.record_ttl),
+                job_id, error, end=end, provenance=provenance),
                 f"the failure of job {job_id}"):
             return False
         self.task_observer.job_failed()
@@ -180,7 +180,7 @@ class Runtime:
         done = await self.persist(lambda: self.jobs.complete(
             record, result, cacheable=proc.deterministic,
             fanned_out=isinstance(proc, FanOutProcess), end=end,
-            provenance=provenance, running_ttl=self.record_ttl),
+            provenance=provenance),
             f"the result of job {record.job_id}")
         if done:
             self.task_observer.job_succeeded()

@@ -31,7 +31,7 @@ from fastproc.worker.fanout_tasks import run_merge, run_part, start_fanout
 from fastproc.worker.fetch import Fetched, resolve_references
 from fastproc.worker.invoke import decode_inputs, error_of, run_with_limits
 from fastproc.worker.progress import ProgressReporter
-from fastproc.worker.provenance import record_start, start_facts
+from fastproc.worker.run_facts import record_start, start_facts
 from fastproc.worker.runtime import CTX_KEY, Runtime
 
 #: arq's own try limit for fastproc tasks; the real limits are checked in `run_job`.

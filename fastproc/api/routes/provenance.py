@@ -1,6 +1,6 @@
 """OGC API - Processes - Part 4 (draft 24-051), class `provenance`: `GET /jobs/{id}/inputs`
 and `GET /jobs/{id}/prov` (PROV-JSON, or PROV-N by `Accept: text/provenance-notation` or
-`f=provn`). What they hold is built by `fastproc.execution.provenance`; this module picks
+`f=provn`). What they hold is built by `fastproc.execution.prov_documents`; this module picks
 the form and renders."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from fastproc.api.access import visible_record
 from fastproc.api.negotiation import require_json
 from fastproc.api.responses import JSONResponse, base_url, state_of
-from fastproc.execution.provenance import (
+from fastproc.execution.prov_documents import (
     PROV_FORMATS,
     PROV_JSON,
     PROV_N,

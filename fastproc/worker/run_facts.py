@@ -2,8 +2,9 @@
 worker ran which code, what the references fetched, a fan-out's parts and each nested
 process of a workflow. Facts only the run knows: afterwards nobody can tell.
 
-The facts of a job's start with its inputs (`start_facts`) go with the step that ends the
-job, in its round trip (a fan-out's, whose end is another task's, are written at its split);
+The facts of a job's start with its inputs (`start_facts`) go into its record with the step
+that ends the job, in the same Lua call (a fan-out's, whose end is another task's, are
+written at its split);
 a merge's parts and each nested process, once it has stored its value, are one write each
 (`JobService.record_provenance`).
 """
@@ -33,6 +34,7 @@ def fastproc_version() -> str:
         return "unknown"
 
 
+@cache
 def worker_identity() -> dict[str, Any]:
     """The worker as a person would find it: its host and process id."""
     return {"host": socket.gethostname(), "pid": os.getpid(), "fastproc": fastproc_version()}
