@@ -417,6 +417,9 @@ def test_the_event_hub_survives_hostile_messages(client: httpx.Client, r: redis.
                         b"null",
                         # Readable JSON about the very job the stream shows, but junk in it.
                         b'{"jobID": "%s", "status": "bogus"}' % ours,
+                        b'{"jobID": "%s", "status": ["x"]}' % ours,
+                        b'{"jobID": "%s", "status": {"a": 1}}' % ours,
+                        b'{"jobID": "%s"}' % ours,
                         b'{"jobID": "%s", "status": "running", "progress": "abc"}' % ours,
                         b'{"jobID": "%s", "status": "running", "progress": 1e400}' % ours,
                         b'{"jobID": "%s", "status": "running", "updated": 7}' % ours,

@@ -186,7 +186,12 @@ class EventHub:
                              "event")
 
     def _on_message(self, data: bytes) -> None:
-        self._dispatch(orjson.loads(data))
+        payload = orjson.loads(data)
+        # Anybody who can write to Redis can publish here: only an object naming a job and
+        # a status in text reaches a waiting request or a stream.
+        if (isinstance(payload, dict) and isinstance(payload.get("jobID"), str)
+                and isinstance(payload.get("status"), str)):
+            self._dispatch(payload)
 
     def _on_connected(self) -> None:
         self._ready.set()
