@@ -305,3 +305,19 @@ def test_a_created_job_is_listed_only_when_asked_for(client: httpx.Client) -> No
     assert job_id not in listed(processID="echo")
     assert job_id in listed(status="created")
     assert client.delete(f"/jobs/{job_id}").status_code == 200
+
+
+def test_an_update_cannot_change_the_process_of_a_job(client: httpx.Client) -> None:
+    """Another process is another job: a PATCH naming one is refused and changes nothing
+    (the job stays listed, and runs, as what it was created as)."""
+    job_id = create(client, echo(unique()))["jobID"]
+    before = client.get(f"/jobs/{job_id}/definition").json()
+    patched = client.patch(f"/jobs/{job_id}", json={"process": "add",
+                                                    "inputs": {"a": 1, "b": 2}})
+    assert_exception(patched, 400, "InvalidParameterValue")
+    assert "process" in patched.json()["detail"]
+    assert client.get(f"/jobs/{job_id}/definition").json() == before
+    listed = client.get("/jobs", params={"status": "created", "processID": "echo",
+                                         "limit": 1000}).json()
+    assert job_id in [j["jobID"] for j in listed["jobs"]]
+    assert client.delete(f"/jobs/{job_id}").status_code == 200

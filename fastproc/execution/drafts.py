@@ -131,6 +131,12 @@ class Drafts:
         definition = merged(definition_of(record, asked.base), patch)
         prepared = await self.check(definition, asked)
         process_id = prepared.proc.description.id
+        if process_id != record.process_id:
+            # What a job runs is part of what it is (its listings, its indexes, its caller's
+            # view of it): another process is another job.
+            raise InvalidParameterValue(
+                f"process: job {record.job_id} runs '{record.process_id}' and cannot change to "
+                f"'{process_id}'; create a job of '{process_id}' instead (POST /jobs)")
         drafted = await self.executor.jobs.update_draft(
             record.job_id, process_id, definition, prepared.job_request, owner=record.owner,
             ttl=self.settings.created_job_ttl)
