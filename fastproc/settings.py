@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     )
     max_created_per_caller: int = Field(
         100, ge=0,
-        description="Created, unstarted jobs (POST /jobs) one caller may hold (0: no limit).",
+        description="Created, unstarted jobs (POST /jobs) one caller (a key's name; without "
+                    "keys, the server as a whole) may hold (0: no limit).",
     )
     max_queued_per_process: int = Field(
         0, ge=0, description="Queued jobs a process may have before 429 (0: no cap)."
