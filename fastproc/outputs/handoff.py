@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import orjson
+from loguru import logger
 
 from fastproc.ogc.exceptions import ProcessError
 from fastproc.outputs.objects import KEY_PREFIX, OutputStore, OutputStoreError, new_key
@@ -117,7 +118,12 @@ class Handoff:
         reader is done with them)."""
         keys = [key for value in values if (key := handed_key(value)) is not None]
         if keys and self.store is not None:
-            await self.store.delete(keys)
+            try:
+                await self.store.delete(keys)
+            except OutputStoreError as exc:
+                # The outcome they served is stored: the sweep deletes them at their deadline.
+                logger.warning("objects {} left to the sweep: {}", keys, exc)
+                return
             await self.index.forget(keys)
 
 
