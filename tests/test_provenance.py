@@ -187,6 +187,20 @@ def test_prov_n_by_accept_and_by_f(client: httpx.Client) -> None:
         assert "prov:type='prov:Plan'" in text
 
 
+@pytest.mark.parametrize(("accept", "served"), [
+    ("text/provenance-notation;q=0.5, application/json;q=0.9", "application/json"),
+    ("application/json;q=0.2, text/*", "text/provenance-notation"),
+    ("text/provenance-notation;q=abc, */*;q=0.1", "application/json"),
+    (";;;, ,text/provenance-notation", "text/provenance-notation"),
+])
+def test_accept_picks_the_format_of_highest_quality_and_survives_junk(
+        client: httpx.Client, accept: str, served: str) -> None:
+    job_id = finished(client, "echo", {"value": uuid.uuid4().hex})
+    response = client.get(f"/jobs/{job_id}/prov", headers={"Accept": accept})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(served), response.headers
+
+
 def test_an_unknown_format_is_406(client: httpx.Client) -> None:
     job_id = finished(client, "echo", {"value": uuid.uuid4().hex})
     assert_exception(client.get(f"/jobs/{job_id}/prov", headers={"Accept": "application/xml"}),

@@ -46,7 +46,7 @@ F_OPENAPI: dict[str, Any] = {"parameters": [
      "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "F"}}]}
 
 
-def _accepted(accept: str) -> dict[str, float]:
+def accepted_ranges(accept: str) -> dict[str, float]:
     """Media range -> quality, ignoring ranges whose quality does not parse."""
     ranges: dict[str, float] = {}
     for part in accept.split(","):
@@ -89,7 +89,7 @@ def preferred_format(request: Request) -> Format | None:
     accept = request.headers.get("accept")
     if not accept:
         return Format.JSON
-    ranges = _accepted(accept)
+    ranges = accepted_ranges(accept)
     json_q, html_q = _quality(ranges, Format.JSON), _quality(ranges, Format.HTML)
     if html_q > json_q:
         return Format.HTML
@@ -130,7 +130,7 @@ async def require_json(request: Request) -> None:
             raise NotAcceptable(f"format '{fmt}' is not offered here; use f=json")
         return
     accept = request.headers.get("accept")
-    if accept and _quality(_accepted(accept), Format.JSON) <= 0:
+    if accept and _quality(accepted_ranges(accept), Format.JSON) <= 0:
         raise _not_acceptable(request, "application/json")
 
 

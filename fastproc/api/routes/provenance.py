@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from fastproc.api.access import visible_record
-from fastproc.api.negotiation import require_json
+from fastproc.api.negotiation import accepted_ranges, require_json
 from fastproc.api.responses import JSONResponse, base_url, state_of
 from fastproc.execution.prov_documents import (
     PROV_FORMATS,
@@ -40,17 +40,7 @@ def _prov_format(request: Request) -> str:
     if not accept:
         return PROV_JSON
     best, best_q = None, 0.0
-    for part in accept.split(","):
-        name, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        name = name.lower()
+    for name, quality in accepted_ranges(accept).items():
         chosen = {"*/*": PROV_JSON, "application/*": PROV_JSON,
                   "text/*": PROV_N}.get(name, name)
         if chosen in PROV_FORMATS and quality > best_q:
